@@ -1,0 +1,66 @@
+//! One-call detection: admit, group, pair, deliver to a sink.
+
+use crate::admit::{admit, Admission, DuplicateId};
+use crate::model::{Location, LocationSource, Visit};
+use crate::options::DetectConfig;
+use crate::pairing::{pair_batch, Batch, PairSink};
+use crate::stats::{AdmitStats, PairStats, WarningKind, Warnings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError<E> {
+    #[error("{} visit id(s) carry two different records, first: {:?}", .0.len(), .0[0].visit_id)]
+    DuplicateIds(Vec<DuplicateId>),
+    #[error("the pair sink failed: {0}")]
+    Sink(E),
+}
+
+/// What a detection did, besides the pairs it delivered.
+#[derive(Debug, Clone)]
+pub struct DetectReport {
+    pub admission: Admission,
+    pub pairs: PairStats,
+}
+
+impl DetectReport {
+    pub fn admit_stats(&self) -> &AdmitStats {
+        &self.admission.stats
+    }
+
+    pub fn warnings(&self) -> &Warnings {
+        &self.admission.stats.warnings
+    }
+
+    /// Resolved location of the visit at input position `index` (None when not admitted or
+    /// without location).
+    pub fn location(&self, index: usize) -> Option<(Location, LocationSource)> {
+        let adm = &self.admission.admitted;
+        adm.binary_search_by_key(&index, |a| a.index)
+            .ok()
+            .and_then(|k| adm[k].location)
+    }
+
+    /// Trimmed SSN of an admitted visit.
+    pub fn ssn(&self, index: usize) -> Option<&str> {
+        let adm = &self.admission.admitted;
+        adm.binary_search_by_key(&index, |a| a.index)
+            .ok()
+            .map(|k| adm[k].ssn.as_str())
+    }
+}
+
+/// Runs detection over `visits` and hands every detected pair to `sink`.
+pub fn detect<S: PairSink>(
+    visits: &[Visit],
+    cfg: &DetectConfig,
+    sink: &mut S,
+) -> Result<DetectReport, DetectError<S::Error>> {
+    let mut admission = admit(visits, &cfg.window, &cfg.exclusions).map_err(DetectError::DuplicateIds)?;
+    if cfg.bands.is_empty() {
+        admission.stats.warnings.add(WarningKind::MphEmpty, None);
+    } else if cfg.bands.overlapping() {
+        admission.stats.warnings.add(WarningKind::MphBandsOverlap, None);
+    }
+    let batch = Batch::build(visits, &admission);
+    let pairs = pair_batch(&batch, cfg, sink).map_err(DetectError::Sink)?;
+    Ok(DetectReport { admission, pairs })
+}

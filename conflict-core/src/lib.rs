@@ -1,0 +1,47 @@
+//! Pure detection of conflicting home-care visits.
+//!
+//! The crate implements rules.md of the specification: admission of visits, GPS parsing and
+//! location priority, pairing by (SSN, visit date) across providers, the seven rule flags, the
+//! four metrics with the exact rounding of each profile, and the cross-state filter. It does no
+//! I/O: visits come in as [`Visit`] values and detected pairs go out through a [`PairSink`].
+//!
+//! ```
+//! use conflict_core::{detect, DetectConfig, DetectedPair, Visit};
+//! let day: chrono::NaiveDate = "2025-06-10".parse().unwrap();
+//! let at = |h| day.and_hms_opt(h, 0, 0).unwrap();
+//! let mut a = Visit::new("a", "123456789", "agency-1", day);
+//! a.sch_start = Some(at(9));
+//! a.sch_end = Some(at(11));
+//! let mut b = a.clone();
+//! b.visit_id = "b".into();
+//! b.provider_id = "agency-2".into();
+//! let cfg = DetectConfig::new("2025-06-15".parse().unwrap()).unwrap();
+//! let mut pairs: Vec<DetectedPair> = Vec::new();
+//! let report = detect(&[a, b], &cfg, &mut pairs).unwrap();
+//! assert_eq!(pairs.len(), 2); // (a, b) and (b, a): same schedule, rule 1
+//! assert!(pairs[0].flags[0]);
+//! assert_eq!(report.pairs.candidates, 2);
+//! ```
+
+pub mod admit;
+pub mod bands;
+pub mod decimal;
+pub mod detect;
+pub mod geo;
+pub mod gps;
+pub mod metrics;
+pub mod model;
+pub mod options;
+pub mod pairing;
+pub mod rules;
+pub mod states;
+pub mod stats;
+
+pub use bands::{SpeedBand, SpeedBands};
+pub use decimal::Decimal;
+pub use detect::{detect, DetectError, DetectReport};
+pub use metrics::Metrics;
+pub use model::{Location, LocationSource, Visit};
+pub use options::{DetectConfig, Exclusions, GeoParams, Profile, RuleOptions, Window};
+pub use pairing::{DetectedPair, FnSink, PairSink};
+pub use stats::{DropReason, WarningKind, Warnings, FLAG_NAMES};

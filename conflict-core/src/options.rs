@@ -1,0 +1,312 @@
+//! Rule switches, the two named profiles, numeric parameters and the date window (rules.md §3,
+//! §12).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Months, NaiveDate};
+
+use crate::bands::SpeedBands;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Profile {
+    #[default]
+    Current,
+    Classic,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Current => "current",
+            Profile::Classic => "classic",
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "current" => Ok(Profile::Current),
+            "classic" => Ok(Profile::Classic),
+            _ => Err(format!("unknown profile {s:?} (expected current or classic)")),
+        }
+    }
+}
+
+/// Rules 3 and 6: only (schedule-only V1, completed V2), or both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    OneWay,
+    BothWays,
+}
+
+/// Which gap the DistanceFlag compares the ETA with (rules.md §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DistanceGap {
+    AbsEndToStart,
+    PositiveEitherWay,
+}
+
+/// How `MinuteDiffBetweenSch` is reported (rules.md §8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MinuteDiff {
+    AbsEndToStart,
+    MinPositiveOrZero,
+}
+
+/// Which miles the ETA is computed from (rules.md §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EtaMiles {
+    TwoDecimals,
+    WholeMiles,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ZipCheck {
+    Off,
+    ProviderPatientZip,
+}
+
+/// Every switch of rules.md §12. A profile is only a preset of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RuleOptions {
+    pub rules_3_6_direction: Direction,
+    pub distance_gap: DistanceGap,
+    pub minute_diff: MinuteDiff,
+    pub eta_miles: EtaMiles,
+    pub zip_check: ZipCheck,
+    pub cross_state_filter: bool,
+    /// Insert-only (lifecycle.md §5): never changes detection.
+    pub insert_requires_not_missed: bool,
+    /// Insert-only (lifecycle.md §5): never changes detection.
+    pub insert_schedule_only_from_as_of: bool,
+}
+
+impl RuleOptions {
+    pub fn profile(profile: Profile) -> Self {
+        match profile {
+            Profile::Current => RuleOptions {
+                rules_3_6_direction: Direction::OneWay,
+                distance_gap: DistanceGap::AbsEndToStart,
+                minute_diff: MinuteDiff::AbsEndToStart,
+                eta_miles: EtaMiles::TwoDecimals,
+                zip_check: ZipCheck::Off,
+                cross_state_filter: true,
+                insert_requires_not_missed: false,
+                insert_schedule_only_from_as_of: false,
+            },
+            Profile::Classic => RuleOptions {
+                rules_3_6_direction: Direction::BothWays,
+                distance_gap: DistanceGap::PositiveEitherWay,
+                minute_diff: MinuteDiff::MinPositiveOrZero,
+                eta_miles: EtaMiles::WholeMiles,
+                ..RuleOptions::profile(Profile::Current)
+            },
+        }
+    }
+}
+
+impl Default for RuleOptions {
+    fn default() -> Self {
+        RuleOptions::profile(Profile::Current)
+    }
+}
+
+/// Numeric parameters of the distance metric (rules.md §8.1, §12).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeoParams {
+    pub earth_radius_m: f64,
+    pub metres_per_mile: f64,
+    /// `ExtraDistancePer` (X): finite and > 0, see [`GeoParams::with_extra_distance_per`].
+    pub extra_distance_per: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    #[error("ExtraDistancePer must be finite and greater than 0, found {0}")]
+    ExtraDistancePer(f64),
+    #[error("the date window of as-of {as_of} minus {years} years is out of range")]
+    Window { as_of: NaiveDate, years: u32 },
+}
+
+impl Default for GeoParams {
+    fn default() -> Self {
+        GeoParams {
+            earth_radius_m: 6_371_008.8,
+            metres_per_mile: 1609.0,
+            extra_distance_per: 1.0,
+        }
+    }
+}
+
+impl GeoParams {
+    pub fn with_extra_distance_per(mut self, x: f64) -> Result<Self, ParamError> {
+        if !x.is_finite() || x <= 0.0 {
+            return Err(ParamError::ExtraDistancePer(x));
+        }
+        self.extra_distance_per = x;
+        Ok(self)
+    }
+}
+
+/// The inclusive date window `[as_of − lookback_years, as_of + lookforward_days]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Window {
+    pub const DEFAULT_LOOKBACK_YEARS: u32 = 2;
+    pub const DEFAULT_LOOKFORWARD_DAYS: u32 = 45;
+
+    /// Subtracting years keeps month and day; 29 February becomes 28 February (chrono clamps
+    /// to the last day of the month, which is exactly that).
+    pub fn around(
+        as_of: NaiveDate,
+        lookback_years: u32,
+        lookforward_days: u32,
+    ) -> Result<Self, ParamError> {
+        let err = ParamError::Window {
+            as_of,
+            years: lookback_years,
+        };
+        let from = as_of
+            .checked_sub_months(Months::new(lookback_years.saturating_mul(12)))
+            .ok_or(err.clone())?;
+        let to = as_of
+            .checked_add_days(chrono::Days::new(lookforward_days as u64))
+            .ok_or(err)?;
+        Ok(Window { from, to })
+    }
+
+    pub fn default_around(as_of: NaiveDate) -> Result<Self, ParamError> {
+        Window::around(
+            as_of,
+            Self::DEFAULT_LOOKBACK_YEARS,
+            Self::DEFAULT_LOOKFORWARD_DAYS,
+        )
+    }
+
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        self.from <= d && d <= self.to
+    }
+}
+
+/// Exclusion lists and the placeholder-SSN set (rules.md §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exclusions {
+    pub providers: HashSet<String>,
+    /// Trimmed, non-blank SSNs.
+    pub ssns: HashSet<String>,
+    /// Digit-only forms; empty disables the check.
+    pub placeholder_ssns: HashSet<String>,
+}
+
+impl Default for Exclusions {
+    fn default() -> Self {
+        Exclusions {
+            providers: HashSet::new(),
+            ssns: HashSet::new(),
+            placeholder_ssns: ["000000000", "999999999"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        }
+    }
+}
+
+impl Exclusions {
+    /// Adds excluded SSNs, trimming each and ignoring blank entries.
+    pub fn add_ssns<'a>(&mut self, ssns: impl IntoIterator<Item = &'a str>) {
+        for s in ssns {
+            let t = crate::model::trim(s);
+            if !t.is_empty() {
+                self.ssns.insert(t.to_string());
+            }
+        }
+    }
+}
+
+/// Everything detection needs besides the visits.
+#[derive(Debug, Clone)]
+pub struct DetectConfig {
+    pub options: RuleOptions,
+    pub geo: GeoParams,
+    pub bands: SpeedBands,
+    pub window: Window,
+    pub exclusions: Exclusions,
+}
+
+impl DetectConfig {
+    /// Profile `current`, default bands, X = 1.0 and the default window around `as_of`.
+    pub fn new(as_of: NaiveDate) -> Result<Self, ParamError> {
+        Ok(DetectConfig {
+            options: RuleOptions::default(),
+            geo: GeoParams::default(),
+            bands: SpeedBands::defaults(),
+            window: Window::default_around(as_of)?,
+            exclusions: Exclusions::default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn window_example_of_rules_md() {
+        let w = Window::default_around(d("2025-06-15")).unwrap();
+        assert_eq!((w.from, w.to), (d("2023-06-15"), d("2025-07-30")));
+        assert!(w.contains(d("2023-06-15")) && w.contains(d("2025-07-30")));
+        assert!(!w.contains(d("2023-06-14")) && !w.contains(d("2025-07-31")));
+    }
+
+    #[test]
+    fn leap_day_becomes_28_february() {
+        let w = Window::around(d("2024-02-29"), 2, 0).unwrap();
+        assert_eq!(w.from, d("2022-02-28"));
+    }
+
+    #[test]
+    fn extra_distance_per_must_be_positive_and_finite() {
+        for x in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(GeoParams::default().with_extra_distance_per(x).is_err());
+        }
+        assert_eq!(
+            GeoParams::default()
+                .with_extra_distance_per(1.1)
+                .unwrap()
+                .extra_distance_per,
+            1.1
+        );
+    }
+
+    #[test]
+    fn classic_differs_from_current_in_four_switches_only() {
+        let (c, k) = (
+            RuleOptions::profile(Profile::Current),
+            RuleOptions::profile(Profile::Classic),
+        );
+        assert_eq!(c.zip_check, k.zip_check);
+        assert_eq!(c.cross_state_filter, k.cross_state_filter);
+        assert_ne!(c.rules_3_6_direction, k.rules_3_6_direction);
+        assert_ne!(c.distance_gap, k.distance_gap);
+        assert_ne!(c.minute_diff, k.minute_diff);
+        assert_ne!(c.eta_miles, k.eta_miles);
+    }
+}

@@ -1,0 +1,178 @@
+//! Counters and data warnings of a detection (lifecycle.md §11 names).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Kinds of data warnings the core raises. Adapters add their own kinds by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WarningKind {
+    GpsUnparsable,
+    GpsOutOfRange,
+    AddressOutOfRange,
+    DuplicateVisit,
+    MphEmpty,
+    MphBandsOverlap,
+    MphBandInvalid,
+}
+
+impl WarningKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningKind::GpsUnparsable => "gps_unparsable",
+            WarningKind::GpsOutOfRange => "gps_out_of_range",
+            WarningKind::AddressOutOfRange => "address_out_of_range",
+            WarningKind::DuplicateVisit => "duplicate_visit",
+            WarningKind::MphEmpty => "mph_empty",
+            WarningKind::MphBandsOverlap => "mph_bands_overlap",
+            WarningKind::MphBandInvalid => "mph_band_invalid",
+        }
+    }
+}
+
+impl fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How many examples (visit ids, never SSNs) are kept per warning kind.
+pub const WARNING_EXAMPLES: usize = 3;
+
+/// Warning counts by kind, with the first few visit ids as examples.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Warnings {
+    counts: BTreeMap<String, u64>,
+    examples: BTreeMap<String, Vec<String>>,
+}
+
+impl Warnings {
+    pub fn add(&mut self, kind: WarningKind, visit_id: Option<&str>) {
+        self.add_named(kind.as_str(), visit_id);
+    }
+
+    pub fn add_named(&mut self, kind: &str, example: Option<&str>) {
+        *self.counts.entry(kind.to_string()).or_default() += 1;
+        if let Some(id) = example {
+            let ex = self.examples.entry(kind.to_string()).or_default();
+            if ex.len() < WARNING_EXAMPLES {
+                ex.push(id.to_string());
+            }
+        }
+    }
+
+    pub fn count(&self, kind: WarningKind) -> u64 {
+        self.count_named(kind.as_str())
+    }
+
+    pub fn count_named(&self, kind: &str) -> u64 {
+        self.counts.get(kind).copied().unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// (kind, count, examples) in kind order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64, &[String])> {
+        self.counts.iter().map(|(k, &n)| {
+            let ex = self.examples.get(k).map(Vec::as_slice).unwrap_or(&[]);
+            (k.as_str(), n, ex)
+        })
+    }
+
+    pub fn merge(&mut self, other: &Warnings) {
+        for (k, n) in &other.counts {
+            *self.counts.entry(k.clone()).or_default() += n;
+        }
+        for (k, ex) in &other.examples {
+            let mine = self.examples.entry(k.clone()).or_default();
+            for id in ex {
+                if mine.len() < WARNING_EXAMPLES {
+                    mine.push(id.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Why a visit was not admitted (rules.md §3), in the order the conditions are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    OutsideWindow,
+    BlankSsn,
+    ExcludedProvider,
+    ExcludedSsn,
+    PlaceholderSsn,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 5] = [
+        DropReason::OutsideWindow,
+        DropReason::BlankSsn,
+        DropReason::ExcludedProvider,
+        DropReason::ExcludedSsn,
+        DropReason::PlaceholderSsn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::OutsideWindow => "outside_window",
+            DropReason::BlankSsn => "blank_ssn",
+            DropReason::ExcludedProvider => "excluded_provider",
+            DropReason::ExcludedSsn => "excluded_ssn",
+            DropReason::PlaceholderSsn => "placeholder_ssn",
+        }
+    }
+}
+
+/// Names of the seven rule flags in CVM column order.
+pub const FLAG_NAMES: [&str; 7] = [
+    "SameSchTimeFlag",
+    "SameVisitTimeFlag",
+    "SchAndVisitTimeSameFlag",
+    "SchOverAnotherSchTimeFlag",
+    "VisitTimeOverAnotherVisitTimeFlag",
+    "SchTimeOverVisitTimeFlag",
+    "DistanceFlag",
+];
+
+/// Admission counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdmitStats {
+    pub visits_read: u64,
+    pub visits_admitted: u64,
+    /// Indexed like [`DropReason::ALL`].
+    pub dropped: [u64; 5],
+    pub warnings: Warnings,
+}
+
+impl AdmitStats {
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason as usize]
+    }
+}
+
+/// Pairing counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PairStats {
+    /// Ordered pairs with equal key and different providers.
+    pub candidates: u64,
+    pub pairs_detected: u64,
+    pub pairs_dropped_cross_state: u64,
+    /// Detected pairs per flag, in [`FLAG_NAMES`] order.
+    pub per_flag: [u64; 7],
+    /// Distinct (visit date, SSN) keys among admitted visits.
+    pub keys: u64,
+}
+
+impl PairStats {
+    pub fn merge(&mut self, o: &PairStats) {
+        self.candidates += o.candidates;
+        self.pairs_detected += o.pairs_detected;
+        self.pairs_dropped_cross_state += o.pairs_dropped_cross_state;
+        for (a, b) in self.per_flag.iter_mut().zip(o.per_flag) {
+            *a += b;
+        }
+        self.keys += o.keys;
+    }
+}
