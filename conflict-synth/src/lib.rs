@@ -1,0 +1,1 @@
+//! Synthetic visits (stub; being written).
