@@ -1,1 +1,50 @@
-fn main(){}
+//! `conflicts`: finds conflicting home-care visits.
+//!
+//! Thin binary: argument parsing, wiring of the adapters in `conflict-io` to the pure engine
+//! in `conflict-core`, and terminal output. Exit codes: 0 success (warnings allowed), 1 any
+//! other failure, 2 invalid arguments or input.
+
+mod detect;
+mod failure;
+mod generate;
+mod summary;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "conflicts",
+    version,
+    about = "Find conflicting home-care visits: the same caregiver booked at two agencies at \
+             once, or unable to travel between two visits in the time between them.",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Detect conflicts in a CSV file of visits and write them to a CSV file (no server needed).
+    Detect(detect::DetectArgs),
+    /// Write a realistic synthetic visits.csv and mph.csv to try the tool at any scale.
+    Generate(generate::GenerateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Detect(args) => detect::run(args),
+        Command::Generate(args) => generate::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}

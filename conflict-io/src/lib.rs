@@ -1,1 +1,5 @@
+//! Adapters of the conflict engine: CSV files (file mode); the PostgreSQL conflict store and
+//! the ODBC analytics source follow the same pattern — plain functions and traits over the
+//! types of `conflict-core`, no command-line concerns.
 
+pub mod csv;

@@ -1,0 +1,211 @@
+//! `conflicts detect`: file mode (file-format.md).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use clap::{Args, ValueEnum};
+use conflict_core::options::{Direction, DistanceGap, EtaMiles, MinuteDiff, ZipCheck};
+use conflict_core::{
+    detect, DetectConfig, DetectError, DetectedPair, GeoParams, Profile, RuleOptions, SpeedBands,
+    Window,
+};
+use conflict_io::csv::{read_bands, read_visits, write_conflicts, CsvError};
+
+use crate::failure::{CliResult, Failure};
+use crate::summary::DetectSummary;
+
+#[derive(Args)]
+pub struct DetectArgs {
+    /// Input visits (CSV with a header; columns in file-format.md §2).
+    #[arg(long, value_name = "FILE")]
+    pub visits: PathBuf,
+    /// Speed bands (CSV `from,to,average_mph`). Default: 0-2:10 3-10:25 11-25:35 26-100:50
+    /// 101-10000:60 (miles:mph).
+    #[arg(long, value_name = "FILE")]
+    pub mph: Option<PathBuf>,
+    /// Distance multiplier X (ExtraDistancePer): a plain decimal, finite and > 0, taken by its
+    /// decimal text.
+    #[arg(long, value_name = "X", default_value = "1.0")]
+    pub extra_distance_per: String,
+    /// Rule profile: `current` (today's production semantics) or `classic` (the original).
+    #[arg(long, value_enum, default_value_t = ProfileArg::Current)]
+    pub profile: ProfileArg,
+    /// Centre of the date window [as-of − 2 years, as-of + 45 days]. Default: today (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Output file; written to a temporary name and renamed on success.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Override the profile: rules 3 and 6 in one direction or both.
+    #[arg(long, value_enum, value_name = "WAY")]
+    pub rules_3_6_direction: Option<DirectionArg>,
+    /// Override the profile: the gap the DistanceFlag compares the ETA with.
+    #[arg(long, value_enum, value_name = "GAP")]
+    pub distance_gap: Option<GapArg>,
+    /// Override the profile: how MinuteDiffBetweenSch is reported.
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub minute_diff: Option<GapArg>,
+    /// Override the profile: miles the ETA is computed from.
+    #[arg(long, value_enum, value_name = "MILES")]
+    pub eta_miles: Option<EtaArg>,
+    /// Skip the DistanceFlag when both visits have the same patient zip code.
+    #[arg(long, value_enum, value_name = "CHECK")]
+    pub zip_check: Option<ZipArg>,
+    /// Keep pairs whose patient/payer states differ (the cross-state filter is on by default).
+    #[arg(long)]
+    pub no_cross_state_filter: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    Current,
+    Classic,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DirectionArg {
+    OneWay,
+    BothWays,
+}
+
+/// Shared by --distance-gap and --minute-diff: `abs-end-to-start` is the `current` variant,
+/// `positive-either-way` the `classic` one (`min_positive_or_zero` for the minute diff).
+#[derive(Clone, Copy, ValueEnum)]
+pub enum GapArg {
+    AbsEndToStart,
+    #[value(alias = "min-positive-or-zero")]
+    PositiveEitherWay,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EtaArg {
+    TwoDecimals,
+    WholeMiles,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ZipArg {
+    Off,
+    ProviderPatientZip,
+}
+
+impl DetectArgs {
+    fn options(&self) -> RuleOptions {
+        let mut o = RuleOptions::profile(match self.profile {
+            ProfileArg::Current => Profile::Current,
+            ProfileArg::Classic => Profile::Classic,
+        });
+        if let Some(d) = self.rules_3_6_direction {
+            o.rules_3_6_direction = match d {
+                DirectionArg::OneWay => Direction::OneWay,
+                DirectionArg::BothWays => Direction::BothWays,
+            };
+        }
+        if let Some(g) = self.distance_gap {
+            o.distance_gap = match g {
+                GapArg::AbsEndToStart => DistanceGap::AbsEndToStart,
+                GapArg::PositiveEitherWay => DistanceGap::PositiveEitherWay,
+            };
+        }
+        if let Some(g) = self.minute_diff {
+            o.minute_diff = match g {
+                GapArg::AbsEndToStart => MinuteDiff::AbsEndToStart,
+                GapArg::PositiveEitherWay => MinuteDiff::MinPositiveOrZero,
+            };
+        }
+        if let Some(e) = self.eta_miles {
+            o.eta_miles = match e {
+                EtaArg::TwoDecimals => EtaMiles::TwoDecimals,
+                EtaArg::WholeMiles => EtaMiles::WholeMiles,
+            };
+        }
+        if let Some(z) = self.zip_check {
+            o.zip_check = match z {
+                ZipArg::Off => ZipCheck::Off,
+                ZipArg::ProviderPatientZip => ZipCheck::ProviderPatientZip,
+            };
+        }
+        if self.no_cross_state_filter {
+            o.cross_state_filter = false;
+        }
+        o
+    }
+}
+
+/// Parses X by its decimal text (so `1.1` is exactly the f64 nearest 1.1).
+fn extra_distance_per(text: &str) -> Result<GeoParams, Failure> {
+    let d = conflict_core::Decimal::parse_plain(conflict_core::model::trim(text))
+        .map_err(|e| Failure::invalid(anyhow!("--extra-distance-per: {e}")))?;
+    GeoParams::default()
+        .with_extra_distance_per(d.to_f64())
+        .map_err(|e| Failure::invalid(anyhow!("--extra-distance-per: {e}")))
+}
+
+fn csv_failure(e: CsvError) -> Failure {
+    match e {
+        CsvError::Invalid { .. } => Failure::invalid(e),
+        CsvError::Io { .. } => Failure::invalid(e),
+    }
+}
+
+pub fn run(args: &DetectArgs) -> CliResult {
+    let started = Instant::now();
+    let geo = extra_distance_per(&args.extra_distance_per)?;
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let window = Window::default_around(as_of).map_err(Failure::invalid)?;
+    let bands = match &args.mph {
+        Some(path) => read_bands(path).map_err(csv_failure)?,
+        None => {
+            let bands = SpeedBands::defaults();
+            eprintln!(
+                "note: no --mph file given; using default speed bands {} (miles:mph)",
+                bands.describe()
+            );
+            bands
+        }
+    };
+    if args.mph.is_some() && bands.overlapping() {
+        eprintln!("note: speed bands overlap; the first band (by from, to, line) wins");
+    }
+    let input = read_visits(&args.visits).map_err(csv_failure)?;
+    if !input.unknown_columns.is_empty() {
+        eprintln!(
+            "note: ignoring unknown column(s) of {}: {}",
+            args.visits.display(),
+            input.unknown_columns.join(", ")
+        );
+    }
+    let cfg = DetectConfig {
+        options: args.options(),
+        geo,
+        bands,
+        window,
+        exclusions: conflict_core::Exclusions::default(),
+    };
+    let mut pairs: Vec<DetectedPair> = Vec::new();
+    let report = match detect(&input.visits, &cfg, &mut pairs) {
+        Ok(r) => r,
+        Err(DetectError::DuplicateIds(d)) => {
+            // The reader reports these with line numbers; this is a second line of defence.
+            return Err(Failure::invalid(anyhow!(
+                "{}:{}: column visit_id: visit id {:?} is used by two different records",
+                args.visits.display(),
+                input.lines[d[0].second],
+                d[0].visit_id
+            )));
+        }
+        Err(DetectError::Sink(never)) => match never {},
+    };
+    write_conflicts(&args.out, &input.visits, &report, &mut pairs).map_err(Failure::other)?;
+    DetectSummary {
+        report: &report,
+        window: &cfg.window,
+        out: &args.out,
+        elapsed: started.elapsed(),
+    }
+    .print();
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! mph.csv (file-format.md §3).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use conflict_core::{Decimal, SpeedBand, SpeedBands};
+
+use super::problems::{CsvError, Problems};
+
+const COLUMNS: [&str; 3] = ["from", "to", "average_mph"];
+
+pub fn read_bands(path: &Path) -> Result<SpeedBands, CsvError> {
+    let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_bands_from(file, path)
+}
+
+pub fn read_bands_from(input: impl Read, path: &Path) -> Result<SpeedBands, CsvError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut problems = Problems::default();
+    let mut rows = rdr.records();
+    let header = match rows.next() {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => {
+            problems.push(1, None, e);
+            return problems.into_result(path).map(|_| SpeedBands::default());
+        }
+        None => {
+            problems.push(1, None, "the file is empty; header from,to,average_mph is required");
+            return problems.into_result(path).map(|_| SpeedBands::default());
+        }
+    };
+    let mut pos: HashMap<&str, usize> = HashMap::new();
+    for (i, name) in header.iter().enumerate() {
+        let name = conflict_core::model::trim(name.trim_start_matches('\u{feff}'));
+        match COLUMNS.iter().find(|c| **c == name) {
+            Some(c) if pos.insert(c, i).is_some() => {
+                problems.push(1, Some(c), "the column appears twice in the header")
+            }
+            Some(_) => {}
+            None => problems.push(
+                1,
+                Some(name),
+                "unknown column (expected from, to, average_mph)",
+            ),
+        }
+    }
+    for c in COLUMNS {
+        if !pos.contains_key(c) {
+            problems.push(1, Some(c), "required column is missing from the header");
+        }
+    }
+    if !problems.is_empty() {
+        return problems.into_result(path).map(|_| SpeedBands::default());
+    }
+    let mut bands = Vec::new();
+    for row in rows {
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                problems.push(line, None, e);
+                continue;
+            }
+        };
+        let line = row.position().map_or(0, |p| p.line());
+        if row.len() != header.len() {
+            problems.push(
+                line,
+                None,
+                format!("expected {} fields, found {}", header.len(), row.len()),
+            );
+            continue;
+        }
+        let cell = |c: &str| conflict_core::model::trim(&row[pos[c]]);
+        let bound = |c: &str, problems: &mut Problems| match cell(c).parse::<i64>() {
+            Ok(v) if v >= 0 => Some(v),
+            _ => {
+                problems.push(
+                    line,
+                    Some(c),
+                    format!("expected a non-negative integer, found {:?}", cell(c)),
+                );
+                None
+            }
+        };
+        let from = bound("from", &mut problems);
+        let to = bound("to", &mut problems);
+        let mph = match Decimal::parse_plain(cell("average_mph")) {
+            Ok(d) if !d.is_negative() => Some(d),
+            Ok(_) => {
+                problems.push(line, Some("average_mph"), "must not be negative");
+                None
+            }
+            Err(e) => {
+                problems.push(line, Some("average_mph"), e);
+                None
+            }
+        };
+        if let (Some(from), Some(to), Some(mph)) = (from, to, mph) {
+            match SpeedBand::new(from, to, mph) {
+                Ok(b) => bands.push(b),
+                Err(e) => problems.push(line, Some("from"), e),
+            }
+        }
+    }
+    problems.into_result(path).map(|_| SpeedBands::new(bands))
+}

@@ -1,0 +1,13 @@
+//! File mode (file-format.md): visits.csv and mph.csv in, conflicts.csv out.
+
+mod atomic;
+mod bands;
+mod conflicts;
+mod fields;
+mod problems;
+mod visits;
+
+pub use bands::{read_bands, read_bands_from};
+pub use conflicts::{write_conflicts, write_conflicts_to, CONFLICTS_HEADER};
+pub use problems::{CsvError, Problem, MAX_REPORTED};
+pub use visits::{read_visits, read_visits_from, write_visits, CsvVisits, VISIT_COLUMNS};

@@ -1,0 +1,92 @@
+//! Errors of file mode: each names the file, the line, the column and what was expected.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// At most this many problems are reported (file-format.md §2).
+pub const MAX_REPORTED: usize = 20;
+
+/// One bad cell, record or header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The input is malformed; `problems` holds the first [`MAX_REPORTED`] of `total`.
+    #[error("{}", render(path, problems, *total))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+        total: usize,
+    },
+}
+
+fn render(path: &std::path::Path, problems: &[Problem], total: usize) -> String {
+    let mut s = String::new();
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            s.push('\n');
+        }
+        s.push_str(&format!("{}:{}: ", path.display(), p.line));
+        if let Some(c) = &p.column {
+            s.push_str(&format!("column {c}: "));
+        }
+        s.push_str(&p.reason);
+    }
+    if total > problems.len() {
+        s.push_str(&format!(
+            "\n{}: {} more problem(s) not shown",
+            path.display(),
+            total - problems.len()
+        ));
+    }
+    s
+}
+
+/// Collects problems, keeping the first [`MAX_REPORTED`] and counting the rest.
+#[derive(Debug, Default)]
+pub(crate) struct Problems {
+    kept: Vec<Problem>,
+    total: usize,
+}
+
+impl Problems {
+    pub fn push(&mut self, line: u64, column: Option<&str>, reason: impl fmt::Display) {
+        self.total += 1;
+        if self.kept.len() < MAX_REPORTED {
+            self.kept.push(Problem {
+                line,
+                column: column.map(String::from),
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    pub fn count(&self) -> usize {
+        self.total
+    }
+
+    pub fn into_result(self, path: &std::path::Path) -> Result<(), CsvError> {
+        if self.total == 0 {
+            return Ok(());
+        }
+        Err(CsvError::Invalid {
+            path: path.to_path_buf(),
+            problems: self.kept,
+            total: self.total,
+        })
+    }
+}
