@@ -4,6 +4,8 @@
 //! in `conflict-core`, and terminal output. Exit codes: 0 success (warnings allowed), 1 any
 //! other failure, 2 invalid arguments or input.
 
+mod config;
+mod db;
 mod detect;
 mod failure;
 mod generate;
@@ -32,6 +34,8 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Write a realistic synthetic visits.csv and mph.csv to try the tool at any scale.
     Generate(generate::GenerateArgs),
+    /// Administer the conflict database (create or check the schema).
+    Db(db::DbArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,10 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Detect(args) => detect::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Db(args) => db::run(args).map_err(|error| failure::Failure {
+            code: db::exit_code(&error),
+            error,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,3 +71,71 @@ pub fn render_warnings(w: &Warnings) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The end-of-run table of `conflicts run` (lifecycle.md §11).
+pub fn render_run(r: &conflict_io::run::RunReport) -> String {
+    let mut s = String::new();
+    let mut line = |k: &str, v: String| {
+        let _ = writeln!(s, "  {k:<26} {v}");
+    };
+    line(
+        "run",
+        format!(
+            "{} ({}, profile {}, {}{})",
+            r.run_id,
+            r.mode,
+            r.profile,
+            r.status,
+            if r.dry_run { ", dry run: nothing written" } else { "" }
+        ),
+    );
+    line("as of / window", format!("{} / {} .. {}", r.as_of, r.window[0], r.window[1]));
+    if let Some(since) = &r.since {
+        line("since", since.clone());
+    }
+    line("run timestamp", r.run_ts.clone());
+    line("visits read", r.input.visits_read.to_string());
+    line("visits admitted", r.input.visits_admitted.to_string());
+    let dropped: Vec<String> = r.input.dropped.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    line("dropped", if dropped.is_empty() { "none".into() } else { dropped.join(", ") });
+    line("keys", r.input.keys.to_string());
+    line("candidates", r.detection.candidates.to_string());
+    line("pairs detected", r.detection.pairs_detected.to_string());
+    line("dropped cross-state", r.detection.pairs_dropped_cross_state.to_string());
+    let w = &r.writes;
+    line("updated", w.updated.to_string());
+    line("unchanged", w.unchanged.to_string());
+    line("adopted", w.adopted.to_string());
+    line("inserted", w.inserted.to_string());
+    line("not inserted (switch)", w.not_inserted_by_switch.to_string());
+    line("resolved (stale)", w.resolved.to_string());
+    line("conflicts created", w.conflicts_created.to_string());
+    let warnings: Vec<String> = r
+        .warnings
+        .iter()
+        .map(|(k, n)| match r.warning_examples.get(k) {
+            Some(ex) if !ex.is_empty() => format!("{k} {n} (e.g. {})", ex.join(", ")),
+            _ => format!("{k} {n}"),
+        })
+        .collect();
+    line("warnings", if warnings.is_empty() { "none".into() } else { warnings.join(", ") });
+    let t = &r.timing;
+    line(
+        "time",
+        format!(
+            "total {:.2} s: preflight {:.2}, reference {:.2}, scope {:.2}, fetch {:.2}, \
+             detect {:.2}, write {:.2}, finish {:.2} (fetch/detect/write summed over {} workers)",
+            t.total,
+            t.preflight,
+            t.load_reference,
+            t.scope,
+            t.read_visits,
+            t.detect,
+            t.apply,
+            t.finish,
+            r.workers
+        ),
+    );
+    line("batches", t.batches.to_string());
+    format!("conflicts run: {}\n{s}", r.status)
+}

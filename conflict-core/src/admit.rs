@@ -1,11 +1,14 @@
 //! Admission of visits (rules.md §3): de-duplication, window, SSN and exclusion checks, and
 //! location resolution for every admitted visit.
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault};
+
+use rayon::prelude::*;
 
 use crate::model::{non_blank, Location, LocationSource, Visit};
 use crate::options::{Exclusions, Window};
-use crate::stats::{AdmitStats, DropReason, WarningKind};
+use crate::pairing::FastHasher;
+use crate::stats::{AdmitStats, DropReason, WarningKind, Warnings};
 
 /// Two different records that carry the same `visit_id` (an input error).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +58,62 @@ fn is_placeholder(ssn: &str, ex: &Exclusions) -> bool {
     if ex.placeholder_ssns.is_empty() {
         return false;
     }
-    let digits: String = ssn.chars().filter(|c| c.is_ascii_digit()).collect();
-    ex.placeholder_ssns.contains(&digits)
+    // The digit-only form, built on the stack for SSN-sized values (no allocation per visit).
+    let mut buf = [0u8; 32];
+    let mut len = 0;
+    for b in ssn.bytes().filter(u8::is_ascii_digit) {
+        if len == buf.len() {
+            let digits: String = ssn.chars().filter(|c| c.is_ascii_digit()).collect();
+            return ex.placeholder_ssns.contains(&digits);
+        }
+        buf[len] = b;
+        len += 1;
+    }
+    let digits = std::str::from_utf8(&buf[..len]).expect("ASCII digits");
+    if ex.placeholder_ssns.len() <= 8 {
+        ex.placeholder_ssns.iter().any(|p| p == digits)
+    } else {
+        ex.placeholder_ssns.contains(digits)
+    }
 }
+
+/// Every position `i` whose `visit_id` already occurred earlier, with the position of its
+/// first occurrence, in increasing `i`: what a sequential scan with a map from id to first
+/// position reports. The ids are hashed in parallel and sorted by (hash, position), so only
+/// the rare runs of equal hashes need their texts compared; this touches each id once from
+/// both cores instead of probing a large map from one.
+fn repeated_ids(visits: &[Visit]) -> Vec<(usize, usize)> {
+    let hasher = BuildHasherDefault::<FastHasher>::default();
+    let mut keyed: Vec<(u64, usize)> = visits
+        .par_iter()
+        .enumerate()
+        .map(|(i, v)| (hasher.hash_one(v.visit_id.as_str()), i))
+        .collect();
+    keyed.par_sort_unstable();
+    let mut repeated = Vec::new();
+    let mut members = Vec::new();
+    for run in keyed.chunk_by(|a, b| a.0 == b.0).filter(|r| r.len() > 1) {
+        // Equal hashes: group the positions by id text, each group in position order.
+        members.clear();
+        members.extend(run.iter().map(|&(_, i)| i));
+        members.sort_by(|&a, &b| visits[a].visit_id.cmp(&visits[b].visit_id).then(a.cmp(&b)));
+        for group in members.chunk_by(|&a, &b| visits[a].visit_id == visits[b].visit_id) {
+            repeated.extend(group[1..].iter().map(|&i| (i, group[0])));
+        }
+    }
+    repeated.sort_unstable();
+    repeated
+}
+
+/// Visits admitted by one parallel task, with the counters and warnings it raised.
+struct Part {
+    admitted: Vec<Admitted>,
+    dropped: [u64; 5],
+    warnings: Warnings,
+}
+
+/// Input positions handled by one parallel admission task.
+const ADMIT_CHUNK: usize = 8192;
 
 /// Admits `visits`. Identical duplicates are collapsed (warning `duplicate_visit`); different
 /// records with one id are returned as errors, all of them, and nothing is admitted.
@@ -70,49 +126,64 @@ pub fn admit(
         visits_read: visits.len() as u64,
         ..AdmitStats::default()
     };
-    let mut first_by_id: HashMap<&str, usize> = HashMap::with_capacity(visits.len());
     let mut duplicates = Vec::new();
     let mut keep = vec![true; visits.len()];
-    for (i, v) in visits.iter().enumerate() {
-        match first_by_id.entry(v.visit_id.as_str()) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(i);
-            }
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let first = *e.get();
-                keep[i] = false;
-                if visits[first] == *v {
-                    stats
-                        .warnings
-                        .add(WarningKind::DuplicateVisit, Some(&v.visit_id));
-                } else {
-                    duplicates.push(DuplicateId {
-                        visit_id: v.visit_id.clone(),
-                        first,
-                        second: i,
-                    });
-                }
-            }
+    for (i, first) in repeated_ids(visits) {
+        let v = &visits[i];
+        keep[i] = false;
+        if visits[first] == *v {
+            stats
+                .warnings
+                .add(WarningKind::DuplicateVisit, Some(&v.visit_id));
+        } else {
+            duplicates.push(DuplicateId {
+                visit_id: v.visit_id.clone(),
+                first,
+                second: i,
+            });
         }
     }
     if !duplicates.is_empty() {
         return Err(duplicates);
     }
-    let mut admitted = Vec::with_capacity(visits.len());
-    for (i, v) in visits.iter().enumerate().filter(|(i, _)| keep[*i]) {
-        if let Some(reason) = drop_reason(v, window, ex) {
-            stats.dropped[reason as usize] += 1;
-            continue;
+    // Each visit is judged on its own, so chunks of the input are admitted in parallel and
+    // their results appended in input order: the admitted list, the counters and the first
+    // warning examples are exactly those of a sequential pass.
+    let parts: Vec<Part> = visits
+        .par_chunks(ADMIT_CHUNK)
+        .zip(keep.par_chunks(ADMIT_CHUNK))
+        .enumerate()
+        .map(|(c, (chunk, keep))| {
+            let mut part = Part {
+                admitted: Vec::with_capacity(chunk.len()),
+                dropped: [0; 5],
+                warnings: Warnings::default(),
+            };
+            for (k, v) in chunk.iter().enumerate().filter(|(k, _)| keep[*k]) {
+                if let Some(reason) = drop_reason(v, window, ex) {
+                    part.dropped[reason as usize] += 1;
+                    continue;
+                }
+                let ssn = non_blank(v.ssn.as_deref()).unwrap_or_default().to_string();
+                let location = crate::gps::resolve_location(v, |kind| {
+                    part.warnings.add(kind, Some(&v.visit_id));
+                });
+                part.admitted.push(Admitted {
+                    index: c * ADMIT_CHUNK + k,
+                    ssn,
+                    location,
+                });
+            }
+            part
+        })
+        .collect();
+    let mut admitted = Vec::with_capacity(parts.iter().map(|p| p.admitted.len()).sum());
+    for part in parts {
+        admitted.extend(part.admitted);
+        for (total, n) in stats.dropped.iter_mut().zip(part.dropped) {
+            *total += n;
         }
-        let ssn = non_blank(v.ssn.as_deref()).unwrap_or_default().to_string();
-        let location = crate::gps::resolve_location(v, |kind| {
-            stats.warnings.add(kind, Some(&v.visit_id));
-        });
-        admitted.push(Admitted {
-            index: i,
-            ssn,
-            location,
-        });
+        stats.warnings.merge(&part.warnings);
     }
     stats.visits_admitted = admitted.len() as u64;
     Ok(Admission { admitted, stats })

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod model;
 pub mod options;
 pub mod pairing;
+pub mod plan;
 pub mod rules;
 pub mod states;
 pub mod stats;

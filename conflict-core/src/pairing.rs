@@ -8,6 +8,7 @@
 //! clearer for per-visit values that are not numbers.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use ndarray::{Array2, ArrayView1};
 use rayon::prelude::*;
@@ -64,9 +65,71 @@ fn micros(t: Option<chrono::NaiveDateTime>) -> i64 {
     t.map_or(NULL_TS, |t| t.and_utc().timestamp_micros())
 }
 
+/// A fast multiplicative hasher for the short keys of admission and grouping (visit ids,
+/// SSNs, provider ids, states, zips). std's SipHash guards against hash flooding by untrusted
+/// keys; these keys come from the operator's own files and database, and SipHash was the
+/// largest single cost of grouping a large batch.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+const FAST_K: u64 = 0x517c_c1b7_2722_0a95;
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FAST_K);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        // Fold the well-mixed high bits into the low bits the table indexes with.
+        let h = self.0;
+        (h ^ (h >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (h >> 29)
+    }
+}
+
+/// A `HashMap` with [`FastHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
 /// Interns optional strings to small integers; 0 stands for NULL.
 #[derive(Default)]
-struct Interner<'a>(HashMap<&'a str, u32>);
+struct Interner<'a>(FastMap<&'a str, u32>);
 
 impl<'a> Interner<'a> {
     fn id(&mut self, s: Option<&'a str>) -> u32 {
@@ -101,28 +164,34 @@ impl Batch {
     pub fn build(visits: &[Visit], admission: &Admission) -> Batch {
         let adm = &admission.admitted;
         // Order SSNs by their text so the output order does not depend on the input order.
-        let mut ssn_ids: HashMap<&str, u32> = HashMap::new();
-        for a in adm {
-            let n = ssn_ids.len() as u32;
-            ssn_ids.entry(a.ssn.as_str()).or_insert(n);
-        }
+        let mut ssn_ids: FastMap<&str, u32> = FastMap::default();
+        let ssn_of: Vec<u32> = adm
+            .iter()
+            .map(|a| {
+                let n = ssn_ids.len() as u32;
+                *ssn_ids.entry(a.ssn.as_str()).or_insert(n)
+            })
+            .collect();
         let mut by_text: Vec<(&str, u32)> = ssn_ids.iter().map(|(s, &i)| (*s, i)).collect();
         by_text.sort_unstable();
+        drop(ssn_ids);
         let mut rank = vec![0u32; by_text.len()];
         for (r, (_, id)) in by_text.iter().enumerate() {
             rank[*id as usize] = r as u32;
         }
         let mut order: Vec<(u64, u32)> = adm
             .iter()
+            .zip(&ssn_of)
             .enumerate()
-            .map(|(k, a)| {
+            .map(|(k, (a, &ssn))| {
                 let days = visits[a.index].visit_date.to_epoch_days() as i64;
-                let key = ((rank[ssn_ids[a.ssn.as_str()] as usize] as u64) << 32)
-                    | (days - i32::MIN as i64) as u64;
+                let key = ((rank[ssn as usize] as u64) << 32) | (days - i32::MIN as i64) as u64;
                 (key, k as u32)
             })
             .collect();
-        order.sort_unstable();
+        drop(ssn_of);
+        // Every (key, position) is distinct, so any correct sort gives the same order.
+        order.par_sort_unstable();
 
         let n = order.len();
         let mut groups = Vec::new();
@@ -142,9 +211,20 @@ impl Batch {
         let mut coords = Array2::from_elem((n, 3), f64::NAN);
         let mut states = Vec::with_capacity(n);
         let mut zip = Vec::with_capacity(n);
-        let (mut prov_ids, mut state_ids, mut zip_ids) =
-            (Interner::default(), Interner::default(), Interner::default());
-        let mut finals_cache: Vec<StateFinals> = Vec::with_capacity(n);
+        let (mut prov_ids, mut zip_ids) = (Interner::default(), Interner::default());
+        // Final states depend only on the three raw state texts, and a batch has few distinct
+        // triples: each is normalised once and its finals interned (ids are only compared for
+        // equality, and 0 stays NULL).
+        type RawStates<'v> = (Option<&'v str>, Option<&'v str>, Option<&'v str>);
+        let mut finals_of: FastMap<RawStates<'_>, (u32, u32)> = FastMap::default();
+        let mut final_ids: FastMap<String, u32> = FastMap::default();
+        let mut final_id = |s: Option<String>| match s {
+            None => 0,
+            Some(s) => {
+                let next = final_ids.len() as u32 + 1;
+                *final_ids.entry(s).or_insert(next)
+            }
+        };
         for (row, &(_, k)) in order.iter().enumerate() {
             let a = &adm[k as usize];
             let v = &visits[a.index];
@@ -163,10 +243,16 @@ impl Batch {
                 c[2] = loc.lon.to_radians();
             }
             zip.push(zip_ids.id(non_blank(v.p_zip.as_deref())));
-            finals_cache.push(StateFinals::of(v));
-        }
-        for f in &finals_cache {
-            states.push((state_ids.id(f.p.as_deref()), state_ids.id(f.pa.as_deref())));
+            let raw = (
+                v.p_state.as_deref(),
+                v.pa_state.as_deref(),
+                v.provider_state.as_deref(),
+            );
+            let ids = *finals_of.entry(raw).or_insert_with(|| {
+                let f = StateFinals::of(v);
+                (final_id(f.p), final_id(f.pa))
+            });
+            states.push(ids);
         }
         Batch {
             index,

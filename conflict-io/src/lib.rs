@@ -3,3 +3,8 @@
 //! types of `conflict-core`, no command-line concerns.
 
 pub mod csv;
+pub mod store;
+pub mod analytics;
+pub mod details;
+pub mod scope;
+pub mod run;

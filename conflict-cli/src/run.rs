@@ -1,0 +1,295 @@
+//! `conflicts run`: the nightly job against the analytics warehouse and the conflict database.
+//!
+//! Exit codes: 0 success; 1 failure (the run is recorded as failed and can be resumed);
+//! 2 invalid arguments or configuration; 3 another run holds the run lock (nothing changed);
+//! 4 interrupted by Ctrl-C/SIGTERM (resumable with `--resume`).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use clap::{Args, ValueEnum};
+use conflict_core::Profile;
+use conflict_io::analytics::{
+    AnalyticsConfig, AnalyticsSchema, AnalyticsSource, ConnectionString, Dialect,
+};
+use conflict_io::run::{run_job, JobError, JobOptions, Mode, Outcome, RunParams, Start};
+use conflict_io::store::{ConnInfo, PgStore, SchemaNames};
+
+use crate::config::{parse_lookback, parse_since, rule_options, FileConfig};
+use crate::failure::{CliResult, Failure, EXIT_FAILURE, EXIT_INVALID};
+use crate::progress::Progress;
+
+pub const EXIT_LOCKED: u8 = 3;
+pub const EXIT_INTERRUPTED: u8 = 4;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// TOML configuration file (keys: pg, odbc, conflict_schema, analytics_schema,
+    /// analytics_dialect, profile, workers, prefix_len, keys_per_batch, lookback_hours,
+    /// lookback_years, lookforward_days, fetch_rows, prefilter, inservice, pto, [rules]).
+    /// Flags and environment variables win over the file.
+    #[arg(long, value_name = "FILE", env = "CONFLICTS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Every regular conflict row of the window is in scope; new pairs are inserted and stale
+    /// ones resolved.
+    #[arg(long, conflicts_with = "incremental")]
+    pub full: bool,
+    /// Only keys with visits updated since the last successful run (default mode).
+    #[arg(long)]
+    pub incremental: bool,
+    /// Incremental watermark (UTC): YYYY-MM-DDTHH:MM:SS[.ffffff][Z].
+    #[arg(long, value_name = "TIMESTAMP", conflicts_with = "lookback")]
+    pub since: Option<String>,
+    /// Incremental look-back, e.g. 36h or 2d (default 36h, or the config's lookback_hours).
+    #[arg(long, value_name = "DURATION")]
+    pub lookback: Option<String>,
+    /// Centre of the date window. Default: the date of the run timestamp (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Rule profile (default current).
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileArg>,
+    /// PostgreSQL connection string of the conflict database (libpq key=value or URL).
+    #[arg(long, value_name = "CONNINFO", env = "CONFLICTS_PG", hide_env_values = true)]
+    pub pg: Option<String>,
+    /// ODBC connection string of the analytics warehouse (driver by absolute path or DSN).
+    #[arg(long, value_name = "CONNECTION_STRING", env = "CONFLICTS_ODBC", hide_env_values = true)]
+    pub odbc: Option<String>,
+    /// Conflict schema name (default conflict).
+    #[arg(long, value_name = "NAME", env = "CONFLICTS_CONFLICT_SCHEMA")]
+    pub conflict_schema: Option<String>,
+    /// Analytics schema name, may be qualified as DATABASE.SCHEMA (default analytics).
+    #[arg(long, value_name = "NAME", env = "CONFLICTS_ANALYTICS_SCHEMA")]
+    pub analytics_schema: Option<String>,
+    /// SQL dialect of the analytics warehouse: snowflake (default) or postgres.
+    #[arg(long, value_name = "DIALECT", env = "CONFLICTS_ANALYTICS_DIALECT")]
+    pub analytics_dialect: Option<String>,
+    /// Batches processed at once (default: number of cores).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// SSN prefix length of full-run batches (default: chosen from the data size).
+    #[arg(long, value_name = "N")]
+    pub prefix_len: Option<usize>,
+    /// Compute and report what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the run report as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub report_json: Option<PathBuf>,
+    /// Continue an interrupted or failed run (the latest one, or RUN_ID).
+    #[arg(long, value_name = "RUN_ID", num_args = 0..=1, conflicts_with = "join")]
+    pub resume: Option<Option<i64>>,
+    /// Help a run started by another process (possibly on another machine).
+    #[arg(long, value_name = "RUN_ID")]
+    pub join: Option<i64>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    Current,
+    Classic,
+}
+
+struct Resolved {
+    pg: ConnInfo,
+    odbc: ConnectionString,
+    names: SchemaNames,
+    analytics: AnalyticsSchema,
+    dialect: Dialect,
+    params: RunParams,
+    profile: Profile,
+    job: JobOptions,
+    fetch_rows: Option<usize>,
+    prefilter: bool,
+}
+
+fn invalid(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::invalid(e)
+}
+
+fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
+    let file = match &args.config {
+        Some(p) => FileConfig::load(p).map_err(invalid)?,
+        None => FileConfig::default(),
+    };
+    let pg_text = args.pg.clone().or(file.pg.clone()).ok_or_else(|| {
+        invalid(anyhow!(
+            "no conflict database given: use --pg, CONFLICTS_PG or `pg` in the config file"
+        ))
+    })?;
+    let pg = ConnInfo::parse(&pg_text).map_err(invalid)?;
+    let odbc = args.odbc.clone().or(file.odbc.clone()).ok_or_else(|| {
+        invalid(anyhow!(
+            "no analytics source given: use --odbc, CONFLICTS_ODBC or `odbc` in the config file"
+        ))
+    })?;
+    let conflict_schema = args
+        .conflict_schema
+        .clone()
+        .or(file.conflict_schema.clone())
+        .unwrap_or_else(|| "conflict".into());
+    let analytics_schema = args
+        .analytics_schema
+        .clone()
+        .or(file.analytics_schema.clone())
+        .unwrap_or_else(|| "analytics".into());
+    let names = SchemaNames::new(&conflict_schema, &analytics_schema).map_err(invalid)?;
+    let analytics = AnalyticsSchema::new(&analytics_schema).map_err(invalid)?;
+    let dialect: Dialect = args
+        .analytics_dialect
+        .clone()
+        .or(file.analytics_dialect.clone())
+        .unwrap_or_else(|| "snowflake".into())
+        .parse()
+        .map_err(|e: String| invalid(anyhow!(e)))?;
+    let profile = match args.profile {
+        Some(ProfileArg::Current) => Profile::Current,
+        Some(ProfileArg::Classic) => Profile::Classic,
+        None => file
+            .profile
+            .as_deref()
+            .unwrap_or("current")
+            .parse()
+            .map_err(|e: String| invalid(anyhow!(e)))?,
+    };
+    let options = rule_options(profile, file.rules.as_ref()).map_err(invalid)?;
+    let mode = if args.full { Mode::Full } else { Mode::Incremental };
+    let since = args
+        .since
+        .as_deref()
+        .map(parse_since)
+        .transpose()
+        .map_err(|e| invalid(anyhow!("--since: {e}")))?;
+    let lookback_hours = match &args.lookback {
+        Some(l) => parse_lookback(l).map_err(|e| invalid(anyhow!("--lookback: {e}")))?,
+        None => file.lookback_hours.unwrap_or(36),
+    };
+    if mode == Mode::Full && (since.is_some() || args.lookback.is_some()) {
+        return Err(invalid(anyhow!(
+            "--since and --lookback apply to incremental runs only"
+        )));
+    }
+    let mut job = JobOptions::default();
+    if let Some(w) = args.workers.or(file.workers) {
+        if w == 0 {
+            return Err(invalid(anyhow!("--workers must be at least 1")));
+        }
+        job.workers = w;
+    }
+    job.prefix_len = args.prefix_len.or(file.prefix_len);
+    if let Some(k) = file.keys_per_batch {
+        job.keys_per_batch = k.max(1);
+    }
+    if let Some(m) = file.max_visits_per_batch {
+        job.max_visits_per_batch = m.max(1);
+    }
+    job.worker_name = format!(
+        "{}:{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()),
+        std::process::id()
+    );
+    let params = RunParams {
+        mode,
+        profile,
+        options,
+        as_of: args.as_of,
+        lookback_years: file.lookback_years.unwrap_or(2),
+        lookforward_days: file.lookforward_days.unwrap_or(45),
+        since,
+        lookback_hours,
+        dry_run: args.dry_run,
+    };
+    Ok(Resolved {
+        pg,
+        odbc: ConnectionString::new(odbc),
+        names,
+        analytics,
+        dialect,
+        params,
+        profile,
+        job,
+        fetch_rows: file.fetch_rows,
+        prefilter: file.prefilter.unwrap_or(true),
+    })
+}
+
+pub fn run(args: &RunArgs) -> CliResult {
+    let r = resolve(args)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        // A second signal is not special: running batches still commit or roll back.
+        let _ = ctrlc::set_handler(move || {
+            if !cancel.swap(true, Ordering::SeqCst) {
+                eprintln!("\nstopping: no new batches are claimed; running batches finish");
+            }
+        });
+    }
+    let store = PgStore::connect(&r.pg, r.names.clone(), r.job.workers as u32 + 2)
+        .map_err(|e| Failure::other(anyhow::Error::new(e).context("conflict database")))?;
+    let mut acfg = AnalyticsConfig::new(r.odbc.clone(), r.analytics.clone(), r.dialect);
+    if let Some(n) = r.fetch_rows {
+        acfg.fetch_rows = n.max(1);
+    }
+    acfg.prefilter = r.prefilter;
+    let make_source = || AnalyticsSource::connect(acfg.clone());
+    let start = match (args.join, &args.resume) {
+        (Some(id), _) => Start::Join(id),
+        (None, Some(id)) => Start::Resume(*id),
+        (None, None) => Start::New(r.params.clone()),
+    };
+    let progress = Progress::new();
+    let result = run_job(
+        &store,
+        make_source,
+        start,
+        r.profile.as_str(),
+        &r.params,
+        &r.job,
+        &cancel,
+        &progress,
+    );
+    progress.finish();
+    let result = match result {
+        Ok(res) => res,
+        Err(JobError::Locked) => {
+            return Err(Failure {
+                code: EXIT_LOCKED,
+                error: anyhow!(JobError::Locked),
+            })
+        }
+        Err(e @ (JobError::NoSuchRun(_) | JobError::NothingToResume)) => {
+            return Err(Failure {
+                code: EXIT_INVALID,
+                error: anyhow!(e),
+            })
+        }
+        Err(e) => {
+            return Err(Failure {
+                code: EXIT_FAILURE,
+                error: anyhow!(e).context("the run failed; it can be continued with --resume"),
+            })
+        }
+    };
+    eprint!("{}", crate::summary::render_run(&result.report));
+    if let Some(path) = &args.report_json {
+        let text = serde_json::to_string_pretty(&result.report)
+            .context("serialising the report")
+            .map_err(Failure::other)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(Failure::other)?;
+    }
+    match result.outcome {
+        Outcome::Interrupted => Err(Failure {
+            code: EXIT_INTERRUPTED,
+            error: anyhow!(
+                "interrupted; continue with `conflicts run --resume {}`",
+                result.report.run_id
+            ),
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,135 @@
+//! Configuration of the analytics source.
+
+use std::fmt;
+
+use super::dialect::Dialect;
+use super::error::AnalyticsError;
+
+/// An ODBC connection string; kept out of `Debug`/`Display` because it may hold a password.
+#[derive(Clone)]
+pub struct ConnectionString(String);
+
+impl ConnectionString {
+    pub fn new(s: impl Into<String>) -> Self {
+        ConnectionString(s.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The connection string with every `PWD`/`PASSWORD`/`TOKEN`/secret-like value replaced.
+    pub fn redacted(&self) -> String {
+        self.0
+            .split(';')
+            .filter(|p| !p.trim().is_empty())
+            .map(|part| match part.split_once('=') {
+                Some((k, _)) if is_secret_key(k) => format!("{}=***", k.trim()),
+                _ => part.trim().to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+}
+
+fn is_secret_key(k: &str) -> bool {
+    let k = k.trim().to_ascii_lowercase();
+    ["pwd", "password", "token", "secret", "priv_key", "passcode"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+impl fmt::Debug for ConnectionString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConnectionString({})", self.redacted())
+    }
+}
+
+/// A validated, possibly qualified (`database.schema`) analytics schema name. Written unquoted
+/// so that each server applies its own case folding (schema.md §1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyticsSchema(String);
+
+impl AnalyticsSchema {
+    pub fn new(name: &str) -> Result<Self, AnalyticsError> {
+        let parts: Vec<&str> = name.split('.').collect();
+        let ok = parts.len() <= 2 && parts.iter().all(|p| valid_identifier(p));
+        if !ok {
+            return Err(AnalyticsError::Config(format!(
+                "analytics schema {name:?} is not a valid name: each part must match \
+                 ^[A-Za-z_][A-Za-z0-9_]{{0,62}}$, at most database.schema"
+            )));
+        }
+        Ok(AnalyticsSchema(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `schema.table`, unquoted.
+    pub fn table(&self, table: &str) -> String {
+        format!("{}.{table}", self.0)
+    }
+}
+
+/// `^[A-Za-z_][A-Za-z0-9_]{0,62}$`.
+pub fn valid_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+#[derive(Debug, Clone)]
+pub struct AnalyticsConfig {
+    pub connection: ConnectionString,
+    pub schema: AnalyticsSchema,
+    pub dialect: Dialect,
+    /// Rows per columnar fetch of the narrow query.
+    pub fetch_rows: usize,
+    /// Rows per columnar fetch of the wide (business columns) query.
+    pub detail_fetch_rows: usize,
+    /// Rows per bulk insert into temporary tables.
+    pub insert_rows: usize,
+    /// Only keep visits whose (SSN, date) group has visits of two or more providers.
+    pub prefilter: bool,
+}
+
+impl AnalyticsConfig {
+    pub fn new(connection: ConnectionString, schema: AnalyticsSchema, dialect: Dialect) -> Self {
+        AnalyticsConfig {
+            connection,
+            schema,
+            dialect,
+            fetch_rows: 20_000,
+            detail_fetch_rows: 2_000,
+            insert_rows: 10_000,
+            prefilter: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let c = ConnectionString::new("Driver=/x.so;Server=h;UID=u;PWD=s3cret;Token=abc;");
+        let r = c.redacted();
+        assert!(!r.contains("s3cret") && !r.contains("abc"), "{r}");
+        assert!(r.contains("UID=u") && r.contains("PWD=***"));
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn schema_names() {
+        assert!(AnalyticsSchema::new("analytics").is_ok());
+        assert!(AnalyticsSchema::new("ANALYTICS.BI").is_ok());
+        for bad in ["", "a.b.c", "a-b", "a;drop", "1abc", &"x".repeat(64), "a."] {
+            assert!(AnalyticsSchema::new(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The analytics source over ODBC (Snowflake in production, psqlODBC in tests): base visits
+//! of a scope with the work pushed into the warehouse, columnar bulk fetch, and a second,
+//! wide fetch of business columns only for visits that ended up in a pair.
+
+mod cells;
+mod config;
+mod dialect;
+mod error;
+mod sql;
+mod wide;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use odbc_api::buffers::ColumnarDynBuffer;
+use odbc_api::parameter::VarCharBox;
+use odbc_api::{Connection, ConnectionOptions, Cursor, Environment, IntoParameter};
+
+use conflict_core::{Exclusions, Visit};
+
+pub use config::{valid_identifier, AnalyticsConfig, AnalyticsSchema, ConnectionString};
+pub use dialect::Dialect;
+pub use error::AnalyticsError;
+pub use sql::{ScopeFilter, NARROW_COLUMNS};
+
+use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
+use crate::scope::{BatchScope, Scope};
+use cells::{Col, Rows};
+
+/// One ODBC environment per process, as the ODBC documentation asks.
+static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
+
+fn environment() -> Result<&'static Environment, odbc_api::Error> {
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let env = Environment::new()?;
+    // A racing thread may have set it first; either environment is fine.
+    let _ = ENVIRONMENT.set(env);
+    Ok(ENVIRONMENT.get().expect("just set"))
+}
+
+const NARROW: [Col; 20] = [
+    Col::ascii(NARROW_COLUMNS[0], 36),
+    Col::i64(NARROW_COLUMNS[1]),
+    Col::text(NARROW_COLUMNS[2], 50),
+    Col::ascii(NARROW_COLUMNS[3], 36),
+    Col::date(NARROW_COLUMNS[4]),
+    Col::timestamp(NARROW_COLUMNS[5]),
+    Col::timestamp(NARROW_COLUMNS[6]),
+    Col::timestamp(NARROW_COLUMNS[7]),
+    Col::timestamp(NARROW_COLUMNS[8]),
+    Col::text(NARROW_COLUMNS[9], 100),
+    Col::text(NARROW_COLUMNS[10], 100),
+    Col::ascii(NARROW_COLUMNS[11], 32),
+    Col::ascii(NARROW_COLUMNS[12], 32),
+    Col::text(NARROW_COLUMNS[13], 100),
+    Col::text(NARROW_COLUMNS[14], 100),
+    Col::text(NARROW_COLUMNS[15], 100),
+    Col::text(NARROW_COLUMNS[16], 100),
+    Col::i64(NARROW_COLUMNS[17]),
+    Col::timestamp(NARROW_COLUMNS[18]),
+    Col::ascii(NARROW_COLUMNS[19], 36),
+];
+
+/// A connection to the analytics warehouse.
+pub struct AnalyticsSource {
+    cfg: AnalyticsConfig,
+    conn: Connection<'static>,
+}
+
+impl AnalyticsSource {
+    pub fn connect(cfg: AnalyticsConfig) -> Result<Self, AnalyticsError> {
+        let connect_err = |source| AnalyticsError::Connect {
+            target: cfg.connection.redacted(),
+            source,
+        };
+        let env = environment().map_err(connect_err)?;
+        let conn = env
+            .connect_with_connection_string(cfg.connection.expose(), ConnectionOptions::default())
+            .map_err(connect_err)?;
+        let source = AnalyticsSource { cfg, conn };
+        source.exec("setting the session time zone to UTC", source.cfg.dialect.session_setup())?;
+        Ok(source)
+    }
+
+    pub fn config(&self) -> &AnalyticsConfig {
+        &self.cfg
+    }
+
+    fn sql(&self) -> sql::Sql<'_> {
+        sql::Sql {
+            schema: &self.cfg.schema,
+            dialect: self.cfg.dialect,
+        }
+    }
+
+    fn exec(&self, what: &'static str, statement: &str) -> Result<(), AnalyticsError> {
+        self.conn
+            .execute(statement, (), None)
+            .map(|_| ())
+            .map_err(|source| AnalyticsError::Query { what, source })
+    }
+
+    /// Runs `query` and hands each fetched row set to `each`.
+    fn fetch(
+        &self,
+        what: &'static str,
+        query: &str,
+        params: &[VarCharBox],
+        cols: &[Col],
+        rows_per_fetch: usize,
+        mut each: impl FnMut(&Rows<'_>) -> Result<(), AnalyticsError>,
+    ) -> Result<usize, AnalyticsError> {
+        let q = |source| AnalyticsError::Query { what, source };
+        let Some(cursor) = self.conn.execute(query, params, None).map_err(q)? else {
+            return Ok(0);
+        };
+        let buffer =
+            ColumnarDynBuffer::from_descs(rows_per_fetch.max(1), cols.iter().map(|c| c.desc));
+        let mut block = cursor.bind_buffer(buffer).map_err(q)?;
+        let mut offset = 0;
+        while let Some(batch) = block.fetch_with_truncation_check(true).map_err(q)? {
+            let rows = Rows {
+                buf: batch,
+                cols,
+                what,
+                offset,
+            };
+            each(&rows)?;
+            offset += rows.len();
+        }
+        Ok(offset)
+    }
+
+    /// Replaces temporary table `table` by one holding `rows` (each a row of text cells).
+    fn load_temp_table(
+        &self,
+        table: &str,
+        create: &str,
+        insert: &str,
+        max_len: &[usize],
+        rows: impl Iterator<Item = Vec<String>>,
+    ) -> Result<(), AnalyticsError> {
+        let what = "loading a temporary table";
+        let q = |source| AnalyticsError::Query { what, source };
+        self.exec(what, &self.sql().drop_table(table))?;
+        self.exec(what, create)?;
+        let prepared = self.conn.prepare(insert).map_err(q)?;
+        let cap = self.cfg.insert_rows.max(1);
+        let mut inserter = prepared
+            .into_text_inserter(cap, max_len.iter().copied())
+            .map_err(q)?;
+        for row in rows {
+            if inserter.num_rows() == cap {
+                inserter.execute().map_err(q)?;
+                inserter.clear();
+            }
+            inserter
+                .append(row.iter().map(|s| Some(s.as_bytes())))
+                .map_err(q)?;
+        }
+        if inserter.num_rows() > 0 {
+            inserter.execute().map_err(q)?;
+        }
+        Ok(())
+    }
+
+    /// Base visits of `scope` (schema.md §3 joins and filters, window and exclusions pushed
+    /// down; with `prefilter`, only (SSN, date) groups holding two or more providers).
+    pub fn visits(
+        &mut self,
+        scope: &BatchScope,
+        ex: &Exclusions,
+    ) -> Result<Vec<Visit>, AnalyticsError> {
+        let mut params: Vec<VarCharBox> = vec![
+            scope.window.from.to_string().into_parameter(),
+            scope.window.to.to_string().into_parameter(),
+        ];
+        let mut providers: Vec<&String> = ex.providers.iter().collect();
+        providers.sort_unstable();
+        params.extend(providers.iter().map(|p| p.to_lowercase().into_parameter()));
+        let mut ssns: Vec<&String> = ex.ssns.iter().collect();
+        ssns.sort_unstable();
+        params.extend(ssns.iter().map(|s| s.to_string().into_parameter()));
+        let filter = match &scope.scope {
+            Scope::Window => ScopeFilter::Window,
+            Scope::SsnPrefix(p) => {
+                params.push(p.clone().into_parameter());
+                ScopeFilter::SsnPrefix {
+                    len: p.chars().count(),
+                }
+            }
+            Scope::Keys(keys) => {
+                let sql = self.sql();
+                self.load_temp_table(
+                    sql::KEYS_TABLE,
+                    &sql.create_keys_table(),
+                    &sql.insert_key(),
+                    &[10, 100],
+                    keys.iter().map(|(d, s)| vec![d.to_string(), s.clone()]),
+                )?;
+                ScopeFilter::Keys
+            }
+        };
+        let query = self
+            .sql()
+            .narrow(filter, providers.len(), ssns.len(), self.cfg.prefilter);
+        let mut out = Vec::new();
+        self.fetch(
+            "reading base visits",
+            &query.sql,
+            &params,
+            &NARROW,
+            self.cfg.fetch_rows,
+            |rows| {
+                out.reserve(rows.len());
+                for r in 0..rows.len() {
+                    out.push(narrow_visit(rows, r)?);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Business columns of the given visits (canonical lower-case ids), by visit id.
+    pub fn details<'a>(
+        &mut self,
+        visit_ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, VisitDetails>, AnalyticsError> {
+        let sql = self.sql();
+        let mut ids: Vec<&str> = visit_ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.load_temp_table(
+            sql::IDS_TABLE,
+            &sql.create_ids_table(),
+            &sql.insert_id(),
+            &[36],
+            ids.iter().map(|s| vec![s.to_string()]),
+        )?;
+        let mut cols = vec![Col::ascii("Visit Id", 36)];
+        for c in DETAIL_COLUMNS {
+            cols.push(match c.kind {
+                Kind::I64 | Kind::Bool => Col::i64(c.cvm),
+                Kind::Timestamp => Col::timestamp(c.cvm),
+                Kind::Uuid | Kind::F32 => Col::ascii(c.cvm, wide::max_len(c.cvm, c.kind)),
+                Kind::Text => Col::text(c.cvm, wide::max_len(c.cvm, c.kind)),
+            });
+        }
+        let query = self.sql().wide();
+        let mut out = HashMap::with_capacity(ids.len());
+        self.fetch(
+            "reading business columns",
+            &query,
+            &[],
+            &cols,
+            self.cfg.detail_fetch_rows,
+            |rows| {
+                for r in 0..rows.len() {
+                    let id = rows.required(0, r)?;
+                    let mut values = Vec::with_capacity(DETAIL_COLUMNS.len());
+                    for (k, c) in DETAIL_COLUMNS.iter().enumerate() {
+                        let col = k + 1;
+                        let v = match c.kind {
+                            Kind::I64 => rows.i64(col, r)?.map(Value::I64),
+                            Kind::Bool => rows.bool(col, r)?.map(Value::Bool),
+                            Kind::Timestamp => rows.timestamp(col, r)?.map(Value::Timestamp),
+                            Kind::Uuid => rows.string(col, r)?.map(Value::Uuid),
+                            Kind::Text => rows.string(col, r)?.map(Value::Text),
+                            Kind::F32 => rows.f32_text(col, r)?.map(Value::F32),
+                        };
+                        values.push(v.unwrap_or(Value::Null));
+                    }
+                    out.insert(id, VisitDetails { values });
+                }
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+}
+
+fn narrow_visit(rows: &Rows<'_>, r: usize) -> Result<Visit, AnalyticsError> {
+    Ok(Visit {
+        visit_id: rows.required(0, r)?,
+        app_visit_id: rows.i64(1, r)?,
+        ssn: rows.string(2, r)?,
+        provider_id: rows.required(3, r)?,
+        visit_date: rows.date(4, r)?.ok_or_else(|| AnalyticsError::Column {
+            what: rows.what,
+            column: NARROW_COLUMNS[4],
+            row: rows.offset + r + 1,
+            reason: "a value is required (found NULL)".into(),
+        })?,
+        sch_start: rows.timestamp(5, r)?,
+        sch_end: rows.timestamp(6, r)?,
+        visit_start: rows.timestamp(7, r)?,
+        visit_end: rows.timestamp(8, r)?,
+        call_out_gps: rows.string(9, r)?,
+        call_in_gps: rows.string(10, r)?,
+        address_lat: rows.f64_text(11, r)?,
+        address_lon: rows.f64_text(12, r)?,
+        p_zip: rows.string(13, r)?,
+        p_state: rows.string(14, r)?,
+        pa_state: rows.string(15, r)?,
+        provider_state: rows.string(16, r)?,
+        is_missed: rows.bool(17, r)?,
+        updated_at: rows.timestamp(18, r)?,
+        caregiver_id: rows.string(19, r)?,
+    })
+}
+
+impl AnalyticsSource {
+    /// Visit counts per prefix of the trimmed SSN over the window (no exclusions: planning
+    /// only needs a superset of the keys that hold data).
+    pub fn ssn_prefixes(
+        &mut self,
+        window: &conflict_core::Window,
+        len: usize,
+    ) -> Result<Vec<(String, u64)>, AnalyticsError> {
+        let params = vec![
+            window.from.to_string().into_parameter(),
+            window.to.to_string().into_parameter(),
+        ];
+        let cols = [Col::text("prefix", 100), Col::i64("count")];
+        let mut out = Vec::new();
+        self.fetch(
+            "counting visits per SSN prefix",
+            &self.sql().prefixes(len.max(1), 0, 0),
+            &params,
+            &cols,
+            self.cfg.fetch_rows,
+            |rows| {
+                for r in 0..rows.len() {
+                    out.push((rows.string(0, r)?.unwrap_or_default(), rows.i64(1, r)?.unwrap_or(0) as u64));
+                }
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Delta keys of lifecycle.md §2.
+    pub fn delta_keys(
+        &mut self,
+        since: chrono::NaiveDateTime,
+        window: &conflict_core::Window,
+    ) -> Result<Vec<crate::run::Key>, AnalyticsError> {
+        let params = vec![
+            since.format("%Y-%m-%d %H:%M:%S%.6f").to_string().into_parameter(),
+            window.from.to_string().into_parameter(),
+            window.to.to_string().into_parameter(),
+        ];
+        let cols = [Col::date("Visit Date"), Col::text("SSN", 100)];
+        let mut out = Vec::new();
+        self.fetch(
+            "reading delta keys",
+            &self.sql().delta_keys(),
+            &params,
+            &cols,
+            self.cfg.fetch_rows,
+            |rows| {
+                for r in 0..rows.len() {
+                    if let (Some(d), Some(s)) = (rows.date(0, r)?, rows.string(1, r)?) {
+                        out.push((d, s));
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+}
+
+impl crate::run::VisitSource for AnalyticsSource {
+    type Error = AnalyticsError;
+
+    fn visits(
+        &mut self,
+        scope: &BatchScope,
+        ex: &Exclusions,
+    ) -> Result<Vec<Visit>, AnalyticsError> {
+        AnalyticsSource::visits(self, scope, ex)
+    }
+
+    fn details(&mut self, ids: &[&str]) -> Result<HashMap<String, VisitDetails>, AnalyticsError> {
+        AnalyticsSource::details(self, ids.iter().copied())
+    }
+
+    fn ssn_prefixes(
+        &mut self,
+        window: &conflict_core::Window,
+        len: usize,
+    ) -> Result<Vec<(String, u64)>, AnalyticsError> {
+        AnalyticsSource::ssn_prefixes(self, window, len)
+    }
+
+    fn delta_keys(
+        &mut self,
+        since: chrono::NaiveDateTime,
+        window: &conflict_core::Window,
+    ) -> Result<Vec<crate::run::Key>, AnalyticsError> {
+        AnalyticsSource::delta_keys(self, since, window)
+    }
+}

@@ -1,0 +1,483 @@
+//! Orchestration tests with in-memory source and store: batching, workers, resume, join,
+//! retries, cancellation. The real adapters are tested against real servers elsewhere.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use conflict_core::{
+    detect, DetectConfig, DetectedPair, Exclusions, Profile, RuleOptions, SpeedBands, Visit,
+    Warnings, Window,
+};
+
+use super::job::{run_job, JobError, JobOptions, Observer, Silent, Start};
+use super::ports::*;
+use crate::details::VisitDetails;
+use crate::scope::{BatchScope, Scope};
+use crate::store::Reference;
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn as_of() -> NaiveDate {
+    day("2025-06-15")
+}
+
+/// Visits of `n` SSNs with two overlapping visits at two providers per SSN and day.
+fn visits(n: usize, days: u32) -> Vec<Visit> {
+    let mut out = Vec::new();
+    for s in 0..n {
+        let ssn = format!("{:03}{:06}", (s * 37) % 1000, s + 1);
+        for d in 0..days {
+            let date = day("2025-06-01") + chrono::Days::new(d as u64);
+            for p in 0..2 {
+                let mut v = Visit::new(format!("v{s}-{d}-{p}"), ssn.clone(), format!("p{p}"), date);
+                v.sch_start = date.and_hms_opt(9 + p, 0, 0);
+                v.sch_end = date.and_hms_opt(11 + p, 0, 0);
+                v.updated_at = date.and_hms_opt(12, 0, 0);
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+struct MockSource {
+    visits: Vec<Visit>,
+    fail: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("mock source failure")]
+struct SourceFailure;
+
+fn trimmed(v: &Visit) -> String {
+    v.ssn.as_deref().unwrap_or("").trim().to_string()
+}
+
+impl VisitSource for MockSource {
+    type Error = SourceFailure;
+    fn visits(&mut self, scope: &BatchScope, _ex: &Exclusions) -> Result<Vec<Visit>, SourceFailure> {
+        if self.fail {
+            return Err(SourceFailure);
+        }
+        Ok(self
+            .visits
+            .iter()
+            .filter(|v| scope.window.contains(v.visit_date))
+            .filter(|v| match &scope.scope {
+                Scope::Window => true,
+                Scope::SsnPrefix(p) => trimmed(v).starts_with(p.as_str()),
+                Scope::Keys(keys) => keys.contains(&(v.visit_date, trimmed(v))),
+            })
+            .cloned()
+            .collect())
+    }
+    fn details(&mut self, ids: &[&str]) -> Result<HashMap<String, VisitDetails>, SourceFailure> {
+        Ok(ids.iter().map(|i| (i.to_string(), VisitDetails::empty())).collect())
+    }
+    fn ssn_prefixes(&mut self, w: &Window, len: usize) -> Result<Vec<(String, u64)>, SourceFailure> {
+        let mut m: BTreeMap<String, u64> = BTreeMap::new();
+        for v in self.visits.iter().filter(|v| w.contains(v.visit_date)) {
+            *m.entry(trimmed(v).chars().take(len).collect()).or_default() += 1;
+        }
+        Ok(m.into_iter().collect())
+    }
+    fn delta_keys(&mut self, since: NaiveDateTime, w: &Window) -> Result<Vec<Key>, SourceFailure> {
+        Ok(self
+            .visits
+            .iter()
+            .filter(|v| w.contains(v.visit_date) && v.updated_at.is_some_and(|u| u >= since))
+            .map(|v| (v.visit_date, trimmed(v)))
+            .collect())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Status {
+    Pending,
+    Claimed(String),
+    Done,
+}
+
+#[derive(Default)]
+struct State {
+    lock_held: bool,
+    runs: Vec<(RunInfo, Option<Outcome>)>,
+    ledger: BTreeMap<(i64, String), (BatchSpec, Status)>,
+    /// (batch key, pairs) of every committed apply.
+    applied: Vec<(String, usize)>,
+}
+
+#[derive(Default)]
+struct MockStore {
+    state: Mutex<State>,
+    transient_failures: AtomicU32,
+    permanent_failure_key: Option<String>,
+    on_apply: Option<Box<dyn Fn(&str) + Sync>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("mock store failure (transient: {0})")]
+struct StoreFailure(bool);
+
+struct Lock<'a>(&'a Mutex<State>);
+impl Drop for Lock<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().lock_held = false;
+    }
+}
+
+// The lock borrows the store; tests keep the store alive for the whole run.
+struct OwnedLock(*const Mutex<State>);
+unsafe impl Send for OwnedLock {}
+impl Drop for OwnedLock {
+    fn drop(&mut self) {
+        // SAFETY: the store outlives every run in these tests.
+        drop(Lock(unsafe { &*self.0 }));
+    }
+}
+
+impl ConflictStore for MockStore {
+    type Error = StoreFailure;
+    type Lock = OwnedLock;
+
+    fn try_lock(&self) -> Result<Option<OwnedLock>, StoreFailure> {
+        let mut s = self.state.lock().unwrap();
+        if s.lock_held {
+            return Ok(None);
+        }
+        s.lock_held = true;
+        Ok(Some(OwnedLock(&self.state)))
+    }
+    fn begin_run(&self, p: &RunParams) -> Result<(RunInfo, Warnings), StoreFailure> {
+        let mut s = self.state.lock().unwrap();
+        let as_of = p.as_of.unwrap_or_else(as_of);
+        let run = RunInfo {
+            run_id: s.runs.len() as i64 + 1,
+            mode: p.mode,
+            run_ts: as_of.and_hms_opt(1, 0, 0).unwrap(),
+            as_of,
+            window: Window::default_around(as_of).unwrap(),
+            since: p.since.or_else(|| Some(day("2025-06-02").and_hms_opt(0, 0, 0).unwrap())),
+        };
+        s.runs.push((run.clone(), None));
+        Ok((run, Warnings::default()))
+    }
+    fn resumable_run(&self) -> Result<Option<RunInfo>, StoreFailure> {
+        let s = self.state.lock().unwrap();
+        Ok(s.runs
+            .iter()
+            .rev()
+            .find(|(_, o)| o != &Some(Outcome::Succeeded))
+            .map(|(r, _)| r.clone()))
+    }
+    fn open_run(&self, id: i64) -> Result<Option<RunInfo>, StoreFailure> {
+        let s = self.state.lock().unwrap();
+        Ok(s.runs.iter().find(|(r, _)| r.run_id == id).map(|(r, _)| r.clone()))
+    }
+    fn reference(&self) -> Result<Reference, StoreFailure> {
+        Ok(Reference {
+            extra_distance_per: 1.0,
+            bands: SpeedBands::defaults(),
+            exclusions: Exclusions::default(),
+            warnings: Warnings::default(),
+        })
+    }
+    fn stored_prefixes(&self, _w: &Window, _len: usize) -> Result<Vec<(String, u64)>, StoreFailure> {
+        Ok(vec![])
+    }
+    fn reset_claims(&self, run_id: i64) -> Result<(), StoreFailure> {
+        let mut s = self.state.lock().unwrap();
+        for ((r, _), (_, st)) in s.ledger.iter_mut() {
+            if *r == run_id && matches!(st, Status::Claimed(_)) {
+                *st = Status::Pending;
+            }
+        }
+        Ok(())
+    }
+    fn add_batches(&self, run_id: i64, batches: &[BatchSpec]) -> Result<(), StoreFailure> {
+        let mut s = self.state.lock().unwrap();
+        for b in batches {
+            s.ledger
+                .entry((run_id, b.key.clone()))
+                .or_insert((b.clone(), Status::Pending));
+        }
+        Ok(())
+    }
+    fn claim_batch(&self, run_id: i64, worker: &str, _stall: Duration) -> Result<Option<BatchSpec>, StoreFailure> {
+        let mut s = self.state.lock().unwrap();
+        for ((r, _), (spec, st)) in s.ledger.iter_mut() {
+            if *r == run_id && *st == Status::Pending {
+                *st = Status::Claimed(worker.to_string());
+                return Ok(Some(spec.clone()));
+            }
+        }
+        Ok(None)
+    }
+    fn batch_progress(&self, run_id: i64) -> Result<(u64, u64), StoreFailure> {
+        let s = self.state.lock().unwrap();
+        let all: Vec<_> = s.ledger.iter().filter(|((r, _), _)| *r == run_id).collect();
+        let done = all.iter().filter(|(_, (_, st))| *st == Status::Done).count();
+        Ok((done as u64, all.len() as u64))
+    }
+    fn apply_batch(&self, run: &RunInfo, batch: &BatchSpec, input: &BatchInput<'_>, dry_run: bool) -> Result<WriteCounts, StoreFailure> {
+        if let Some(f) = &self.on_apply {
+            f(&batch.key);
+        }
+        if self.permanent_failure_key.as_deref() == Some(batch.key.as_str()) {
+            return Err(StoreFailure(false));
+        }
+        if self
+            .transient_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(StoreFailure(true));
+        }
+        let mut s = self.state.lock().unwrap();
+        if !dry_run {
+            s.applied.push((batch.key.clone(), input.pairs.len()));
+        }
+        if let Some((_, st)) = s.ledger.get_mut(&(run.run_id, batch.key.clone())) {
+            *st = Status::Done;
+        }
+        Ok(WriteCounts {
+            inserted: input.pairs.len() as u64,
+            ..WriteCounts::default()
+        })
+    }
+    fn release_batch(&self, run_id: i64, key: &str, _error: Option<&str>) -> Result<(), StoreFailure> {
+        let mut s = self.state.lock().unwrap();
+        if let Some((_, st)) = s.ledger.get_mut(&(run_id, key.to_string())) {
+            *st = Status::Pending;
+        }
+        Ok(())
+    }
+    fn finish_run(&self, run: &RunInfo, outcome: Outcome, _r: &serde_json::Value) -> Result<(), StoreFailure> {
+        let mut s = self.state.lock().unwrap();
+        for (r, o) in s.runs.iter_mut() {
+            if r.run_id == run.run_id {
+                *o = Some(outcome);
+            }
+        }
+        Ok(())
+    }
+    fn is_transient(e: &StoreFailure) -> bool {
+        e.0
+    }
+}
+
+fn params(mode: Mode) -> RunParams {
+    RunParams {
+        mode,
+        profile: Profile::Current,
+        options: RuleOptions::default(),
+        as_of: Some(as_of()),
+        lookback_years: 2,
+        lookforward_days: 45,
+        since: None,
+        lookback_hours: 36,
+        dry_run: false,
+    }
+}
+
+fn opts(workers: usize) -> JobOptions {
+    JobOptions {
+        workers,
+        prefix_len: Some(2),
+        poll: Duration::from_millis(5),
+        ..JobOptions::default()
+    }
+}
+
+fn expected_pairs(all: &[Visit]) -> usize {
+    let cfg = DetectConfig::new(as_of()).unwrap();
+    let mut pairs: Vec<DetectedPair> = Vec::new();
+    detect(all, &cfg, &mut pairs).unwrap();
+    pairs.len()
+}
+
+fn source_for(all: &[Visit]) -> impl Fn() -> Result<MockSource, SourceFailure> + Sync + '_ {
+    move || {
+        Ok(MockSource {
+            visits: all.to_vec(),
+            fail: false,
+        })
+    }
+}
+
+fn applied_once(store: &MockStore) -> (usize, usize) {
+    let s = store.state.lock().unwrap();
+    let mut keys: Vec<&String> = s.applied.iter().map(|(k, _)| k).collect();
+    let n = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "a batch was applied twice");
+    (n, s.applied.iter().map(|(_, p)| p).sum())
+}
+
+#[test]
+fn full_run_applies_every_batch_once_with_any_number_of_workers() {
+    let all = visits(40, 3);
+    let want = expected_pairs(&all);
+    assert!(want > 0);
+    for workers in [1, 2, 4] {
+        let store = MockStore::default();
+        let cancel = AtomicBool::new(false);
+        let p = params(Mode::Full);
+        let r = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &opts(workers), &cancel, &Silent).unwrap();
+        assert_eq!(r.outcome, Outcome::Succeeded);
+        let (batches, pairs) = applied_once(&store);
+        assert_eq!(pairs, want, "workers {workers}");
+        assert_eq!(r.report.detection.pairs_detected as usize, want);
+        assert_eq!(r.report.writes.inserted as usize, want);
+        assert_eq!(r.report.timing.batches as usize, batches);
+        assert!(!store.state.lock().unwrap().lock_held, "lock released");
+    }
+}
+
+#[test]
+fn a_held_lock_stops_a_new_run_before_it_changes_anything() {
+    let all = visits(5, 1);
+    let store = MockStore::default();
+    store.state.lock().unwrap().lock_held = true;
+    let p = params(Mode::Full);
+    let err = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &opts(1), &AtomicBool::new(false), &Silent).unwrap_err();
+    assert!(matches!(err, JobError::Locked));
+    assert!(store.state.lock().unwrap().runs.is_empty());
+}
+
+struct CancelAfter<'a>(&'a AtomicBool, AtomicU32);
+impl Observer for CancelAfter<'_> {
+    fn batch_done(&self, _k: &str, _v: u64, _c: &WriteCounts) {
+        if self.1.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn an_interrupted_run_resumes_where_it_stopped() {
+    let all = visits(60, 2);
+    let want = expected_pairs(&all);
+    let store = MockStore::default();
+    let cancel = AtomicBool::new(false);
+    let p = params(Mode::Full);
+    let r = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &opts(1), &cancel, &CancelAfter(&cancel, AtomicU32::new(3))).unwrap();
+    assert_eq!(r.outcome, Outcome::Interrupted);
+    let (done_first, _) = applied_once(&store);
+    let (_, total) = store.batch_progress(1).unwrap();
+    assert!(done_first >= 3 && (done_first as u64) < total, "{done_first} of {total}");
+
+    let cancel = AtomicBool::new(false);
+    let r = run_job(&store, source_for(&all), Start::Resume(None), "current", &p, &opts(2), &cancel, &Silent).unwrap();
+    assert_eq!(r.outcome, Outcome::Succeeded);
+    let (batches, pairs) = applied_once(&store);
+    assert_eq!(batches as u64, total);
+    assert_eq!(pairs, want);
+}
+
+#[test]
+fn a_joined_process_shares_the_batches_of_a_run() {
+    let all = visits(80, 2);
+    let want = expected_pairs(&all);
+    let store = MockStore {
+        // Slow applies so the joiner gets work.
+        on_apply: Some(Box::new(|_| std::thread::sleep(Duration::from_millis(2)))),
+        ..MockStore::default()
+    };
+    let p = params(Mode::Full);
+    let never = AtomicBool::new(false);
+    let joined_batches = std::thread::scope(|s| {
+        let owner = s.spawn(|| run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &opts(1), &never, &Silent));
+        // Wait until the owner has planned the run, then join it.
+        while store.state.lock().unwrap().ledger.is_empty() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let joiner = run_job(&store, source_for(&all), Start::Join(1), "current", &p, &opts(1), &never, &Silent).unwrap();
+        let owner = owner.join().unwrap().unwrap();
+        assert!(owner.owner && !joiner.owner);
+        assert_eq!(owner.outcome, Outcome::Succeeded);
+        joiner.report.timing.batches
+    });
+    let (_, pairs) = applied_once(&store);
+    assert_eq!(pairs, want);
+    assert!(joined_batches > 0, "the joined process did some of the work");
+    assert_eq!(store.state.lock().unwrap().runs[0].1, Some(Outcome::Succeeded));
+}
+
+#[test]
+fn transient_write_failures_are_retried_and_permanent_ones_fail_the_run() {
+    let all = visits(20, 1);
+    let want = expected_pairs(&all);
+    let store = MockStore {
+        transient_failures: AtomicU32::new(3),
+        ..MockStore::default()
+    };
+    let p = params(Mode::Full);
+    let mut o = opts(1);
+    o.prefix_len = Some(1);
+    let r = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &o, &AtomicBool::new(false), &Silent).unwrap();
+    assert_eq!(r.outcome, Outcome::Succeeded);
+    assert_eq!(applied_once(&store).1, want);
+
+    let first_key = {
+        let s = store.state.lock().unwrap();
+        s.ledger.keys().next().unwrap().1.clone()
+    };
+    let store = MockStore {
+        permanent_failure_key: Some(first_key.clone()),
+        ..MockStore::default()
+    };
+    let err = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &o, &AtomicBool::new(false), &Silent).unwrap_err();
+    assert!(matches!(&err, JobError::Batches { first, .. } if first.contains(&first_key)), "{err}");
+    let s = store.state.lock().unwrap();
+    assert_eq!(s.runs[0].1, Some(Outcome::Failed));
+    assert_eq!(s.ledger.get(&(1, first_key)).unwrap().1, Status::Pending, "released");
+}
+
+#[test]
+fn a_failing_source_fails_the_run_and_releases_the_batch() {
+    let all = visits(5, 1);
+    let store = MockStore::default();
+    let p = params(Mode::Full);
+    let make = || Ok(MockSource { visits: all.clone(), fail: true });
+    let err = run_job(&store, make, Start::New(p.clone()), "current", &p, &opts(1), &AtomicBool::new(false), &Silent).unwrap_err();
+    assert!(err.to_string().contains("mock source failure"), "{err}");
+    let s = store.state.lock().unwrap();
+    assert!(s.ledger.values().all(|(_, st)| *st == Status::Pending));
+}
+
+#[test]
+fn incremental_runs_batch_the_delta_keys() {
+    let all = visits(30, 4);
+    let store = MockStore::default();
+    let p = params(Mode::Incremental);
+    let mut o = opts(2);
+    o.keys_per_batch = 7;
+    let r = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &o, &AtomicBool::new(false), &Silent).unwrap();
+    assert_eq!(r.outcome, Outcome::Succeeded);
+    // Visits of 2025-06-01 were updated before the watermark (2025-06-02 00:00) of the mock.
+    let keys = 30 * 3;
+    assert_eq!(r.report.input.keys, keys);
+    assert_eq!(store.batch_progress(1).unwrap(), (13, 13)); // ceil(90 / 7)
+    let recent: Vec<Visit> = all.into_iter().filter(|v| v.visit_date >= day("2025-06-02")).collect();
+    assert_eq!(applied_once(&store).1, expected_pairs(&recent));
+}
+
+#[test]
+fn a_dry_run_applies_nothing_but_counts_everything() {
+    let all = visits(10, 2);
+    let want = expected_pairs(&all);
+    let store = MockStore::default();
+    let mut p = params(Mode::Full);
+    p.dry_run = true;
+    let r = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &opts(2), &AtomicBool::new(false), &Silent).unwrap();
+    assert_eq!(r.outcome, Outcome::DryRun);
+    assert_eq!(r.report.writes.inserted as usize, want);
+    assert!(store.state.lock().unwrap().applied.is_empty());
+}

@@ -1,0 +1,15 @@
+//! `conflicts run`: the job that replaces the nightly batch (lifecycle.md).
+
+mod job;
+mod ports;
+mod report;
+
+pub use job::{run_job, JobError, JobOptions, JobResult, Observer, Silent, Start};
+pub use ports::{
+    BatchInput, BatchSpec, ConflictStore, Key, Mode, Outcome, RunInfo, RunParams, VisitSource,
+    WriteCounts,
+};
+pub use report::RunReport;
+
+#[cfg(test)]
+mod job_tests;

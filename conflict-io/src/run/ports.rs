@@ -1,0 +1,210 @@
+//! The two edges of a run: where visits come from and where conflicts are kept. The run
+//! (`super::job`) is generic over both, so services can embed it and tests can drive it with
+//! in-memory implementations; production uses [`crate::analytics::AnalyticsSource`] and the
+//! PostgreSQL store.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use conflict_core::{DetectReport, DetectedPair, Exclusions, RuleOptions, Visit, Warnings, Window};
+
+use crate::details::VisitDetails;
+use crate::scope::{BatchScope, Scope};
+
+/// A (visit date, trimmed SSN) key.
+pub type Key = (NaiveDate, String);
+
+/// Reads base visits and their business columns (issue "Analytics source over ODBC").
+pub trait VisitSource {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Admissible visits of the scope (window, exclusions and candidate pre-filter pushed down).
+    fn visits(&mut self, scope: &BatchScope, ex: &Exclusions) -> Result<Vec<Visit>, Self::Error>;
+
+    /// Business columns of the given visits, keyed by visit id.
+    fn details(&mut self, ids: &[&str]) -> Result<HashMap<String, VisitDetails>, Self::Error>;
+
+    /// Distinct prefixes of length `len` of the trimmed, non-blank SSNs of visits in the
+    /// window, with visit counts (used to plan batches and skip empty ones).
+    fn ssn_prefixes(
+        &mut self,
+        window: &Window,
+        len: usize,
+    ) -> Result<Vec<(String, u64)>, Self::Error>;
+
+    /// Delta keys (lifecycle.md §2): keys of visits in the window updated at or after `since`.
+    fn delta_keys(&mut self, since: NaiveDateTime, window: &Window)
+        -> Result<Vec<Key>, Self::Error>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Full,
+    Incremental,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Incremental => "incremental",
+        }
+    }
+}
+
+/// What a new run is asked to do.
+#[derive(Debug, Clone)]
+pub struct RunParams {
+    pub mode: Mode,
+    pub profile: conflict_core::Profile,
+    pub options: RuleOptions,
+    /// Default: the date of the run timestamp.
+    pub as_of: Option<NaiveDate>,
+    pub lookback_years: u32,
+    pub lookforward_days: u32,
+    /// Incremental: explicit watermark; otherwise derived (lifecycle.md §2).
+    pub since: Option<NaiveDateTime>,
+    pub lookback_hours: u32,
+    pub dry_run: bool,
+}
+
+/// A run as recorded in `detection_runs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    pub run_id: i64,
+    pub mode: Mode,
+    /// Every timestamp the run writes (lifecycle.md §1).
+    pub run_ts: NaiveDateTime,
+    pub as_of: NaiveDate,
+    pub window: Window,
+    pub since: Option<NaiveDateTime>,
+}
+
+/// One unit of work of the ledger: a set of whole keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchSpec {
+    /// Stable name in the ledger, e.g. `ssn:123` or `keys:0007`.
+    pub key: String,
+    pub scope: Scope,
+}
+
+/// Everything a batch hands to the store.
+pub struct BatchInput<'a> {
+    pub visits: &'a [Visit],
+    pub report: &'a DetectReport,
+    pub pairs: &'a [DetectedPair],
+    pub details: &'a HashMap<String, VisitDetails>,
+    pub options: &'a RuleOptions,
+    /// Read and detection times of this batch, recorded in the ledger.
+    pub fetch_secs: f64,
+    pub detect_secs: f64,
+}
+
+/// Write counters of lifecycle.md §11.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteCounts {
+    pub updated: u64,
+    pub unchanged: u64,
+    pub adopted: u64,
+    pub inserted: u64,
+    pub not_inserted_by_switch: u64,
+    pub resolved: u64,
+    pub conflicts_created: u64,
+    pub warnings: Warnings,
+}
+
+impl WriteCounts {
+    pub fn merge(&mut self, o: &WriteCounts) {
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.adopted += o.adopted;
+        self.inserted += o.inserted;
+        self.not_inserted_by_switch += o.not_inserted_by_switch;
+        self.resolved += o.resolved;
+        self.conflicts_created += o.conflicts_created;
+        self.warnings.merge(&o.warnings);
+    }
+}
+
+/// How a run ended, for `detection_runs` and `InProgressFlag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    /// Stopped by a signal before all batches were done; resumable.
+    Interrupted,
+    /// `--dry-run`: every batch was rolled back; recorded as `dry-run`, `InProgressFlag` 0.
+    DryRun,
+}
+
+/// Keeps conflicts (issue "PostgreSQL conflict store"). Shared by all workers of a process.
+pub trait ConflictStore: Sync {
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Held for the whole run by the process that started (or resumed) it; dropping releases.
+    type Lock: Send;
+
+    /// The run lock of lifecycle.md §9; `Ok(None)` when another run holds it.
+    fn try_lock(&self) -> Result<Option<Self::Lock>, Self::Error>;
+
+    /// Preflight: run timestamp, `detection_runs` row, `InProgressFlag = 1`, identity resync.
+    /// Resolves `as_of`, the window and (incremental) `since`.
+    fn begin_run(&self, params: &RunParams) -> Result<(RunInfo, Warnings), Self::Error>;
+
+    /// The most recent run that did not succeed and can be resumed, if any.
+    fn resumable_run(&self) -> Result<Option<RunInfo>, Self::Error>;
+
+    /// A run by id (for `--join` and `--resume RUN_ID`).
+    fn open_run(&self, run_id: i64) -> Result<Option<RunInfo>, Self::Error>;
+
+    /// X, bands, exclusions (schema.md §2).
+    fn reference(&self) -> Result<crate::store::Reference, Self::Error>;
+
+    /// SSN prefixes of regular CVM rows with `VisitDate` in the window (full-run scope).
+    fn stored_prefixes(&self, window: &Window, len: usize)
+        -> Result<Vec<(String, u64)>, Self::Error>;
+
+    /// Gives back every claim of the run (resuming after a crash: the claimants are gone).
+    fn reset_claims(&self, run_id: i64) -> Result<(), Self::Error>;
+
+    /// Records the batches of a run in the ledger (idempotent: existing keys are kept).
+    fn add_batches(&self, run_id: i64, batches: &[BatchSpec]) -> Result<(), Self::Error>;
+
+    /// Claims the next pending batch (or one whose claim is older than `stall`), with
+    /// `FOR UPDATE SKIP LOCKED` so several processes can share a run.
+    fn claim_batch(
+        &self,
+        run_id: i64,
+        worker: &str,
+        stall: Duration,
+    ) -> Result<Option<BatchSpec>, Self::Error>;
+
+    /// Counts of batches of the run: (done, total).
+    fn batch_progress(&self, run_id: i64) -> Result<(u64, u64), Self::Error>;
+
+    /// Writes one batch in one transaction, marking it done in the ledger in the same
+    /// transaction. With `dry_run` the data writes are rolled back (the counts are still
+    /// returned) and only the ledger entry of the dry run itself is marked done.
+    fn apply_batch(
+        &self,
+        run: &RunInfo,
+        batch: &BatchSpec,
+        input: &BatchInput<'_>,
+        dry_run: bool,
+    ) -> Result<WriteCounts, Self::Error>;
+
+    /// Gives a claimed batch back (after a failure or an interruption).
+    fn release_batch(&self, run_id: i64, key: &str, error: Option<&str>)
+        -> Result<(), Self::Error>;
+
+    /// Finish: status and report in `detection_runs`, `InProgressFlag` 0 (2 on failure).
+    fn finish_run(
+        &self,
+        run: &RunInfo,
+        outcome: Outcome,
+        report: &serde_json::Value,
+    ) -> Result<(), Self::Error>;
+
+    /// True when the error is worth retrying the batch (lifecycle.md §9).
+    fn is_transient(err: &Self::Error) -> bool;
+}

@@ -1,0 +1,156 @@
+//! Errors of the conflict store.
+//!
+//! Every variant says what was being done. None of them ever carries a password: connection
+//! targets are rendered by the redacting [`ConnInfo`](super::ConnInfo) display, and PostgreSQL's
+//! own messages do not echo credentials.
+
+use std::fmt;
+
+/// What went wrong while talking to the conflict database or checking its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A configured schema (or other) name is not a plain SQL identifier.
+    #[error("invalid {what} {value:?}: it must match ^[A-Za-z_][A-Za-z0-9_]{{0,62}}$")]
+    InvalidIdentifier { what: &'static str, value: String },
+
+    /// The connection string could not be parsed. `reason` never quotes option values.
+    #[error("invalid PostgreSQL connection string: {reason}")]
+    InvalidConnInfo { reason: String },
+
+    /// The connection string asks for TLS, which this build cannot provide.
+    #[error(
+        "sslmode={mode} requires TLS, but this build connects without TLS; use sslmode=disable \
+         or prefer (see the conflict_io::store module documentation on TLS)"
+    )]
+    TlsUnavailable { mode: &'static str },
+
+    /// No connection could be opened (server down, refused, authentication failed, pool
+    /// exhausted for longer than the connection timeout).
+    #[error("cannot connect to PostgreSQL at {target}: {message}{}", sqlstate_suffix(.sqlstate))]
+    Connect {
+        /// Redacted connection target.
+        target: String,
+        sqlstate: Option<String>,
+        message: String,
+    },
+
+    /// A statement failed.
+    #[error("{}", DbDisplay { action, table, batch: *batch, sqlstate, source })]
+    Db {
+        /// What was being done, e.g. "read settings".
+        action: String,
+        /// Schema-qualified table the statement was about, when there is one.
+        table: Option<String>,
+        /// Batch number of a write, when the statement belonged to one.
+        batch: Option<u64>,
+        sqlstate: Option<String>,
+        #[source]
+        source: postgres::Error,
+    },
+
+    /// Start-up check (schema.md §1): tables or columns the tool needs are missing.
+    #[error(
+        "the conflict schema {schema:?} lacks {} table(s)/column(s) the tool needs: {}",
+        missing.len(),
+        missing.join(", ")
+    )]
+    MissingObjects {
+        schema: String,
+        missing: Vec<String>,
+    },
+
+    /// A visit id handed to the store is not a uuid (database mode needs uuids).
+    #[error("visit id {value:?} is not a uuid")]
+    InvalidId { value: String },
+
+    /// A value read from a reference table is not usable (configuration error).
+    #[error("{table}.{column} = {value} is not usable: {reason}")]
+    InvalidSetting {
+        table: String,
+        column: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Wraps a failed statement with what was being done and on which table.
+    pub fn db(action: impl Into<String>, table: Option<&str>, source: postgres::Error) -> Self {
+        StoreError::Db {
+            action: action.into(),
+            table: table.map(str::to_string),
+            batch: None,
+            sqlstate: source.code().map(|c| c.code().to_string()),
+            source,
+        }
+    }
+
+    /// Attaches the batch number to a statement error (other variants are returned as is).
+    pub fn in_batch(mut self, n: u64) -> Self {
+        if let StoreError::Db { batch, .. } = &mut self {
+            *batch = Some(n);
+        }
+        self
+    }
+
+    /// The five-character SQLSTATE, when the server reported one.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            StoreError::Db { sqlstate, .. } | StoreError::Connect { sqlstate, .. } => {
+                sqlstate.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// True for failures that a retry of the whole batch may cure (lifecycle.md §9):
+    /// serialization failure, deadlock, or a lost connection.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Db {
+                sqlstate, source, ..
+            } => {
+                matches!(sqlstate.as_deref(), Some("40001" | "40P01"))
+                    || sqlstate.as_deref().is_some_and(|s| s.starts_with("08"))
+                    || source.is_closed()
+            }
+            _ => false,
+        }
+    }
+}
+
+fn sqlstate_suffix(sqlstate: &Option<String>) -> String {
+    sqlstate
+        .as_deref()
+        .map(|s| format!(" (SQLSTATE {s})"))
+        .unwrap_or_default()
+}
+
+/// "read settings on "conflict"."settings" (batch 3): db error: ERROR: … (SQLSTATE 42P01)".
+struct DbDisplay<'a> {
+    action: &'a str,
+    table: &'a Option<String>,
+    batch: Option<u64>,
+    sqlstate: &'a Option<String>,
+    source: &'a postgres::Error,
+}
+
+impl fmt::Display for DbDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.action)?;
+        if let Some(t) = self.table {
+            write!(f, " on {t}")?;
+        }
+        if let Some(b) = self.batch {
+            write!(f, " (batch {b})")?;
+        }
+        // postgres::Error's Display says only "db error"; the server's message is in its
+        // DbError. The DETAIL field is left out on purpose: for key violations it quotes row
+        // values, which may be SSNs.
+        match self.source.as_db_error() {
+            Some(db) => write!(f, ": {}: {}", db.severity(), db.message())?,
+            None => write!(f, ": {}", self.source)?,
+        }
+        f.write_str(&sqlstate_suffix(self.sqlstate))
+    }
+}
