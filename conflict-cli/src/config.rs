@@ -140,7 +140,9 @@ pub fn parse_lookback(s: &str) -> Result<u32, String> {
         .map_err(|_| format!("expected a duration such as 36h or 2d, found {s:?}"))?;
     match unit {
         "h" => Ok(n),
-        "d" => n.checked_mul(24).ok_or_else(|| "look-back too large".to_string()),
+        "d" => n
+            .checked_mul(24)
+            .ok_or_else(|| "look-back too large".to_string()),
         _ => Err(format!("unknown unit {unit:?} in {s:?} (use h or d)")),
     }
 }

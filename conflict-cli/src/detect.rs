@@ -26,7 +26,12 @@ pub struct DetectArgs {
     pub mph: Option<PathBuf>,
     /// Distance multiplier X (ExtraDistancePer): a plain decimal, finite and > 0, taken by its
     /// decimal text.
-    #[arg(long, value_name = "X", default_value = "1.0", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "X",
+        default_value = "1.0",
+        allow_hyphen_values = true
+    )]
     pub extra_distance_per: String,
     /// Rule profile: `current` (today's production semantics) or `classic` (the original).
     #[arg(long, value_enum, default_value_t = ProfileArg::Current)]

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use conflict_core::{DetectReport, DropReason, Window, Warnings, FLAG_NAMES};
+use conflict_core::{DetectReport, DropReason, Warnings, Window, FLAG_NAMES};
 
 pub struct DetectSummary<'a> {
     pub report: &'a DetectReport,
@@ -21,7 +21,10 @@ impl DetectSummary<'_> {
         let mut line = |k: &str, v: String| {
             let _ = writeln!(s, "  {k:<36} {v}");
         };
-        line("window", format!("{} .. {}", self.window.from, self.window.to));
+        line(
+            "window",
+            format!("{} .. {}", self.window.from, self.window.to),
+        );
         line("visits read", a.visits_read.to_string());
         line("visits admitted", a.visits_admitted.to_string());
         let dropped: Vec<String> = DropReason::ALL
@@ -40,7 +43,10 @@ impl DetectSummary<'_> {
         line("keys (ssn, date)", p.keys.to_string());
         line("candidates", p.candidates.to_string());
         line("pairs detected", p.pairs_detected.to_string());
-        line("dropped cross-state", p.pairs_dropped_cross_state.to_string());
+        line(
+            "dropped cross-state",
+            p.pairs_dropped_cross_state.to_string(),
+        );
         for (name, n) in FLAG_NAMES.iter().zip(p.per_flag) {
             line(&format!("  {name}"), n.to_string());
         }
@@ -86,28 +92,53 @@ pub fn render_run(r: &conflict_io::run::RunReport) -> String {
             r.mode,
             r.profile,
             r.status,
-            if r.dry_run { ", dry run: nothing written" } else { "" }
+            if r.dry_run {
+                ", dry run: nothing written"
+            } else {
+                ""
+            }
         ),
     );
-    line("as of / window", format!("{} / {} .. {}", r.as_of, r.window[0], r.window[1]));
+    line(
+        "as of / window",
+        format!("{} / {} .. {}", r.as_of, r.window[0], r.window[1]),
+    );
     if let Some(since) = &r.since {
         line("since", since.clone());
     }
     line("run timestamp", r.run_ts.clone());
     line("visits read", r.input.visits_read.to_string());
     line("visits admitted", r.input.visits_admitted.to_string());
-    let dropped: Vec<String> = r.input.dropped.iter().map(|(k, n)| format!("{k} {n}")).collect();
-    line("dropped", if dropped.is_empty() { "none".into() } else { dropped.join(", ") });
+    let dropped: Vec<String> = r
+        .input
+        .dropped
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    line(
+        "dropped",
+        if dropped.is_empty() {
+            "none".into()
+        } else {
+            dropped.join(", ")
+        },
+    );
     line("keys", r.input.keys.to_string());
     line("candidates", r.detection.candidates.to_string());
     line("pairs detected", r.detection.pairs_detected.to_string());
-    line("dropped cross-state", r.detection.pairs_dropped_cross_state.to_string());
+    line(
+        "dropped cross-state",
+        r.detection.pairs_dropped_cross_state.to_string(),
+    );
     let w = &r.writes;
     line("updated", w.updated.to_string());
     line("unchanged", w.unchanged.to_string());
     line("adopted", w.adopted.to_string());
     line("inserted", w.inserted.to_string());
-    line("not inserted (switch)", w.not_inserted_by_switch.to_string());
+    line(
+        "not inserted (switch)",
+        w.not_inserted_by_switch.to_string(),
+    );
     line("resolved (stale)", w.resolved.to_string());
     line("conflicts created", w.conflicts_created.to_string());
     let warnings: Vec<String> = r
@@ -118,7 +149,14 @@ pub fn render_run(r: &conflict_io::run::RunReport) -> String {
             _ => format!("{k} {n}"),
         })
         .collect();
-    line("warnings", if warnings.is_empty() { "none".into() } else { warnings.join(", ") });
+    line(
+        "warnings",
+        if warnings.is_empty() {
+            "none".into()
+        } else {
+            warnings.join(", ")
+        },
+    );
     let t = &r.timing;
     line(
         "time",

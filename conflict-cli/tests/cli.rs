@@ -26,7 +26,11 @@ fn conformance_vectors_byte_for_byte() {
     let cases: [(&[&str], &str, usize); 4] = [
         (&[], "expected-current.csv", 32),
         (&["--profile", "classic"], "expected-classic.csv", 36),
-        (&["--extra-distance-per", "1.1"], "expected-current-x1.1.csv", 33),
+        (
+            &["--extra-distance-per", "1.1"],
+            "expected-current-x1.1.csv",
+            33,
+        ),
         (
             &["--profile", "classic", "--extra-distance-per", "1.1"],
             "expected-classic-x1.1.csv",
@@ -49,7 +53,10 @@ fn conformance_vectors_byte_for_byte() {
         assert_eq!(std::fs::read(&out).unwrap(), want, "{expected}");
         let note =
             "using default speed bands 0-2:10 3-10:25 11-25:35 26-100:50 101-10000:60 (miles:mph)";
-        assert!(stderr.contains(note), "{expected}: note missing from\n{stderr}");
+        assert!(
+            stderr.contains(note),
+            "{expected}: note missing from\n{stderr}"
+        );
         let field = |name: &str| {
             stderr
                 .lines()
@@ -96,10 +103,18 @@ fn malformed_rows_are_reported_with_file_line_and_column_and_no_output_is_writte
         .arg(&out)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(format!("{v}:3: column sch_start: expected a timestamp")))
-        .stderr(predicate::str::contains(format!("{v}:4: column visit_date: expected a date")))
-        .stderr(predicate::str::contains(format!("{v}:5: expected 8 fields like the header, found 7")))
-        .stderr(predicate::str::contains(format!("{v}:6: column visit_id: a value is required")))
+        .stderr(predicate::str::contains(format!(
+            "{v}:3: column sch_start: expected a timestamp"
+        )))
+        .stderr(predicate::str::contains(format!(
+            "{v}:4: column visit_date: expected a date"
+        )))
+        .stderr(predicate::str::contains(format!(
+            "{v}:5: expected 8 fields like the header, found 7"
+        )))
+        .stderr(predicate::str::contains(format!(
+            "{v}:6: column visit_id: a value is required"
+        )))
         .stderr(predicate::str::contains(format!(
             "{v}:7: column visit_id: visit id \"a\" is already used by a different record on line 2"
         )));
@@ -116,8 +131,14 @@ fn header_problems_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.csv");
     for (text, needle) in [
-        ("visit_id,ssn,provider_id,visit_date,sch_start,sch_end,visit_start\n", ":1: column visit_end: required column is missing"),
-        (&format!("{HEADER},ssn\n") as &str, ":1: column ssn: the column appears twice"),
+        (
+            "visit_id,ssn,provider_id,visit_date,sch_start,sch_end,visit_start\n",
+            ":1: column visit_end: required column is missing",
+        ),
+        (
+            &format!("{HEADER},ssn\n") as &str,
+            ":1: column ssn: the column appears twice",
+        ),
         ("", ":1: the file is empty"),
     ] {
         let visits = write(dir.path(), "visits.csv", text);
@@ -184,9 +205,16 @@ fn mph_file_is_used_and_validated() {
         .stderr(predicate::str::contains("mph_empty 1"))
         .stderr(predicate::str::is_match(r"DistanceFlag +0\n").unwrap());
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.lines().skip(1).all(|l| !l.ends_with(",Y,,,") && l.split(',').nth(12) == Some("N")));
+    assert!(text
+        .lines()
+        .skip(1)
+        .all(|l| !l.ends_with(",Y,,,") && l.split(',').nth(12) == Some("N")));
 
-    let mph = write(dir.path(), "mph.csv", "from,to,average_mph\n0,2,10\n5,3,25\n-1,4,2\n1,2,fast\n");
+    let mph = write(
+        dir.path(),
+        "mph.csv",
+        "from,to,average_mph\n0,2,10\n5,3,25\n-1,4,2\n1,2,fast\n",
+    );
     let m = mph.display().to_string();
     conflicts()
         .args(["detect", "--visits"])
@@ -197,9 +225,15 @@ fn mph_file_is_used_and_validated() {
         .arg(&out)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(format!("{m}:3: column from: band 5-3")))
-        .stderr(predicate::str::contains(format!("{m}:4: column from: expected a non-negative integer")))
-        .stderr(predicate::str::contains(format!("{m}:5: column average_mph: expected a plain decimal")));
+        .stderr(predicate::str::contains(format!(
+            "{m}:3: column from: band 5-3"
+        )))
+        .stderr(predicate::str::contains(format!(
+            "{m}:4: column from: expected a non-negative integer"
+        )))
+        .stderr(predicate::str::contains(format!(
+            "{m}:5: column average_mph: expected a plain decimal"
+        )));
 }
 
 #[test]
@@ -217,7 +251,10 @@ fn decimal_mph_is_printed_shortest() {
         .assert()
         .success();
     let text = std::fs::read_to_string(&out).unwrap();
-    let e08 = text.lines().find(|l| l.starts_with("e08-a,e08-b,")).unwrap();
+    let e08 = text
+        .lines()
+        .find(|l| l.starts_with("e08-a,e08-b,"))
+        .unwrap();
     // D 15.00 at 12.5 mph: 72.00 minutes.
     assert!(e08.ends_with(",15.00,12.5,72.00"), "{e08}");
 }
@@ -281,7 +318,10 @@ fn switches_override_the_profile() {
         ],
         "a.csv",
     );
-    assert_eq!(all_classic, std::fs::read(vectors().join("expected-classic.csv")).unwrap());
+    assert_eq!(
+        all_classic,
+        std::fs::read(vectors().join("expected-classic.csv")).unwrap()
+    );
     let no_filter = String::from_utf8(run(&["--no-cross-state-filter"], "b.csv")).unwrap();
     assert_eq!(no_filter.lines().count(), 1 + 32 + 2);
     assert!(no_filter.contains("\ne20-a,e20-b,"));

@@ -209,15 +209,36 @@ mod tests {
         ex.add_ssns(["  123 ", "   "]);
         let w = window();
         let v = |ssn: &str, prov: &str, date: &str| Visit::new("x", ssn, prov, day(date));
-        assert_eq!(drop_reason(&v("", "bad", "2020-01-01"), &w, &ex), Some(DropReason::OutsideWindow));
-        assert_eq!(drop_reason(&v(" \t", "bad", "2025-06-10"), &w, &ex), Some(DropReason::BlankSsn));
-        assert_eq!(drop_reason(&v("123", "bad", "2025-06-10"), &w, &ex), Some(DropReason::ExcludedProvider));
-        assert_eq!(drop_reason(&v(" 123", "ok", "2025-06-10"), &w, &ex), Some(DropReason::ExcludedSsn));
-        assert_eq!(drop_reason(&v("000-00-0000", "ok", "2025-06-10"), &w, &ex), Some(DropReason::PlaceholderSsn));
-        assert_eq!(drop_reason(&v("999999999", "ok", "2025-06-10"), &w, &ex), Some(DropReason::PlaceholderSsn));
+        assert_eq!(
+            drop_reason(&v("", "bad", "2020-01-01"), &w, &ex),
+            Some(DropReason::OutsideWindow)
+        );
+        assert_eq!(
+            drop_reason(&v(" \t", "bad", "2025-06-10"), &w, &ex),
+            Some(DropReason::BlankSsn)
+        );
+        assert_eq!(
+            drop_reason(&v("123", "bad", "2025-06-10"), &w, &ex),
+            Some(DropReason::ExcludedProvider)
+        );
+        assert_eq!(
+            drop_reason(&v(" 123", "ok", "2025-06-10"), &w, &ex),
+            Some(DropReason::ExcludedSsn)
+        );
+        assert_eq!(
+            drop_reason(&v("000-00-0000", "ok", "2025-06-10"), &w, &ex),
+            Some(DropReason::PlaceholderSsn)
+        );
+        assert_eq!(
+            drop_reason(&v("999999999", "ok", "2025-06-10"), &w, &ex),
+            Some(DropReason::PlaceholderSsn)
+        );
         assert_eq!(drop_reason(&v("1234", "ok", "2025-06-10"), &w, &ex), None);
         ex.placeholder_ssns.clear();
-        assert_eq!(drop_reason(&v("000000000", "ok", "2025-06-10"), &w, &ex), None);
+        assert_eq!(
+            drop_reason(&v("000000000", "ok", "2025-06-10"), &w, &ex),
+            None
+        );
     }
 
     #[test]
@@ -230,6 +251,13 @@ mod tests {
         assert_eq!(out.stats.warnings.count(WarningKind::DuplicateVisit), 1);
         b.provider_id = "q".into();
         let err = admit(&[a, b], &window(), &Exclusions::default()).unwrap_err();
-        assert_eq!(err, vec![DuplicateId { visit_id: "a".into(), first: 0, second: 1 }]);
+        assert_eq!(
+            err,
+            vec![DuplicateId {
+                visit_id: "a".into(),
+                first: 0,
+                second: 1
+            }]
+        );
     }
 }

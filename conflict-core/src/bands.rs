@@ -88,7 +88,9 @@ impl SpeedBands {
     pub fn lookup(&self, distance_h: i64) -> Option<Decimal> {
         self.bands
             .iter()
-            .find(|b| b.from.saturating_mul(100) <= distance_h && distance_h <= b.to.saturating_mul(100))
+            .find(|b| {
+                b.from.saturating_mul(100) <= distance_h && distance_h <= b.to.saturating_mul(100)
+            })
             .map(|b| b.mph)
     }
 

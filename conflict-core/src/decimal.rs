@@ -197,14 +197,25 @@ mod tests {
 
     #[test]
     fn scientific_forms_of_postgres_real_text() {
-        assert_eq!(Decimal::parse_scientific("1e+06").unwrap().to_string(), "1000000");
-        assert_eq!(Decimal::parse_scientific("2.5e-05").unwrap().to_string(), "0.000025");
+        assert_eq!(
+            Decimal::parse_scientific("1e+06").unwrap().to_string(),
+            "1000000"
+        );
+        assert_eq!(
+            Decimal::parse_scientific("2.5e-05").unwrap().to_string(),
+            "0.000025"
+        );
         assert_eq!(Decimal::parse_scientific("1.1").unwrap().to_f64(), 1.1);
     }
 
     #[test]
     fn too_many_digits_is_an_error_not_a_wrong_value() {
         assert!(Decimal::parse_plain("1234567890123456789").is_err());
-        assert_eq!(Decimal::parse_plain("1.2300000000000000000000").unwrap().to_string(), "1.23");
+        assert_eq!(
+            Decimal::parse_plain("1.2300000000000000000000")
+                .unwrap()
+                .to_string(),
+            "1.23"
+        );
     }
 }

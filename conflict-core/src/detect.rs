@@ -54,11 +54,15 @@ pub fn detect<S: PairSink>(
     cfg: &DetectConfig,
     sink: &mut S,
 ) -> Result<DetectReport, DetectError<S::Error>> {
-    let mut admission = admit(visits, &cfg.window, &cfg.exclusions).map_err(DetectError::DuplicateIds)?;
+    let mut admission =
+        admit(visits, &cfg.window, &cfg.exclusions).map_err(DetectError::DuplicateIds)?;
     if cfg.bands.is_empty() {
         admission.stats.warnings.add(WarningKind::MphEmpty, None);
     } else if cfg.bands.overlapping() {
-        admission.stats.warnings.add(WarningKind::MphBandsOverlap, None);
+        admission
+            .stats
+            .warnings
+            .add(WarningKind::MphBandsOverlap, None);
     }
     let batch = Batch::build(visits, &admission);
     let pairs = pair_batch(&batch, cfg, sink).map_err(DetectError::Sink)?;

@@ -6,7 +6,15 @@ use crate::options::GeoParams;
 /// Haversine distance in metres between two points given in degrees.
 pub fn great_circle_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64, radius_m: f64) -> f64 {
     let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    haversine_rad(p1, p1.cos(), lon1.to_radians(), p2, p2.cos(), lon2.to_radians(), radius_m)
+    haversine_rad(
+        p1,
+        p1.cos(),
+        lon1.to_radians(),
+        p2,
+        p2.cos(),
+        lon2.to_radians(),
+        radius_m,
+    )
 }
 
 /// Haversine on pre-converted radians and cosines (the batch keeps them per visit so the
@@ -74,7 +82,12 @@ mod tests {
     #[test]
     fn distances_of_the_worked_examples() {
         let geo = GeoParams::default();
-        let m = |lat: f64| miles(great_circle_m(40.75, -73.99, lat, -73.99, geo.earth_radius_m), &geo);
+        let m = |lat: f64| {
+            miles(
+                great_circle_m(40.75, -73.99, lat, -73.99, geo.earth_radius_m),
+                &geo,
+            )
+        };
         for (lat, want) in [
             (40.7862, 2.501717),
             (40.8224, 5.003433),

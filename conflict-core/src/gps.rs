@@ -129,7 +129,10 @@ mod tests {
 
         v.call_out_gps = Some("1,2".into());
         warnings.clear();
-        assert_eq!(resolve_location(&v, |k| warnings.push(k)).unwrap().1, LocationSource::CallOut);
+        assert_eq!(
+            resolve_location(&v, |k| warnings.push(k)).unwrap().1,
+            LocationSource::CallOut
+        );
         assert!(warnings.is_empty(), "later sources are not examined");
     }
 }

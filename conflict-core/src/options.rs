@@ -37,7 +37,9 @@ impl FromStr for Profile {
         match s {
             "current" => Ok(Profile::Current),
             "classic" => Ok(Profile::Classic),
-            _ => Err(format!("unknown profile {s:?} (expected current or classic)")),
+            _ => Err(format!(
+                "unknown profile {s:?} (expected current or classic)"
+            )),
         }
     }
 }

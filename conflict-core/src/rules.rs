@@ -67,7 +67,12 @@ pub fn datediff_min(a: i64, b: i64) -> Option<i64> {
 /// Flags 1–6 in CVM order (the seventh, DistanceFlag, needs the metrics).
 #[inline]
 pub fn time_flags(v1: &Times, v2: &Times, dir: Direction) -> [bool; 6] {
-    let (u1, c1, u2, c2) = (v1.unstarted(), v1.completed(), v2.unstarted(), v2.completed());
+    let (u1, c1, u2, c2) = (
+        v1.unstarted(),
+        v1.completed(),
+        v2.unstarted(),
+        v2.completed(),
+    );
     let both = dir == Direction::BothWays;
     [
         u1 && u2 && same(v1.sch, v2.sch),
@@ -111,8 +116,14 @@ mod tests {
 
     #[test]
     fn half_started_visit_fires_nothing() {
-        let a = Times { sch: (0, 100), act: (5, NULL_TS) };
-        let b = Times { sch: (0, 100), act: (NULL_TS, NULL_TS) };
+        let a = Times {
+            sch: (0, 100),
+            act: (5, NULL_TS),
+        };
+        let b = Times {
+            sch: (0, 100),
+            act: (NULL_TS, NULL_TS),
+        };
         assert_eq!(time_flags(&a, &b, Direction::BothWays), [false; 6]);
         assert_eq!(time_flags(&b, &a, Direction::BothWays), [false; 6]);
     }

@@ -75,7 +75,11 @@ mod tests {
             (v(Some("NY"), n, n), v(Some("NY"), n, n), true),
             (v(Some(" new york "), n, n), v(Some("NY"), n, n), true),
             (v(Some("NJ"), n, n), v(Some("NY"), n, n), false),
-            (v(Some("NJ"), Some("NY"), n), v(Some("PA"), Some("NY"), n), true),
+            (
+                v(Some("NJ"), Some("NY"), n),
+                v(Some("PA"), Some("NY"), n),
+                true,
+            ),
             (v(Some("Pennsylvania"), n, n), v(n, Some("pa"), n), true),
             (v(Some("MISSISSIPPI"), n, n), v(Some("ms"), n, n), true),
             (v(Some("Long Island"), n, n), v(Some("NY"), n, n), false),
@@ -83,7 +87,11 @@ mod tests {
             (v(n, n, Some("NY")), v(Some("NJ"), n, n), false),
             (v(n, n, Some("NY")), v(Some("NY"), n, Some("NJ")), true),
             (v(n, n, Some("New York")), v(Some("NY"), n, n), false),
-            (v(Some("  "), Some(""), Some(" nj ")), v(Some("NJ"), n, n), true),
+            (
+                v(Some("  "), Some(""), Some(" nj ")),
+                v(Some("NJ"), n, n),
+                true,
+            ),
             (v(Some("NY"), n, Some("NJ")), v(n, n, Some("NJ")), false),
         ];
         for (i, (a, b, want)) in cases.iter().enumerate() {

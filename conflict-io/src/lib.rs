@@ -2,9 +2,9 @@
 //! the ODBC analytics source follow the same pattern — plain functions and traits over the
 //! types of `conflict-core`, no command-line concerns.
 
-pub mod csv;
-pub mod store;
 pub mod analytics;
+pub mod csv;
 pub mod details;
-pub mod scope;
 pub mod run;
+pub mod scope;
+pub mod store;

@@ -159,21 +159,77 @@ const NEWARK: usize = 6;
 
 const METROS: [Metro; 8] = [
     // New York City
-    Metro { lat: 40.7128, lon: -74.0060, radius_mi: 10.0, weight: 52, state: State::Ny, zips: (10001, 11697) },
+    Metro {
+        lat: 40.7128,
+        lon: -74.0060,
+        radius_mi: 10.0,
+        weight: 52,
+        state: State::Ny,
+        zips: (10001, 11697),
+    },
     // Long Island
-    Metro { lat: 40.7891, lon: -73.1350, radius_mi: 14.0, weight: 10, state: State::Ny, zips: (11701, 11980) },
+    Metro {
+        lat: 40.7891,
+        lon: -73.1350,
+        radius_mi: 14.0,
+        weight: 10,
+        state: State::Ny,
+        zips: (11701, 11980),
+    },
     // Buffalo
-    Metro { lat: 42.8864, lon: -78.8784, radius_mi: 9.0, weight: 10, state: State::Ny, zips: (14201, 14228) },
+    Metro {
+        lat: 42.8864,
+        lon: -78.8784,
+        radius_mi: 9.0,
+        weight: 10,
+        state: State::Ny,
+        zips: (14201, 14228),
+    },
     // Rochester
-    Metro { lat: 43.1566, lon: -77.6088, radius_mi: 8.0, weight: 6, state: State::Ny, zips: (14604, 14627) },
+    Metro {
+        lat: 43.1566,
+        lon: -77.6088,
+        radius_mi: 8.0,
+        weight: 6,
+        state: State::Ny,
+        zips: (14604, 14627),
+    },
     // Albany
-    Metro { lat: 42.6526, lon: -73.7562, radius_mi: 8.0, weight: 5, state: State::Ny, zips: (12201, 12260) },
+    Metro {
+        lat: 42.6526,
+        lon: -73.7562,
+        radius_mi: 8.0,
+        weight: 5,
+        state: State::Ny,
+        zips: (12201, 12260),
+    },
     // Syracuse
-    Metro { lat: 43.0481, lon: -76.1474, radius_mi: 7.0, weight: 4, state: State::Ny, zips: (13201, 13290) },
+    Metro {
+        lat: 43.0481,
+        lon: -76.1474,
+        radius_mi: 7.0,
+        weight: 4,
+        state: State::Ny,
+        zips: (13201, 13290),
+    },
     // Newark
-    Metro { lat: 40.7357, lon: -74.1724, radius_mi: 7.0, weight: 8, state: State::Nj, zips: (7101, 7199) },
+    Metro {
+        lat: 40.7357,
+        lon: -74.1724,
+        radius_mi: 7.0,
+        weight: 8,
+        state: State::Nj,
+        zips: (7101, 7199),
+    },
     // Philadelphia
-    Metro { lat: 39.9526, lon: -75.1652, radius_mi: 9.0, weight: 5, state: State::Pa, zips: (19102, 19154) },
+    Metro {
+        lat: 39.9526,
+        lon: -75.1652,
+        radius_mi: 9.0,
+        weight: 5,
+        state: State::Pa,
+        zips: (19102, 19154),
+    },
 ];
 
 const MILES_PER_DEG_LAT: f64 = 69.05;
@@ -331,7 +387,9 @@ fn make_ssns(rng: &mut ChaCha8Rng, n: usize) -> Vec<u32> {
         if area == 666 {
             continue;
         }
-        let ssn = area * 1_000_000 + rng.random_range(1..100u32) * 10_000 + rng.random_range(1..10_000u32);
+        let ssn = area * 1_000_000
+            + rng.random_range(1..100u32) * 10_000
+            + rng.random_range(1..10_000u32);
         if seen.insert(ssn) {
             out.push(ssn);
         }
@@ -344,7 +402,12 @@ fn ssn_text(rng: &mut ChaCha8Rng, ssn: u32, mess: f64) -> String {
     let u = rng.random::<f64>();
     if u < 0.002 * mess {
         // An agency that did not know the number.
-        return if rng.random_bool(0.5) { "000000000" } else { "999999999" }.to_string();
+        return if rng.random_bool(0.5) {
+            "000000000"
+        } else {
+            "999999999"
+        }
+        .to_string();
     }
     if u < 0.003 * mess {
         return "   ".to_string();
@@ -366,17 +429,33 @@ fn make_patient(rng: &mut ChaCha8Rng, home: Point, metro: usize, mess: f64) -> P
     let (at, st, zips) = if metro == NYC && chance(rng, 0.05) {
         // New York caregivers sometimes cross the river.
         let m = &METROS[NEWARK];
-        (Point { lat: m.lat, lon: m.lon }.scatter(rng, m.radius_mi), m.state, m.zips)
+        (
+            Point {
+                lat: m.lat,
+                lon: m.lon,
+            }
+            .scatter(rng, m.radius_mi),
+            m.state,
+            m.zips,
+        )
     } else {
         let m = &METROS[metro];
         let far = chance(rng, 0.12);
-        let r = if far { rng.random_range(4.0..12.0) } else { rng.random_range(0.2..3.5) };
+        let r = if far {
+            rng.random_range(4.0..12.0)
+        } else {
+            rng.random_range(0.2..3.5)
+        };
         let at = home.offset(r, rng.random_range(0.0..std::f64::consts::TAU));
         (at, m.state, m.zips)
     };
     let zip = match rng.random_range(0..100) {
         0..=5 => None,
-        6..=9 => Some(format!("{:05}-{:04}", rng.random_range(zips.0..=zips.1), rng.random_range(1..10_000))),
+        6..=9 => Some(format!(
+            "{:05}-{:04}",
+            rng.random_range(zips.0..=zips.1),
+            rng.random_range(1..10_000)
+        )),
         _ => Some(format!("{:05}", rng.random_range(zips.0..=zips.1))),
     };
     let p_state = state_text(rng, st, mess);
@@ -466,7 +545,11 @@ impl Gen<'_> {
         } else {
             SHORT[self.rng.random_range(0..SHORT.len())]
         };
-        let half = if h < 12 && chance(&mut self.rng, 0.2) { 30 * MIN } else { 0 };
+        let half = if h < 12 && chance(&mut self.rng, 0.2) {
+            30 * MIN
+        } else {
+            0
+        };
         h * HOUR + half
     }
 
@@ -483,20 +566,32 @@ impl Gen<'_> {
     fn plan_day(&mut self, k: usize) -> Vec<Plan> {
         let multi = self.records.len() > 1;
         let inject = multi && k >= 2 && chance(&mut self.rng, self.cfg.conflict_rate);
-        let inject_at = if inject { self.rng.random_range(1..k) } else { usize::MAX };
+        let inject_at = if inject {
+            self.rng.random_range(1..k)
+        } else {
+            usize::MAX
+        };
         let mut plans: Vec<Plan> = Vec::with_capacity(k);
         // Start of the first visit on a 15-minute grid (some on 5 minutes).
-        let grid = if chance(&mut self.rng, 0.15) { 5 * MIN } else { 15 * MIN };
+        let grid = if chance(&mut self.rng, 0.15) {
+            5 * MIN
+        } else {
+            15 * MIN
+        };
         let mut next_start = 6 * HOUR + self.rng.random_range(0..(5 * HOUR / grid)) * grid;
         for i in 0..k {
             let p = if i == inject_at {
                 self.conflicting(plans[i - 1])
             } else {
                 let rec = match plans.last() {
-                    Some(prev) if multi && chance(&mut self.rng, 0.45) => self.other_record(prev.rec),
+                    Some(prev) if multi && chance(&mut self.rng, 0.45) => {
+                        self.other_record(prev.rec)
+                    }
                     Some(prev) => prev.rec,
                     // The first record is the caregiver's main agency.
-                    None if multi && chance(&mut self.rng, 0.45) => self.rng.random_range(1..self.records.len()),
+                    None if multi && chance(&mut self.rng, 0.45) => {
+                        self.rng.random_range(1..self.records.len())
+                    }
                     None => 0,
                 };
                 let patient = self.pick_patient(rec);
@@ -537,12 +632,10 @@ impl Gen<'_> {
         } else if kind < 85 {
             // Starts while the previous visit is still going on.
             let len = prev.sch.1 - prev.sch.0;
-            let into = (len as f64 * self.rng.random_range(0.2..0.9)) as i64 / (15 * MIN) * (15 * MIN);
+            let into =
+                (len as f64 * self.rng.random_range(0.2..0.9)) as i64 / (15 * MIN) * (15 * MIN);
             let s = prev.sch.0 + into.max(15 * MIN);
-            (
-                (s, s + self.duration(false)),
-                self.pick_patient(rec),
-            )
+            ((s, s + self.duration(false)), self.pick_patient(rec))
         } else {
             // Right after it, at the patient farthest away.
             let from = self.records[prev.rec].patients[prev.patient].at;
@@ -637,7 +730,13 @@ impl Gen<'_> {
     }
 
     /// Turns the plans of one day into visits.
-    fn emit(&mut self, day: NaiveDate, plans: &mut [Plan], next_id: &mut u64, out: &mut Vec<Visit>) {
+    fn emit(
+        &mut self,
+        day: NaiveDate,
+        plans: &mut [Plan],
+        next_id: &mut u64,
+        out: &mut Vec<Visit>,
+    ) {
         let future = day > self.cfg.as_of;
         let midnight = day.and_time(chrono::NaiveTime::MIN);
         let mut prev_act: Option<(i64, i64)> = None;
@@ -645,7 +744,10 @@ impl Gen<'_> {
             let st = status(&mut self.rng, future);
             let wants_copy = p.act.is_some();
             let act = match st {
-                Status::Completed | Status::Unscheduled | Status::HalfStarted | Status::HalfEnded => {
+                Status::Completed
+                | Status::Unscheduled
+                | Status::HalfStarted
+                | Status::HalfEnded => {
                     match (wants_copy, prev_act) {
                         (true, Some(a)) => a,
                         // Entered by hand as scheduled (no EVV clock-in).
@@ -662,13 +764,21 @@ impl Gen<'_> {
             }
             prev_act = p.act.filter(|_| st == Status::Completed);
 
-            let sch_start = (st != Status::Unscheduled).then(|| midnight + TimeDelta::seconds(p.sch.0));
-            let sch_end = (st != Status::Unscheduled).then(|| midnight + TimeDelta::seconds(p.sch.1));
+            let sch_start =
+                (st != Status::Unscheduled).then(|| midnight + TimeDelta::seconds(p.sch.0));
+            let sch_end =
+                (st != Status::Unscheduled).then(|| midnight + TimeDelta::seconds(p.sch.1));
             let copied = wants_copy && prev_act.is_some();
-            let visit_start = matches!(st, Status::Completed | Status::Unscheduled | Status::HalfStarted)
-                .then(|| self.timestamp(midnight, act.0, copied));
-            let visit_end = matches!(st, Status::Completed | Status::Unscheduled | Status::HalfEnded)
-                .then(|| self.timestamp(midnight, act.1, copied));
+            let visit_start = matches!(
+                st,
+                Status::Completed | Status::Unscheduled | Status::HalfStarted
+            )
+            .then(|| self.timestamp(midnight, act.0, copied));
+            let visit_end = matches!(
+                st,
+                Status::Completed | Status::Unscheduled | Status::HalfEnded
+            )
+            .then(|| self.timestamp(midnight, act.1, copied));
 
             let at = self.records[p.rec].patients[p.patient].at;
             let (call_out_gps, call_in_gps) = match st {
@@ -747,7 +857,8 @@ impl Gen<'_> {
                 if !chance(&mut self.rng, p_work) {
                     continue;
                 }
-                let base = [1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3][self.rng.random_range(0..20)];
+                let base = [1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3]
+                    [self.rng.random_range(0..20)];
                 let extra = (rate / p_work - 1.75).max(0.0);
                 let extra = extra.floor() as usize + chance(&mut self.rng, extra.fract()) as usize;
                 (base + extra).min(remaining)
@@ -785,7 +896,11 @@ pub fn generate(cfg: &SynthConfig) -> Vec<Visit> {
     let hi = (*cfg.providers_per_ssn.end()).max(lo);
     let count_weights: Vec<u32> = (lo..=hi).map(|k| 1u32 << (hi - k).min(16)).collect();
     let by_metro: Vec<Vec<usize>> = (0..METROS.len())
-        .map(|m| (0..agencies.len()).filter(|&a| agencies[a].metro == m).collect())
+        .map(|m| {
+            (0..agencies.len())
+                .filter(|&a| agencies[a].metro == m)
+                .collect()
+        })
         .collect();
 
     let mut out = Vec::with_capacity(cfg.total_visits());
@@ -796,7 +911,11 @@ pub fn generate(cfg: &SynthConfig) -> Vec<Visit> {
         let metro_weights: Vec<u32> = METROS.iter().map(|m| m.weight).collect();
         let metro = weighted(&mut rng, &metro_weights);
         let m = &METROS[metro];
-        let home = Point { lat: m.lat, lon: m.lon }.scatter(&mut rng, m.radius_mi);
+        let home = Point {
+            lat: m.lat,
+            lon: m.lon,
+        }
+        .scatter(&mut rng, m.radius_mi);
         let n_agencies = (lo + weighted(&mut rng, &count_weights)).min(agencies.len());
         let mut chosen: Vec<usize> = Vec::with_capacity(n_agencies);
         while chosen.len() < n_agencies {
@@ -911,12 +1030,16 @@ mod tests {
         let outside = share(&|v| !window.contains(v.visit_date));
         assert!(outside > 0.0 && outside < 0.03, "outside {outside}");
         // Future visits are schedule-only.
-        assert!(visits
-            .iter()
-            .filter(|v| v.visit_date > cfg.as_of)
-            .all(|v| v.visit_start.is_none() && v.visit_end.is_none() && v.sch_start.is_some()));
+        assert!(visits.iter().filter(|v| v.visit_date > cfg.as_of).all(|v| v
+            .visit_start
+            .is_none()
+            && v.visit_end.is_none()
+            && v.sch_start.is_some()));
         let overnight = share(&|v| v.sch_end.is_some_and(|e| e.date() > v.visit_date));
-        assert!(overnight > 0.01 && overnight < 0.15, "overnight {overnight}");
+        assert!(
+            overnight > 0.01 && overnight < 0.15,
+            "overnight {overnight}"
+        );
         assert!(share(&|v| v.is_missed == Some(true)) > 0.005);
         assert!(share(&|v| v.visit_start.is_some() && v.visit_end.is_none()) > 0.001);
         let completed = share(&|v| v.visit_start.is_some() && v.visit_end.is_some());
@@ -928,10 +1051,16 @@ mod tests {
                 assert!((120..=12 * 60).contains(&h), "schedule of {h} min");
             }
         }
-        let with_seconds = share(&|v| v.visit_start.is_some_and(|t| t.and_utc().timestamp() % 60 != 0));
+        let with_seconds = share(&|v| {
+            v.visit_start
+                .is_some_and(|t| t.and_utc().timestamp() % 60 != 0)
+        });
         assert!(with_seconds > 0.5);
         let parsable = share(&|v| {
-            matches!(conflict_core::gps::parse_gps(v.call_out_gps.as_deref()), conflict_core::gps::Gps::Valid(_))
+            matches!(
+                conflict_core::gps::parse_gps(v.call_out_gps.as_deref()),
+                conflict_core::gps::Gps::Valid(_)
+            )
         });
         assert!(parsable > 0.6, "parsable {parsable}");
         let ny = share(&|v| v.p_state.as_deref() == Some("NY"));
@@ -954,9 +1083,18 @@ mod tests {
         };
         for v in generate(&cfg) {
             let ssn = v.ssn.unwrap();
-            assert!(ssn.len() == 9 && ssn.bytes().all(|b| b.is_ascii_digit()), "{ssn}");
+            assert!(
+                ssn.len() == 9 && ssn.bytes().all(|b| b.is_ascii_digit()),
+                "{ssn}"
+            );
             for g in [v.call_out_gps, v.call_in_gps].into_iter().flatten() {
-                assert!(matches!(conflict_core::gps::parse_gps(Some(&g)), conflict_core::gps::Gps::Valid(_)), "{g}");
+                assert!(
+                    matches!(
+                        conflict_core::gps::parse_gps(Some(&g)),
+                        conflict_core::gps::Gps::Valid(_)
+                    ),
+                    "{g}"
+                );
             }
         }
     }
@@ -969,9 +1107,18 @@ mod tests {
         let mut pairs: Vec<DetectedPair> = Vec::new();
         let report = detect(&visits, &dc, &mut pairs).unwrap();
         let rate = pairs.len() as f64 / visits.len() as f64;
-        assert!((0.01..0.04).contains(&rate), "{} pairs in {} visits", pairs.len(), visits.len());
+        assert!(
+            (0.01..0.04).contains(&rate),
+            "{} pairs in {} visits",
+            pairs.len(),
+            visits.len()
+        );
         for flag in 0..7 {
-            assert!(pairs.iter().any(|p| p.flags[flag]), "rule {} never fires", flag + 1);
+            assert!(
+                pairs.iter().any(|p| p.flags[flag]),
+                "rule {} never fires",
+                flag + 1
+            );
         }
         let w = report.warnings();
         use conflict_core::WarningKind::*;

@@ -80,7 +80,10 @@ impl AnalyticsSource {
             .connect_with_connection_string(cfg.connection.expose(), ConnectionOptions::default())
             .map_err(connect_err)?;
         let source = AnalyticsSource { cfg, conn };
-        source.exec("setting the session time zone to UTC", source.cfg.dialect.session_setup())?;
+        source.exec(
+            "setting the session time zone to UTC",
+            source.cfg.dialect.session_setup(),
+        )?;
         Ok(source)
     }
 
@@ -337,7 +340,10 @@ impl AnalyticsSource {
             self.cfg.fetch_rows,
             |rows| {
                 for r in 0..rows.len() {
-                    out.push((rows.string(0, r)?.unwrap_or_default(), rows.i64(1, r)?.unwrap_or(0) as u64));
+                    out.push((
+                        rows.string(0, r)?.unwrap_or_default(),
+                        rows.i64(1, r)?.unwrap_or(0) as u64,
+                    ));
                 }
                 Ok(())
             },
@@ -352,7 +358,10 @@ impl AnalyticsSource {
         window: &conflict_core::Window,
     ) -> Result<Vec<crate::run::Key>, AnalyticsError> {
         let params = vec![
-            since.format("%Y-%m-%d %H:%M:%S%.6f").to_string().into_parameter(),
+            since
+                .format("%Y-%m-%d %H:%M:%S%.6f")
+                .to_string()
+                .into_parameter(),
             window.from.to_string().into_parameter(),
             window.to.to_string().into_parameter(),
         ];

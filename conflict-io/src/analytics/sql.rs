@@ -14,7 +14,9 @@ pub const IDS_TABLE: &str = "conflicts_detail_ids";
 pub enum ScopeFilter {
     Window,
     /// `SUBSTR(ssn, 1, len) = ?`
-    SsnPrefix { len: usize },
+    SsnPrefix {
+        len: usize,
+    },
     /// Joined with [`KEYS_TABLE`].
     Keys,
 }
@@ -81,7 +83,12 @@ impl Sql<'_> {
     /// The filtered visits of a scope as CTE `base`. Parameters: window from, window to (text
     /// dates); then `excluded_providers` provider ids; then `excluded_ssns` SSNs; then the
     /// prefix when the scope is a prefix.
-    fn base_cte(&self, scope: ScopeFilter, excluded_providers: usize, excluded_ssns: usize) -> String {
+    fn base_cte(
+        &self,
+        scope: ScopeFilter,
+        excluded_providers: usize,
+        excluded_ssns: usize,
+    ) -> String {
         let d = self.dialect;
         let ssn = self.ssn_trimmed();
         let mut wh = vec![

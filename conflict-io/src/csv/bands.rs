@@ -32,7 +32,11 @@ pub fn read_bands_from(input: impl Read, path: &Path) -> Result<SpeedBands, CsvE
             return problems.into_result(path).map(|_| SpeedBands::default());
         }
         None => {
-            problems.push(1, None, "the file is empty; header from,to,average_mph is required");
+            problems.push(
+                1,
+                None,
+                "the file is empty; header from,to,average_mph is required",
+            );
             return problems.into_result(path).map(|_| SpeedBands::default());
         }
     };
@@ -111,4 +115,18 @@ pub fn read_bands_from(input: impl Read, path: &Path) -> Result<SpeedBands, CsvE
         }
     }
     problems.into_result(path).map(|_| SpeedBands::new(bands))
+}
+
+/// Writes `from,to,average_mph` rows (atomically).
+pub fn write_bands(path: &Path, bands: &SpeedBands) -> Result<(), CsvError> {
+    super::atomic::write_atomically(path, |w| {
+        let mut out = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(w);
+        out.write_record(COLUMNS)?;
+        for b in bands.as_slice() {
+            out.write_record([b.from.to_string(), b.to.to_string(), b.mph.to_string()])?;
+        }
+        out.flush()
+    })
 }

@@ -62,7 +62,9 @@ pub fn parse_timestamp(s: &str) -> Result<NaiveDateTime, String> {
                 expected()
             });
         }
-        format!("{digits:0<9}").parse::<u32>().map_err(|_| expected())?
+        format!("{digits:0<9}")
+            .parse::<u32>()
+            .map_err(|_| expected())?
     };
     let time = NaiveTime::from_hms_nano_opt(n(0..2), n(3..5), n(6..8), nanos)
         .ok_or_else(|| format!("{s:?} is not a valid time of day"))?;
@@ -106,8 +108,14 @@ mod tests {
     #[test]
     fn timestamps() {
         let ok = |s: &str| parse_timestamp(s).unwrap();
-        assert_eq!(format_timestamp(&ok("2025-06-10 09:00:00")), "2025-06-10 09:00:00");
-        assert_eq!(format_timestamp(&ok("2025-06-10T09:00:00.5")), "2025-06-10 09:00:00.5");
+        assert_eq!(
+            format_timestamp(&ok("2025-06-10 09:00:00")),
+            "2025-06-10 09:00:00"
+        );
+        assert_eq!(
+            format_timestamp(&ok("2025-06-10T09:00:00.5")),
+            "2025-06-10 09:00:00.5"
+        );
         assert_eq!(
             format_timestamp(&ok("2025-06-10 09:00:00.123456789")),
             "2025-06-10 09:00:00.123456789"
@@ -126,7 +134,9 @@ mod tests {
         ] {
             assert!(parse_timestamp(bad).is_err(), "{bad}");
         }
-        assert!(parse_timestamp("2025-06-10 09:00:00Z").unwrap_err().contains("zone"));
+        assert!(parse_timestamp("2025-06-10 09:00:00Z")
+            .unwrap_err()
+            .contains("zone"));
     }
 
     #[test]

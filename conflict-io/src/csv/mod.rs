@@ -7,7 +7,7 @@ mod fields;
 mod problems;
 mod visits;
 
-pub use bands::{read_bands, read_bands_from};
+pub use bands::{read_bands, read_bands_from, write_bands};
 pub use conflicts::{write_conflicts, write_conflicts_to, CONFLICTS_HEADER};
 pub use problems::{CsvError, Problem, MAX_REPORTED};
 pub use visits::{read_visits, read_visits_from, write_visits, CsvVisits, VISIT_COLUMNS};

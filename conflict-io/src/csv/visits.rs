@@ -173,7 +173,11 @@ impl Columns {
         let mut pos = HashMap::new();
         for (i, raw) in header.iter().enumerate() {
             let Ok(name) = std::str::from_utf8(raw) else {
-                problems.push(1, None, format!("header field {} is not valid UTF-8", i + 1));
+                problems.push(
+                    1,
+                    None,
+                    format!("header field {} is not valid UTF-8", i + 1),
+                );
                 continue;
             };
             // A byte-order mark is not part of the first name.
@@ -311,7 +315,8 @@ fn write_visits_to(w: &mut dyn Write, visits: &[Visit]) -> std::io::Result<()> {
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(w);
     out.write_record(VISIT_COLUMNS)?;
-    let ts = |t: &Option<chrono::NaiveDateTime>| t.as_ref().map(format_timestamp).unwrap_or_default();
+    let ts =
+        |t: &Option<chrono::NaiveDateTime>| t.as_ref().map(format_timestamp).unwrap_or_default();
     let s = |t: &Option<String>| t.clone().unwrap_or_default();
     let num = |t: Option<f64>| t.map(|x| x.to_string()).unwrap_or_default();
     for v in visits {

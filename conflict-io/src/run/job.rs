@@ -134,12 +134,18 @@ where
     observer.phase("preflight");
     let (lock, run, mut preflight_warnings, owner) = match &start {
         Start::New(params) => {
-            let lock = store.try_lock().map_err(store_err)?.ok_or(JobError::Locked)?;
+            let lock = store
+                .try_lock()
+                .map_err(store_err)?
+                .ok_or(JobError::Locked)?;
             let (run, w) = store.begin_run(params).map_err(store_err)?;
             (Some(lock), run, w, true)
         }
         Start::Resume(id) => {
-            let lock = store.try_lock().map_err(store_err)?.ok_or(JobError::Locked)?;
+            let lock = store
+                .try_lock()
+                .map_err(store_err)?
+                .ok_or(JobError::Locked)?;
             let run = match id {
                 Some(id) => store
                     .open_run(*id)
@@ -292,8 +298,14 @@ where
             std::thread::sleep(opts.poll);
         }
     }
-    *report = shared.report.into_inner().unwrap_or_else(|e| e.into_inner());
-    let failures = shared.failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    *report = shared
+        .report
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    let failures = shared
+        .failures
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     if let Some(first) = failures.first() {
         return Err(JobError::Batches {
             failed: failures.len(),
@@ -414,8 +426,11 @@ fn fetch_and_detect<S: VisitSource>(
         Ok(r) => r,
         Err(conflict_core::DetectError::DuplicateIds(d)) => {
             return Err(JobError::Source(
-                format!("visit id {:?} came back as two different records", d[0].visit_id)
-                    .into(),
+                format!(
+                    "visit id {:?} came back as two different records",
+                    d[0].visit_id
+                )
+                .into(),
             ))
         }
         Err(conflict_core::DetectError::Sink(never)) => match never {},
@@ -424,7 +439,12 @@ fn fetch_and_detect<S: VisitSource>(
     let t = Instant::now();
     let ids: HashSet<&str> = pairs
         .iter()
-        .flat_map(|p| [visits[p.v1].visit_id.as_str(), visits[p.v2].visit_id.as_str()])
+        .flat_map(|p| {
+            [
+                visits[p.v1].visit_id.as_str(),
+                visits[p.v2].visit_id.as_str(),
+            ]
+        })
         .collect();
     let mut ids: Vec<&str> = ids.into_iter().collect();
     ids.sort_unstable();
@@ -510,10 +530,7 @@ fn plan_batches<St: ConflictStore, S: VisitSource>(
                 for (p, n) in source.ssn_prefixes(&run.window, len).map_err(source_err)? {
                     *m.entry(p).or_default() += n;
                 }
-                for (p, n) in store
-                    .stored_prefixes(&run.window, len)
-                    .map_err(store_err)?
-                {
+                for (p, n) in store.stored_prefixes(&run.window, len).map_err(store_err)? {
                     *m.entry(p).or_default() += n;
                 }
                 Ok(m)
@@ -534,9 +551,7 @@ fn plan_batches<St: ConflictStore, S: VisitSource>(
             let since = run.since.ok_or_else(|| {
                 JobError::Store("incremental run without a watermark".to_string().into())
             })?;
-            let mut keys: Vec<Key> = source
-                .delta_keys(since, &run.window)
-                .map_err(source_err)?;
+            let mut keys: Vec<Key> = source.delta_keys(since, &run.window).map_err(source_err)?;
             keys.sort_unstable_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
             keys.dedup();
             Ok(keys
@@ -583,6 +598,10 @@ mod tests {
         assert_eq!(choose_prefixes(counts, 30).unwrap().len(), 2);
         assert_eq!(choose_prefixes(counts, 20).unwrap().len(), 3);
         assert_eq!(choose_prefixes(counts, 10).unwrap().len(), 4);
-        assert_eq!(choose_prefixes(counts, 1).unwrap().len(), 4, "stops at full length");
+        assert_eq!(
+            choose_prefixes(counts, 1).unwrap().len(),
+            4,
+            "stops at full length"
+        );
     }
 }

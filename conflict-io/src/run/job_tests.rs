@@ -60,7 +60,11 @@ fn trimmed(v: &Visit) -> String {
 
 impl VisitSource for MockSource {
     type Error = SourceFailure;
-    fn visits(&mut self, scope: &BatchScope, _ex: &Exclusions) -> Result<Vec<Visit>, SourceFailure> {
+    fn visits(
+        &mut self,
+        scope: &BatchScope,
+        _ex: &Exclusions,
+    ) -> Result<Vec<Visit>, SourceFailure> {
         if self.fail {
             return Err(SourceFailure);
         }
@@ -77,9 +81,16 @@ impl VisitSource for MockSource {
             .collect())
     }
     fn details(&mut self, ids: &[&str]) -> Result<HashMap<String, VisitDetails>, SourceFailure> {
-        Ok(ids.iter().map(|i| (i.to_string(), VisitDetails::empty())).collect())
+        Ok(ids
+            .iter()
+            .map(|i| (i.to_string(), VisitDetails::empty()))
+            .collect())
     }
-    fn ssn_prefixes(&mut self, w: &Window, len: usize) -> Result<Vec<(String, u64)>, SourceFailure> {
+    fn ssn_prefixes(
+        &mut self,
+        w: &Window,
+        len: usize,
+    ) -> Result<Vec<(String, u64)>, SourceFailure> {
         let mut m: BTreeMap<String, u64> = BTreeMap::new();
         for v in self.visits.iter().filter(|v| w.contains(v.visit_date)) {
             *m.entry(trimmed(v).chars().take(len).collect()).or_default() += 1;
@@ -162,7 +173,9 @@ impl ConflictStore for MockStore {
             run_ts: as_of.and_hms_opt(1, 0, 0).unwrap(),
             as_of,
             window: Window::default_around(as_of).unwrap(),
-            since: p.since.or_else(|| Some(day("2025-06-02").and_hms_opt(0, 0, 0).unwrap())),
+            since: p
+                .since
+                .or_else(|| Some(day("2025-06-02").and_hms_opt(0, 0, 0).unwrap())),
         };
         s.runs.push((run.clone(), None));
         Ok((run, Warnings::default()))
@@ -177,7 +190,10 @@ impl ConflictStore for MockStore {
     }
     fn open_run(&self, id: i64) -> Result<Option<RunInfo>, StoreFailure> {
         let s = self.state.lock().unwrap();
-        Ok(s.runs.iter().find(|(r, _)| r.run_id == id).map(|(r, _)| r.clone()))
+        Ok(s.runs
+            .iter()
+            .find(|(r, _)| r.run_id == id)
+            .map(|(r, _)| r.clone()))
     }
     fn reference(&self) -> Result<Reference, StoreFailure> {
         Ok(Reference {
@@ -187,7 +203,11 @@ impl ConflictStore for MockStore {
             warnings: Warnings::default(),
         })
     }
-    fn stored_prefixes(&self, _w: &Window, _len: usize) -> Result<Vec<(String, u64)>, StoreFailure> {
+    fn stored_prefixes(
+        &self,
+        _w: &Window,
+        _len: usize,
+    ) -> Result<Vec<(String, u64)>, StoreFailure> {
         Ok(vec![])
     }
     fn reset_claims(&self, run_id: i64) -> Result<(), StoreFailure> {
@@ -208,7 +228,12 @@ impl ConflictStore for MockStore {
         }
         Ok(())
     }
-    fn claim_batch(&self, run_id: i64, worker: &str, _stall: Duration) -> Result<Option<BatchSpec>, StoreFailure> {
+    fn claim_batch(
+        &self,
+        run_id: i64,
+        worker: &str,
+        _stall: Duration,
+    ) -> Result<Option<BatchSpec>, StoreFailure> {
         let mut s = self.state.lock().unwrap();
         for ((r, _), (spec, st)) in s.ledger.iter_mut() {
             if *r == run_id && *st == Status::Pending {
@@ -221,10 +246,19 @@ impl ConflictStore for MockStore {
     fn batch_progress(&self, run_id: i64) -> Result<(u64, u64), StoreFailure> {
         let s = self.state.lock().unwrap();
         let all: Vec<_> = s.ledger.iter().filter(|((r, _), _)| *r == run_id).collect();
-        let done = all.iter().filter(|(_, (_, st))| *st == Status::Done).count();
+        let done = all
+            .iter()
+            .filter(|(_, (_, st))| *st == Status::Done)
+            .count();
         Ok((done as u64, all.len() as u64))
     }
-    fn apply_batch(&self, run: &RunInfo, batch: &BatchSpec, input: &BatchInput<'_>, dry_run: bool) -> Result<WriteCounts, StoreFailure> {
+    fn apply_batch(
+        &self,
+        run: &RunInfo,
+        batch: &BatchSpec,
+        input: &BatchInput<'_>,
+        dry_run: bool,
+    ) -> Result<WriteCounts, StoreFailure> {
         if let Some(f) = &self.on_apply {
             f(&batch.key);
         }
@@ -250,14 +284,24 @@ impl ConflictStore for MockStore {
             ..WriteCounts::default()
         })
     }
-    fn release_batch(&self, run_id: i64, key: &str, _error: Option<&str>) -> Result<(), StoreFailure> {
+    fn release_batch(
+        &self,
+        run_id: i64,
+        key: &str,
+        _error: Option<&str>,
+    ) -> Result<(), StoreFailure> {
         let mut s = self.state.lock().unwrap();
         if let Some((_, st)) = s.ledger.get_mut(&(run_id, key.to_string())) {
             *st = Status::Pending;
         }
         Ok(())
     }
-    fn finish_run(&self, run: &RunInfo, outcome: Outcome, _r: &serde_json::Value) -> Result<(), StoreFailure> {
+    fn finish_run(
+        &self,
+        run: &RunInfo,
+        outcome: Outcome,
+        _r: &serde_json::Value,
+    ) -> Result<(), StoreFailure> {
         let mut s = self.state.lock().unwrap();
         for (r, o) in s.runs.iter_mut() {
             if r.run_id == run.run_id {
@@ -329,7 +373,17 @@ fn full_run_applies_every_batch_once_with_any_number_of_workers() {
         let store = MockStore::default();
         let cancel = AtomicBool::new(false);
         let p = params(Mode::Full);
-        let r = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &opts(workers), &cancel, &Silent).unwrap();
+        let r = run_job(
+            &store,
+            source_for(&all),
+            Start::New(p.clone()),
+            "current",
+            &p,
+            &opts(workers),
+            &cancel,
+            &Silent,
+        )
+        .unwrap();
         assert_eq!(r.outcome, Outcome::Succeeded);
         let (batches, pairs) = applied_once(&store);
         assert_eq!(pairs, want, "workers {workers}");
@@ -346,7 +400,17 @@ fn a_held_lock_stops_a_new_run_before_it_changes_anything() {
     let store = MockStore::default();
     store.state.lock().unwrap().lock_held = true;
     let p = params(Mode::Full);
-    let err = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &opts(1), &AtomicBool::new(false), &Silent).unwrap_err();
+    let err = run_job(
+        &store,
+        source_for(&all),
+        Start::New(p.clone()),
+        "current",
+        &p,
+        &opts(1),
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap_err();
     assert!(matches!(err, JobError::Locked));
     assert!(store.state.lock().unwrap().runs.is_empty());
 }
@@ -367,14 +431,37 @@ fn an_interrupted_run_resumes_where_it_stopped() {
     let store = MockStore::default();
     let cancel = AtomicBool::new(false);
     let p = params(Mode::Full);
-    let r = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &opts(1), &cancel, &CancelAfter(&cancel, AtomicU32::new(3))).unwrap();
+    let r = run_job(
+        &store,
+        source_for(&all),
+        Start::New(p.clone()),
+        "current",
+        &p,
+        &opts(1),
+        &cancel,
+        &CancelAfter(&cancel, AtomicU32::new(3)),
+    )
+    .unwrap();
     assert_eq!(r.outcome, Outcome::Interrupted);
     let (done_first, _) = applied_once(&store);
     let (_, total) = store.batch_progress(1).unwrap();
-    assert!(done_first >= 3 && (done_first as u64) < total, "{done_first} of {total}");
+    assert!(
+        done_first >= 3 && (done_first as u64) < total,
+        "{done_first} of {total}"
+    );
 
     let cancel = AtomicBool::new(false);
-    let r = run_job(&store, source_for(&all), Start::Resume(None), "current", &p, &opts(2), &cancel, &Silent).unwrap();
+    let r = run_job(
+        &store,
+        source_for(&all),
+        Start::Resume(None),
+        "current",
+        &p,
+        &opts(2),
+        &cancel,
+        &Silent,
+    )
+    .unwrap();
     assert_eq!(r.outcome, Outcome::Succeeded);
     let (batches, pairs) = applied_once(&store);
     assert_eq!(batches as u64, total);
@@ -393,12 +480,33 @@ fn a_joined_process_shares_the_batches_of_a_run() {
     let p = params(Mode::Full);
     let never = AtomicBool::new(false);
     let joined_batches = std::thread::scope(|s| {
-        let owner = s.spawn(|| run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &opts(1), &never, &Silent));
+        let owner = s.spawn(|| {
+            run_job(
+                &store,
+                source_for(&all),
+                Start::New(p.clone()),
+                "current",
+                &p,
+                &opts(1),
+                &never,
+                &Silent,
+            )
+        });
         // Wait until the owner has planned the run, then join it.
         while store.state.lock().unwrap().ledger.is_empty() {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let joiner = run_job(&store, source_for(&all), Start::Join(1), "current", &p, &opts(1), &never, &Silent).unwrap();
+        let joiner = run_job(
+            &store,
+            source_for(&all),
+            Start::Join(1),
+            "current",
+            &p,
+            &opts(1),
+            &never,
+            &Silent,
+        )
+        .unwrap();
         let owner = owner.join().unwrap().unwrap();
         assert!(owner.owner && !joiner.owner);
         assert_eq!(owner.outcome, Outcome::Succeeded);
@@ -406,8 +514,14 @@ fn a_joined_process_shares_the_batches_of_a_run() {
     });
     let (_, pairs) = applied_once(&store);
     assert_eq!(pairs, want);
-    assert!(joined_batches > 0, "the joined process did some of the work");
-    assert_eq!(store.state.lock().unwrap().runs[0].1, Some(Outcome::Succeeded));
+    assert!(
+        joined_batches > 0,
+        "the joined process did some of the work"
+    );
+    assert_eq!(
+        store.state.lock().unwrap().runs[0].1,
+        Some(Outcome::Succeeded)
+    );
 }
 
 #[test]
@@ -421,7 +535,17 @@ fn transient_write_failures_are_retried_and_permanent_ones_fail_the_run() {
     let p = params(Mode::Full);
     let mut o = opts(1);
     o.prefix_len = Some(1);
-    let r = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &o, &AtomicBool::new(false), &Silent).unwrap();
+    let r = run_job(
+        &store,
+        source_for(&all),
+        Start::New(p.clone()),
+        "current",
+        &p,
+        &o,
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap();
     assert_eq!(r.outcome, Outcome::Succeeded);
     assert_eq!(applied_once(&store).1, want);
 
@@ -433,11 +557,28 @@ fn transient_write_failures_are_retried_and_permanent_ones_fail_the_run() {
         permanent_failure_key: Some(first_key.clone()),
         ..MockStore::default()
     };
-    let err = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &o, &AtomicBool::new(false), &Silent).unwrap_err();
-    assert!(matches!(&err, JobError::Batches { first, .. } if first.contains(&first_key)), "{err}");
+    let err = run_job(
+        &store,
+        source_for(&all),
+        Start::New(p.clone()),
+        "current",
+        &p,
+        &o,
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, JobError::Batches { first, .. } if first.contains(&first_key)),
+        "{err}"
+    );
     let s = store.state.lock().unwrap();
     assert_eq!(s.runs[0].1, Some(Outcome::Failed));
-    assert_eq!(s.ledger.get(&(1, first_key)).unwrap().1, Status::Pending, "released");
+    assert_eq!(
+        s.ledger.get(&(1, first_key)).unwrap().1,
+        Status::Pending,
+        "released"
+    );
 }
 
 #[test]
@@ -445,8 +586,23 @@ fn a_failing_source_fails_the_run_and_releases_the_batch() {
     let all = visits(5, 1);
     let store = MockStore::default();
     let p = params(Mode::Full);
-    let make = || Ok(MockSource { visits: all.clone(), fail: true });
-    let err = run_job(&store, make, Start::New(p.clone()), "current", &p, &opts(1), &AtomicBool::new(false), &Silent).unwrap_err();
+    let make = || {
+        Ok(MockSource {
+            visits: all.clone(),
+            fail: true,
+        })
+    };
+    let err = run_job(
+        &store,
+        make,
+        Start::New(p.clone()),
+        "current",
+        &p,
+        &opts(1),
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("mock source failure"), "{err}");
     let s = store.state.lock().unwrap();
     assert!(s.ledger.values().all(|(_, st)| *st == Status::Pending));
@@ -459,13 +615,26 @@ fn incremental_runs_batch_the_delta_keys() {
     let p = params(Mode::Incremental);
     let mut o = opts(2);
     o.keys_per_batch = 7;
-    let r = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &o, &AtomicBool::new(false), &Silent).unwrap();
+    let r = run_job(
+        &store,
+        source_for(&all),
+        Start::New(p.clone()),
+        "current",
+        &p,
+        &o,
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap();
     assert_eq!(r.outcome, Outcome::Succeeded);
     // Visits of 2025-06-01 were updated before the watermark (2025-06-02 00:00) of the mock.
     let keys = 30 * 3;
     assert_eq!(r.report.input.keys, keys);
     assert_eq!(store.batch_progress(1).unwrap(), (13, 13)); // ceil(90 / 7)
-    let recent: Vec<Visit> = all.into_iter().filter(|v| v.visit_date >= day("2025-06-02")).collect();
+    let recent: Vec<Visit> = all
+        .into_iter()
+        .filter(|v| v.visit_date >= day("2025-06-02"))
+        .collect();
     assert_eq!(applied_once(&store).1, expected_pairs(&recent));
 }
 
@@ -476,7 +645,17 @@ fn a_dry_run_applies_nothing_but_counts_everything() {
     let store = MockStore::default();
     let mut p = params(Mode::Full);
     p.dry_run = true;
-    let r = run_job(&store, source_for(&all), Start::New(p.clone()), "current", &p, &opts(2), &AtomicBool::new(false), &Silent).unwrap();
+    let r = run_job(
+        &store,
+        source_for(&all),
+        Start::New(p.clone()),
+        "current",
+        &p,
+        &opts(2),
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap();
     assert_eq!(r.outcome, Outcome::DryRun);
     assert_eq!(r.report.writes.inserted as usize, want);
     assert!(store.state.lock().unwrap().applied.is_empty());

@@ -34,8 +34,11 @@ pub trait VisitSource {
     ) -> Result<Vec<(String, u64)>, Self::Error>;
 
     /// Delta keys (lifecycle.md §2): keys of visits in the window updated at or after `since`.
-    fn delta_keys(&mut self, since: NaiveDateTime, window: &Window)
-        -> Result<Vec<Key>, Self::Error>;
+    fn delta_keys(
+        &mut self,
+        since: NaiveDateTime,
+        window: &Window,
+    ) -> Result<Vec<Key>, Self::Error>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,8 +164,11 @@ pub trait ConflictStore: Sync {
     fn reference(&self) -> Result<crate::store::Reference, Self::Error>;
 
     /// SSN prefixes of regular CVM rows with `VisitDate` in the window (full-run scope).
-    fn stored_prefixes(&self, window: &Window, len: usize)
-        -> Result<Vec<(String, u64)>, Self::Error>;
+    fn stored_prefixes(
+        &self,
+        window: &Window,
+        len: usize,
+    ) -> Result<Vec<(String, u64)>, Self::Error>;
 
     /// Gives back every claim of the run (resuming after a crash: the claimants are gone).
     fn reset_claims(&self, run_id: i64) -> Result<(), Self::Error>;

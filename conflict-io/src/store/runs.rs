@@ -56,14 +56,15 @@ pub fn begin_run<C: GenericClient>(
         .map_err(|e| StoreError::db("read the run timestamp", None, e))?
         .get(0);
     let as_of = params.as_of.unwrap_or(run_ts.date());
-    let window = Window::around(as_of, params.lookback_years, params.lookforward_days).map_err(
-        |e| StoreError::InvalidSetting {
-            table: "configuration".into(),
-            column: "as_of",
-            value: as_of.to_string(),
-            reason: e.to_string(),
-        },
-    )?;
+    let window =
+        Window::around(as_of, params.lookback_years, params.lookforward_days).map_err(|e| {
+            StoreError::InvalidSetting {
+                table: "configuration".into(),
+                column: "as_of",
+                value: as_of.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
     let since = match params.mode {
         Mode::Full => None,
         Mode::Incremental => Some(match params.since {

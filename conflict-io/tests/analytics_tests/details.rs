@@ -16,7 +16,11 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 fn differences(id: &str, actual: &VisitDetails, expected: &VisitDetails) -> Vec<String> {
-    assert_eq!(actual.values.len(), DETAIL_COLUMNS.len(), "visit {id}: width");
+    assert_eq!(
+        actual.values.len(),
+        DETAIL_COLUMNS.len(),
+        "visit {id}: width"
+    );
     DETAIL_COLUMNS
         .iter()
         .zip(actual.values.iter().zip(&expected.values))
@@ -79,7 +83,10 @@ fn details_equal_the_model_column_by_column() {
         .filter(|(kinds, c)| kinds.len() < 2 && !["ProviderID", "CaregiverID"].contains(&c.cvm))
         .map(|(_, c)| c.cvm)
         .collect();
-    assert!(constant.is_empty(), "columns never both NULL and a value: {constant:?}");
+    assert!(
+        constant.is_empty(),
+        "columns never both NULL and a value: {constant:?}"
+    );
 
     // Each Contract/ContractType/BillRateBoth case occurred.
     let column = |name: &str| DETAIL_COLUMNS.iter().position(|c| c.cvm == name).unwrap();
@@ -90,7 +97,10 @@ fn details_equal_the_model_column_by_column() {
             .collect()
     };
     for kind in ["Internal", "UPR", "Payer"] {
-        assert!(values("ContractType").contains(&Value::Text(kind.into())), "{kind}");
+        assert!(
+            values("ContractType").contains(&Value::Text(kind.into())),
+            "{kind}"
+        );
     }
     assert!(values("Contract")
         .iter()
@@ -100,9 +110,6 @@ fn details_equal_the_model_column_by_column() {
 #[test]
 fn details_of_no_ids_is_empty() {
     let t = Loaded::new(32);
-    let got = t
-        .source(false)
-        .details(std::iter::empty())
-        .expect("no ids");
+    let got = t.source(false).details(std::iter::empty()).expect("no ids");
     assert!(got.is_empty());
 }

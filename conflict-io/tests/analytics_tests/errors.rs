@@ -76,8 +76,7 @@ fn a_missing_table_is_a_query_error_naming_it() {
 
 #[test]
 fn a_bad_driver_path_is_a_connect_error_without_the_password() {
-    let conn =
-        env::odbc_connection_string_with("/nonexistent/psqlodbcw.so", Some(PASSWORD), "");
+    let conn = env::odbc_connection_string_with("/nonexistent/psqlodbcw.so", Some(PASSWORD), "");
     let Err(e) = AnalyticsSource::connect(config(conn, "analytics")) else {
         panic!("connected through a driver that does not exist");
     };

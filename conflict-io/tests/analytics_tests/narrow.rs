@@ -29,7 +29,10 @@ fn window_visits_equal_the_model_field_by_field() {
     // The world must really exercise what this test claims to check.
     let all_ids: HashSet<&str> = t.world.visits.iter().map(|f| f.id.as_str()).collect();
     assert!(expected.len() > 7_000, "{} expected visits", expected.len());
-    assert!(expected.len() < all_ids.len(), "some fact rows must be dropped");
+    assert!(
+        expected.len() < all_ids.len(),
+        "some fact rows must be dropped"
+    );
     let has = |p: &dyn Fn(&Visit) -> bool| expected.iter().any(p);
     assert!(has(&|v| v.visit_date == window.from));
     assert!(has(&|v| v.visit_date == window.to));
@@ -40,12 +43,19 @@ fn window_visits_equal_the_model_field_by_field() {
     assert!(has(&|v| v.ssn.as_deref() == Some("\x0b")));
     assert!(has(&|v| v.ssn.as_deref() == Some("000-00-0000")));
     assert!(has(&|v| v.call_out_gps.as_deref() == Some("")));
-    assert!(has(&|v| v.call_in_gps.as_deref().is_some_and(|g| g.chars().count() == 100)));
+    assert!(has(&|v| v
+        .call_in_gps
+        .as_deref()
+        .is_some_and(|g| g.chars().count() == 100)));
     assert!(has(&|v| v.sch_start.is_some() && v.sch_end.is_none()));
     assert!(has(&|v| v.visit_start.is_some() && v.visit_end.is_none()));
-    assert!(has(&|v| v.updated_at.is_some_and(|t| t.and_utc().timestamp_subsec_micros() != 0)));
+    assert!(has(&|v| v
+        .updated_at
+        .is_some_and(|t| t.and_utc().timestamp_subsec_micros() != 0)));
     assert!(has(&|v| v.provider_state.as_deref() == Some("")));
-    assert!(has(&|v| v.app_visit_id.is_some_and(|id| id > i64::from(u32::MAX))));
+    assert!(has(&|v| v
+        .app_visit_id
+        .is_some_and(|id| id > i64::from(u32::MAX))));
 
     assert_same_visits("Scope::Window, pre-filter off", actual.clone(), expected);
 
@@ -56,9 +66,8 @@ fn window_visits_equal_the_model_field_by_field() {
         .visits
         .iter()
         .filter(|f| {
-            f.date.is_some_and(|d| {
-                d == window.from - Days::new(1) || d == window.to + Days::new(1)
-            })
+            f.date
+                .is_some_and(|d| d == window.from - Days::new(1) || d == window.to + Days::new(1))
         })
         .collect();
     assert!(!edge.is_empty());

@@ -12,7 +12,10 @@ use crate::support::expected::{assert_same_visits, prefilter, Expected};
 use crate::support::rng::Rng;
 
 fn key(v: &Visit) -> (NaiveDate, String) {
-    (v.visit_date, trim(v.ssn.as_deref().unwrap_or("")).to_string())
+    (
+        v.visit_date,
+        trim(v.ssn.as_deref().unwrap_or("")).to_string(),
+    )
 }
 
 #[test]
@@ -109,10 +112,6 @@ fn ssn_prefix_scope_returns_exactly_the_visits_whose_trimmed_ssn_starts_with_it(
         } else {
             assert!(!expected.is_empty(), "prefix {prefix:?} selects visits");
         }
-        assert_same_visits(
-            &format!("Scope::SsnPrefix({prefix:?})"),
-            actual,
-            expected,
-        );
+        assert_same_visits(&format!("Scope::SsnPrefix({prefix:?})"), actual, expected);
     }
 }

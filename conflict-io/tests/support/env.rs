@@ -91,7 +91,9 @@ pub fn odbc_connection_string_with(driver: &str, password: Option<&str>, extra: 
         odbc_value(c.get_dbname().unwrap_or("postgres")),
         odbc_value(c.get_user().unwrap_or("postgres")),
     );
-    let configured = c.get_password().map(|p| String::from_utf8_lossy(p).into_owned());
+    let configured = c
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
     if let Some(pwd) = password.map(str::to_string).or(configured) {
         s += &format!("Pwd={};", odbc_value(&pwd));
     }

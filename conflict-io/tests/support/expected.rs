@@ -78,9 +78,8 @@ impl<'w> Expected<'w> {
                 let (c, p) = self.joined(f)?;
                 let date = f.date?;
                 let ssn = trim(c.ssn.as_deref()?);
-                let admitted = window.contains(date)
-                    && !excluded.contains(&p.id)
-                    && !ex.ssns.contains(ssn);
+                let admitted =
+                    window.contains(date) && !excluded.contains(&p.id) && !ex.ssns.contains(ssn);
                 admitted.then(|| self.visit(f, c, p))
             })
             .collect()
@@ -124,8 +123,14 @@ impl<'w> Expected<'w> {
 
     /// The business columns of `f` (schema.md §3.1), aligned with `DETAIL_COLUMNS`.
     pub fn details(&self, f: &FactVisit) -> VisitDetails {
-        let c = f.caregiver_id.as_deref().and_then(|id| self.caregivers.get(id));
-        let pr = f.provider_id.as_deref().and_then(|id| self.providers.get(id));
+        let c = f
+            .caregiver_id
+            .as_deref()
+            .and_then(|id| self.caregivers.get(id));
+        let pr = f
+            .provider_id
+            .as_deref()
+            .and_then(|id| self.providers.get(id));
         // Left joins with their conditions: an inactive office, an inactive or demo payer and an
         // inactive contract join as if absent.
         let office = f
@@ -147,9 +152,18 @@ impl<'w> Expected<'w> {
             .service_code_id
             .as_deref()
             .and_then(|id| self.service_codes.get(id));
-        let user = f.updated_user_id.as_deref().and_then(|id| self.users.get(id));
-        let pp = f.provider_patient_id.as_deref().and_then(|id| self.patients.get(id));
-        let ap = f.payer_patient_id.as_deref().and_then(|id| self.patients.get(id));
+        let user = f
+            .updated_user_id
+            .as_deref()
+            .and_then(|id| self.users.get(id));
+        let pp = f
+            .provider_patient_id
+            .as_deref()
+            .and_then(|id| self.patients.get(id));
+        let ap = f
+            .payer_patient_id
+            .as_deref()
+            .and_then(|id| self.patients.get(id));
         let ppa = self.address(&f.provider_patient_id);
         let apa = self.address(&f.payer_patient_id);
 
@@ -264,7 +278,8 @@ fn contract_type(p: Option<i64>, c: Option<i64>) -> Value {
 }
 
 fn uuid(v: &Option<String>) -> Value {
-    v.as_ref().map_or(Value::Null, |s| Value::Uuid(s.to_lowercase()))
+    v.as_ref()
+        .map_or(Value::Null, |s| Value::Uuid(s.to_lowercase()))
 }
 
 fn int(v: Option<i64>) -> Value {
@@ -286,7 +301,9 @@ fn real(v: Option<f32>) -> Value {
 /// A `real` read through its shortest decimal text (schema.md §1), never widened: 40.7128f32
 /// becomes 40.7128, not 40.71279907226562.
 pub fn real_as_decimal(x: f32) -> f64 {
-    format!("{x}").parse::<f64>().expect("Rust prints finite f32 as a decimal")
+    format!("{x}")
+        .parse::<f64>()
+        .expect("Rust prints finite f32 as a decimal")
 }
 
 /// schema.md §3: per patient, among addresses with `"Primary Address" = true` and an

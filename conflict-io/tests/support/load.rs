@@ -422,12 +422,9 @@ impl AnalyticsDb {
             &w.service_codes,
             |s| vec![Cell::Uuid(&s.id), int(s.app_id), text(&s.code)],
         );
-        rows += self.copy(
-            "dimuser",
-            &["User Id", "User Fullname"],
-            &w.users,
-            |u| vec![Cell::Uuid(&u.id), text(&u.fullname)],
-        );
+        rows += self.copy("dimuser", &["User Id", "User Fullname"], &w.users, |u| {
+            vec![Cell::Uuid(&u.id), text(&u.fullname)]
+        });
         let visits = self.copy(
             "factvisitcallperformance_cr",
             &[

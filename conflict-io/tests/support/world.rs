@@ -266,10 +266,27 @@ const STATES: &[Option<&str>] = &[
 ];
 
 const FIRST_NAMES: &[&str] = &[
-    "Maria", "James", "José", "Zoë", "Łukasz", "Nguyễn", "Aisha", "O’Neil", "Wei", "Ana-María",
+    "Maria",
+    "James",
+    "José",
+    "Zoë",
+    "Łukasz",
+    "Nguyễn",
+    "Aisha",
+    "O’Neil",
+    "Wei",
+    "Ana-María",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Smith", "García", "Müller", "O’Brien", "Wójcik", "Văn An", "Okafor", "Chen", "D'Angelo",
+    "Smith",
+    "García",
+    "Müller",
+    "O’Brien",
+    "Wójcik",
+    "Văn An",
+    "Okafor",
+    "Chen",
+    "D'Angelo",
     "Ñúñez",
 ];
 
@@ -312,7 +329,10 @@ impl World {
             };
             let name = match i % 7 {
                 // Longer than the CVM column (100) but within the source's 200.
-                5 => Some(format!("Agência de Saúde Domiciliar nº {i} — {}", "ção".repeat(50))),
+                5 => Some(format!(
+                    "Agência de Saúde Domiciliar nº {i} — {}",
+                    "ção".repeat(50)
+                )),
                 4 => None,
                 _ => Some(format!("Home Care Agency {i}")),
             };
@@ -321,7 +341,8 @@ impl World {
                 app_id: Some(1000 + i as i64),
                 name,
                 state: STATES[i % STATES.len()].map(String::from),
-                tax_number: (i % 5 != 4).then(|| format!("{:02}-{:07}", i % 99, rng.below(9_999_999))),
+                tax_number: (i % 5 != 4)
+                    .then(|| format!("{:02}-{:07}", i % 99, rng.below(9_999_999))),
                 phone: (i % 6 != 5).then(|| format!("+1 (212) 555-{:04}", rng.below(10_000))),
                 active,
                 demo,
@@ -449,9 +470,19 @@ impl World {
             let (lat, lon) = coordinates(rng);
             let line1 = if i % 41 == 7 && k == 0 {
                 // Full column length (500 characters) with multi-byte text.
-                Some("Rua São João, apartamento nº 12 – ".repeat(20).chars().take(500).collect())
+                Some(
+                    "Rua São João, apartamento nº 12 – "
+                        .repeat(20)
+                        .chars()
+                        .take(500)
+                        .collect(),
+                )
             } else {
-                Some(format!("{} {} Street", rng.range(1, 9999), LAST_NAMES[k % LAST_NAMES.len()]))
+                Some(format!(
+                    "{} {} Street",
+                    rng.range(1, 9999),
+                    LAST_NAMES[k % LAST_NAMES.len()]
+                ))
             };
             self.addresses.push(Address {
                 id: rng.uuid(),
@@ -462,12 +493,18 @@ impl World {
                 primary,
                 line1,
                 line2: rng.chance(0.3).then(|| format!("Apt {}", rng.range(1, 40))),
-                city: Some(["New York", "Brooklyn", "Newark", "Yonkers", "Jersey City"][k % 5].into()),
+                city: Some(
+                    ["New York", "Brooklyn", "Newark", "Yonkers", "Jersey City"][k % 5].into(),
+                ),
                 county: rng.chance(0.8).then(|| "Kings".to_string()),
                 state: STATES[rng.below(STATES.len())].map(String::from),
                 zip: match rng.weighted(&[6, 1, 1, 1]) {
                     0 => Some(format!("{:05}", rng.range(10001, 11697))),
-                    1 => Some(format!("{:05}-{:04}", rng.range(7001, 8999), rng.below(10_000))),
+                    1 => Some(format!(
+                        "{:05}-{:04}",
+                        rng.range(7001, 8999),
+                        rng.below(10_000)
+                    )),
                     2 => Some(String::new()),
                     _ => None,
                 },
@@ -588,12 +625,24 @@ impl World {
         }
     }
 
-    fn push_random_visit(&mut self, rng: &mut Rng, caregiver: usize, provider: usize, date: NaiveDate) {
+    fn push_random_visit(
+        &mut self,
+        rng: &mut Rng,
+        caregiver: usize,
+        provider: usize,
+        date: NaiveDate,
+    ) {
         let v = self.random_visit(rng, caregiver, provider, date);
         self.visits.push(v);
     }
 
-    fn random_visit(&self, rng: &mut Rng, caregiver: usize, provider: usize, date: NaiveDate) -> FactVisit {
+    fn random_visit(
+        &self,
+        rng: &mut Rng,
+        caregiver: usize,
+        provider: usize,
+        date: NaiveDate,
+    ) -> FactVisit {
         let cg = &self.caregivers[caregiver];
         let pr = &self.providers[provider];
         let n = self.visits.len() as i64;
@@ -629,10 +678,18 @@ impl World {
             // End before start: used as given.
             _ => (Some(start + TimeDelta::hours(2)), Some(start)),
         };
-        let call_in = visit_start.filter(|_| rng.chance(0.9)).map(|t| t - TimeDelta::seconds(rng.range(0, 120)));
-        let call_out = visit_end.filter(|_| rng.chance(0.9)).map(|t| t + TimeDelta::seconds(rng.range(0, 120)));
+        let call_in = visit_start
+            .filter(|_| rng.chance(0.9))
+            .map(|t| t - TimeDelta::seconds(rng.range(0, 120)));
+        let call_out = visit_end
+            .filter(|_| rng.chance(0.9))
+            .map(|t| t + TimeDelta::seconds(rng.range(0, 120)));
         let office_id = match rng.weighted(&[90, 5, 5]) {
-            0 => Some(self.offices[*rng.pick(&self.provider_offices[provider])].id.clone()),
+            0 => Some(
+                self.offices[*rng.pick(&self.provider_offices[provider])]
+                    .id
+                    .clone(),
+            ),
             1 => None,
             _ => Some(rng.uuid()), // dangling
         };
@@ -673,7 +730,11 @@ impl World {
             (Some(true), 0) => Some("Patient refused – “not today”".to_string()),
             (Some(true), 1) => Some(
                 // Free text at the full 500 characters of the column, with multi-byte quotes.
-                "Caregiver’s note: patient’s daughter cancelled ".repeat(12).chars().take(500).collect(),
+                "Caregiver’s note: patient’s daughter cancelled "
+                    .repeat(12)
+                    .chars()
+                    .take(500)
+                    .collect(),
             ),
             (Some(true), _) => Some("Hospitalized".to_string()),
             _ => None,
@@ -685,7 +746,11 @@ impl World {
         };
         FactVisit {
             id: rng.uuid(),
-            app_id: (n % 997 != 500).then_some(if n % 3 == 0 { 9_000_000_000_000 + n } else { 1 + n }),
+            app_id: (n % 997 != 500).then_some(if n % 3 == 0 {
+                9_000_000_000_000 + n
+            } else {
+                1 + n
+            }),
             date: Some(date),
             sch_start,
             sch_end,
@@ -695,7 +760,8 @@ impl World {
             call_out,
             call_in_gps: gps(rng),
             call_out_gps: gps(rng),
-            device: [Some("Mobile"), Some("IVR"), Some("Telephony"), None][rng.below(4)].map(String::from),
+            device: [Some("Mobile"), Some("IVR"), Some("Telephony"), None][rng.below(4)]
+                .map(String::from),
             caregiver_id: Some(cg.id.clone()),
             app_caregiver_id: cg.app_id,
             provider_id: Some(pr.id.clone()),
@@ -713,29 +779,41 @@ impl World {
             contract_id,
             app_contract_id,
             service_code_id: match rng.weighted(&[90, 5, 5]) {
-                0 => Some(self.service_codes[rng.below(self.service_codes.len())].id.clone()),
+                0 => Some(
+                    self.service_codes[rng.below(self.service_codes.len())]
+                        .id
+                        .clone(),
+                ),
                 1 => None,
                 _ => Some(rng.uuid()),
             },
-            bill_type: [Some("Hourly"), Some("Daily"), Some("Visit"), None][rng.below(4)].map(String::from),
+            bill_type: [Some("Hourly"), Some("Daily"), Some("Visit"), None][rng.below(4)]
+                .map(String::from),
             billed: billed.map(String::from),
             billed_hours: real(rng, 0.25, 12.0),
             billed_rate: real(rng, 15.0, 45.0),
             total_billed: real(rng, 10.0, 600.0),
             rate_non_billed: real(rng, 15.0, 45.0),
-            invoice_date: rng.chance(0.6).then(|| date + Days::new(rng.range(0, 40) as u64)),
+            invoice_date: rng
+                .chance(0.6)
+                .then(|| date + Days::new(rng.range(0, 40) as u64)),
             is_missed,
             missed_reason,
             updated_user_id,
             updated_at: rng.chance(0.95).then(|| {
-                midnight + TimeDelta::seconds(rng.range(0, 40 * 86_400)) + TimeDelta::microseconds(rng.range(0, 999_999))
+                midnight
+                    + TimeDelta::seconds(rng.range(0, 40 * 86_400))
+                    + TimeDelta::microseconds(rng.range(0, 999_999))
             }),
         }
     }
 
     /// Payer and contract keys with every ContractType case: application payer/contract ids
     /// 0, non-0 and NULL in all combinations; payer and contract ids known, dangling or NULL.
-    fn payer_contract(&self, rng: &mut Rng) -> (Option<String>, Option<i64>, Option<String>, Option<i64>) {
+    fn payer_contract(
+        &self,
+        rng: &mut Rng,
+    ) -> (Option<String>, Option<i64>, Option<String>, Option<i64>) {
         let app = |rng: &mut Rng| match rng.weighted(&[4, 5, 1]) {
             0 => Some(0),
             1 => Some(rng.range(1, 5000)),
@@ -819,7 +897,12 @@ impl World {
         self.visits.push(v);
         // A visit with (almost) everything NULL except the keys the joins need.
         let mut v = self.random_visit(rng, ok, pb, mid);
-        let keep = (v.id.clone(), v.caregiver_id.clone(), v.provider_id.clone(), v.date);
+        let keep = (
+            v.id.clone(),
+            v.caregiver_id.clone(),
+            v.provider_id.clone(),
+            v.date,
+        );
         v = FactVisit {
             id: keep.0,
             caregiver_id: keep.1,
