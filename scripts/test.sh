@@ -152,7 +152,15 @@ echo "scripts/test.sh: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $
 # string for the tests (for example CONFLICTS_TEST_ODBC). Nothing is done here yet.
 
 # --- 4. Tests ---------------------------------------------------------------------------------
-# Not `exec`: the EXIT trap must still stop the cluster. With `set -e` a failing cargo exits
-# the script with cargo's own status, which the trap passes on. --no-fail-fast runs every test
-# binary even after one failed, so one run shows all failures.
-cargo test --workspace --no-fail-fast "$@"
+# Not `exec`: the EXIT trap must still stop the cluster. --no-fail-fast runs every test binary
+# even after one failed, so one run shows all failures; the first failure decides the status.
+status=0
+cargo test --workspace --no-fail-fast "$@" || status=$?
+
+# The fuzz targets are a separate workspace; only stable Rust is available here, so they are
+# type-checked, not run. Skipped when the caller narrowed the test run with arguments.
+if (($# == 0)); then
+  echo "scripts/test.sh: checking that the fuzz targets build (cd fuzz && cargo check)" >&2
+  (cd fuzz && cargo check --bins --quiet) || status=$?
+fi
+exit "$status"
