@@ -29,6 +29,7 @@ pub mod decimal;
 pub mod detect;
 pub mod geo;
 pub mod gps;
+pub mod inservice;
 pub mod metrics;
 pub mod model;
 pub mod options;

@@ -43,8 +43,19 @@ impl Loaded {
         }
     }
 
-    /// A source over psqlODBC with the given pre-filter setting.
+    /// A source over psqlODBC with the given pre-filter setting and small row sets: every
+    /// read then spans several fetches (row offsets, buffer reuse) and temporary-table loads
+    /// several inserts, as large batches do in production.
     pub fn source(&self, prefilter: bool) -> AnalyticsSource {
+        let mut cfg = self.db.config(prefilter);
+        cfg.fetch_rows = 1_000;
+        cfg.detail_fetch_rows = 300;
+        cfg.insert_rows = 700;
+        AnalyticsSource::connect(cfg).unwrap_or_else(|e| panic!("connect through psqlODBC: {e}"))
+    }
+
+    /// A source with the configuration's default row-set sizes.
+    pub fn default_source(&self, prefilter: bool) -> AnalyticsSource {
         AnalyticsSource::connect(self.db.config(prefilter))
             .unwrap_or_else(|e| panic!("connect through psqlODBC: {e}"))
     }

@@ -19,7 +19,7 @@ fn window_visits_equal_the_model_field_by_field() {
     let t = Loaded::new(11);
     let window = t.window();
     let ex = t.exclusions();
-    let mut src = t.source(false);
+    let mut src = t.default_source(false);
     let actual = src
         .visits(&t.scope(Scope::Window), &ex)
         .expect("read base visits");
