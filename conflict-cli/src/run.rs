@@ -245,7 +245,6 @@ pub fn run(args: &RunArgs) -> CliResult {
         &store,
         make_source,
         start,
-        r.profile.as_str(),
         &r.params,
         &r.job,
         &cancel,

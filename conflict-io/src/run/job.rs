@@ -113,13 +113,14 @@ fn source_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> JobError {
 
 /// Runs (or resumes, or joins) a detection run to its end.
 ///
-/// `make_source` opens one analytics connection per worker. `cancel` stops claiming new
+/// `params_for_resume` carries the profile, rule options and dry-run switch; for a new run it is
+/// the same as the `Start::New` parameters. `make_source` opens one analytics connection per
+/// worker. `cancel` stops claiming new
 /// batches: running batches commit or roll back and the ledger stays consistent.
 pub fn run_job<St, S, F>(
     store: &St,
     make_source: F,
     start: Start,
-    profile: &str,
     params_for_resume: &RunParams,
     opts: &JobOptions,
     cancel: &AtomicBool,
@@ -169,6 +170,7 @@ where
     };
     let dry_run = params_for_resume.dry_run;
     let _ = &lock;
+    let profile = params_for_resume.profile.as_str();
     let mut report = RunReport::for_run(&run, profile, dry_run, opts.workers);
     report.timing.preflight = started.elapsed().as_secs_f64();
     report.add_warnings(&std::mem::take(&mut preflight_warnings));

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -123,32 +123,24 @@ struct State {
     applied: Vec<(String, usize)>,
 }
 
+type ApplyHook = Box<dyn Fn(&str) + Sync>;
+
 #[derive(Default)]
 struct MockStore {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     transient_failures: AtomicU32,
     permanent_failure_key: Option<String>,
-    on_apply: Option<Box<dyn Fn(&str) + Sync>>,
+    on_apply: Option<ApplyHook>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("mock store failure (transient: {0})")]
 struct StoreFailure(bool);
 
-struct Lock<'a>(&'a Mutex<State>);
-impl Drop for Lock<'_> {
-    fn drop(&mut self) {
-        self.0.lock().unwrap().lock_held = false;
-    }
-}
-
-// The lock borrows the store; tests keep the store alive for the whole run.
-struct OwnedLock(*const Mutex<State>);
-unsafe impl Send for OwnedLock {}
+struct OwnedLock(Arc<Mutex<State>>);
 impl Drop for OwnedLock {
     fn drop(&mut self) {
-        // SAFETY: the store outlives every run in these tests.
-        drop(Lock(unsafe { &*self.0 }));
+        self.0.lock().unwrap().lock_held = false;
     }
 }
 
@@ -162,7 +154,7 @@ impl ConflictStore for MockStore {
             return Ok(None);
         }
         s.lock_held = true;
-        Ok(Some(OwnedLock(&self.state)))
+        Ok(Some(OwnedLock(self.state.clone())))
     }
     fn begin_run(&self, p: &RunParams) -> Result<(RunInfo, Warnings), StoreFailure> {
         let mut s = self.state.lock().unwrap();
@@ -377,7 +369,6 @@ fn full_run_applies_every_batch_once_with_any_number_of_workers() {
             &store,
             source_for(&all),
             Start::New(p.clone()),
-            "current",
             &p,
             &opts(workers),
             &cancel,
@@ -404,7 +395,6 @@ fn a_held_lock_stops_a_new_run_before_it_changes_anything() {
         &store,
         source_for(&all),
         Start::New(p.clone()),
-        "current",
         &p,
         &opts(1),
         &AtomicBool::new(false),
@@ -435,7 +425,6 @@ fn an_interrupted_run_resumes_where_it_stopped() {
         &store,
         source_for(&all),
         Start::New(p.clone()),
-        "current",
         &p,
         &opts(1),
         &cancel,
@@ -455,7 +444,6 @@ fn an_interrupted_run_resumes_where_it_stopped() {
         &store,
         source_for(&all),
         Start::Resume(None),
-        "current",
         &p,
         &opts(2),
         &cancel,
@@ -485,7 +473,6 @@ fn a_joined_process_shares_the_batches_of_a_run() {
                 &store,
                 source_for(&all),
                 Start::New(p.clone()),
-                "current",
                 &p,
                 &opts(1),
                 &never,
@@ -500,7 +487,6 @@ fn a_joined_process_shares_the_batches_of_a_run() {
             &store,
             source_for(&all),
             Start::Join(1),
-            "current",
             &p,
             &opts(1),
             &never,
@@ -539,7 +525,6 @@ fn transient_write_failures_are_retried_and_permanent_ones_fail_the_run() {
         &store,
         source_for(&all),
         Start::New(p.clone()),
-        "current",
         &p,
         &o,
         &AtomicBool::new(false),
@@ -561,7 +546,6 @@ fn transient_write_failures_are_retried_and_permanent_ones_fail_the_run() {
         &store,
         source_for(&all),
         Start::New(p.clone()),
-        "current",
         &p,
         &o,
         &AtomicBool::new(false),
@@ -596,7 +580,6 @@ fn a_failing_source_fails_the_run_and_releases_the_batch() {
         &store,
         make,
         Start::New(p.clone()),
-        "current",
         &p,
         &opts(1),
         &AtomicBool::new(false),
@@ -619,7 +602,6 @@ fn incremental_runs_batch_the_delta_keys() {
         &store,
         source_for(&all),
         Start::New(p.clone()),
-        "current",
         &p,
         &o,
         &AtomicBool::new(false),
@@ -649,7 +631,6 @@ fn a_dry_run_applies_nothing_but_counts_everything() {
         &store,
         source_for(&all),
         Start::New(p.clone()),
-        "current",
         &p,
         &opts(2),
         &AtomicBool::new(false),
