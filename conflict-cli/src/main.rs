@@ -2,13 +2,15 @@
 //!
 //! Thin binary: argument parsing, wiring of the adapters in `conflict-io` to the pure engine
 //! in `conflict-core`, and terminal output. Exit codes: 0 success (warnings allowed), 1 any
-//! other failure, 2 invalid arguments or input.
+//! other failure, 2 invalid arguments or input; `run` adds 3 (run lock held) and 4 (interrupted).
 
 mod config;
 mod db;
 mod detect;
 mod failure;
 mod generate;
+mod progress;
+mod run;
 mod summary;
 
 use std::process::ExitCode;
@@ -34,6 +36,8 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Write a realistic synthetic visits.csv and mph.csv to try the tool at any scale.
     Generate(generate::GenerateArgs),
+    /// The nightly job: detect over the analytics warehouse and update the conflict database.
+    Run(run::RunArgs),
     /// Administer the conflict database (create or check the schema).
     Db(db::DbArgs),
 }
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Detect(args) => detect::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Run(args) => run::run(args),
         Command::Db(args) => db::run(args).map_err(|error| failure::Failure {
             code: db::exit_code(&error),
             error,

@@ -94,6 +94,8 @@ impl Observer for Progress {
     }
 
     fn retrying(&self, key: &str, attempt: u32, error: &str) {
-        self.log(format!("batch {key}: transient failure, retry {attempt}: {error}"));
+        self.log(format!(
+            "batch {key}: transient failure, retry {attempt}: {error}"
+        ));
     }
 }

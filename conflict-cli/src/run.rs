@@ -52,10 +52,20 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub profile: Option<ProfileArg>,
     /// PostgreSQL connection string of the conflict database (libpq key=value or URL).
-    #[arg(long, value_name = "CONNINFO", env = "CONFLICTS_PG", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "CONNINFO",
+        env = "CONFLICTS_PG",
+        hide_env_values = true
+    )]
     pub pg: Option<String>,
     /// ODBC connection string of the analytics warehouse (driver by absolute path or DSN).
-    #[arg(long, value_name = "CONNECTION_STRING", env = "CONFLICTS_ODBC", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "CONNECTION_STRING",
+        env = "CONFLICTS_ODBC",
+        hide_env_values = true
+    )]
     pub odbc: Option<String>,
     /// Conflict schema name (default conflict).
     #[arg(long, value_name = "NAME", env = "CONFLICTS_CONFLICT_SCHEMA")]
@@ -99,7 +109,6 @@ struct Resolved {
     analytics: AnalyticsSchema,
     dialect: Dialect,
     params: RunParams,
-    profile: Profile,
     job: JobOptions,
     fetch_rows: Option<usize>,
     prefilter: bool,
@@ -155,7 +164,11 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
             .map_err(|e: String| invalid(anyhow!(e)))?,
     };
     let options = rule_options(profile, file.rules.as_ref()).map_err(invalid)?;
-    let mode = if args.full { Mode::Full } else { Mode::Incremental };
+    let mode = if args.full {
+        Mode::Full
+    } else {
+        Mode::Incremental
+    };
     let since = args
         .since
         .as_deref()
@@ -208,7 +221,6 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         analytics,
         dialect,
         params,
-        profile,
         job,
         fetch_rows: file.fetch_rows,
         prefilter: file.prefilter.unwrap_or(true),
