@@ -72,6 +72,14 @@ pub const DETAIL_COLUMNS: &[DetailColumn] = columns![
     "LastUpdatedBy": Text,
 ];
 
+/// An in-service event (or PTO absence) with the columns its side of a CVM row carries:
+/// provider, caregiver and office fields, `AppVisitID` = the event's own id (schema.md §3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourcedEvent {
+    pub event: conflict_core::inservice::Event,
+    pub details: VisitDetails,
+}
+
 /// Payload values of one visit, aligned with [`DETAIL_COLUMNS`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct VisitDetails {
@@ -84,6 +92,15 @@ impl VisitDetails {
         VisitDetails {
             values: vec![Value::Null; DETAIL_COLUMNS.len()],
         }
+    }
+
+    /// Sets one payload column by its V1 name; unknown names are a programming error.
+    pub fn set(&mut self, cvm: &str, value: Value) {
+        let i = DETAIL_COLUMNS
+            .iter()
+            .position(|c| c.cvm == cvm)
+            .unwrap_or_else(|| panic!("{cvm} is not a payload column"));
+        self.values[i] = value;
     }
 
     pub fn get(&self, cvm: &str) -> Option<&Value> {

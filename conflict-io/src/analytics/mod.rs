@@ -6,6 +6,7 @@ mod cells;
 mod config;
 mod dialect;
 mod error;
+mod events;
 mod sql;
 mod wide;
 
@@ -176,24 +177,14 @@ impl AnalyticsSource {
         scope: &BatchScope,
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, AnalyticsError> {
-        let mut params: Vec<VarCharBox> = vec![
-            scope.window.from.to_string().into_parameter(),
-            scope.window.to.to_string().into_parameter(),
-        ];
-        let mut providers: Vec<&String> = ex.providers.iter().collect();
-        providers.sort_unstable();
-        params.extend(providers.iter().map(|p| p.to_lowercase().into_parameter()));
-        let mut ssns: Vec<&String> = ex.ssns.iter().collect();
-        ssns.sort_unstable();
-        params.extend(ssns.iter().map(|s| s.to_string().into_parameter()));
-        let filter = match &scope.scope {
-            Scope::Window => ScopeFilter::Window,
-            Scope::SsnPrefix(p) => {
-                params.push(p.clone().into_parameter());
+        let (filter, prefix) = match &scope.scope {
+            Scope::Window => (ScopeFilter::Window, None),
+            Scope::SsnPrefix(p) => (
                 ScopeFilter::SsnPrefix {
                     len: p.chars().count(),
-                }
-            }
+                },
+                Some(p.clone()),
+            ),
             Scope::Keys(keys) => {
                 let sql = self.sql();
                 self.load_temp_table(
@@ -203,12 +194,35 @@ impl AnalyticsSource {
                     &[10, 100],
                     keys.iter().map(|(d, s)| vec![d.to_string(), s.clone()]),
                 )?;
-                ScopeFilter::Keys
+                (ScopeFilter::Keys, None)
             }
         };
+        self.visits_filtered(&scope.window, filter, prefix, ex, self.cfg.prefilter)
+    }
+
+    /// The narrow query for a filter whose temporary table (if any) is loaded.
+    fn visits_filtered(
+        &mut self,
+        window: &conflict_core::Window,
+        filter: ScopeFilter,
+        prefix: Option<String>,
+        ex: &Exclusions,
+        prefilter: bool,
+    ) -> Result<Vec<Visit>, AnalyticsError> {
+        let mut params: Vec<VarCharBox> = vec![
+            window.from.to_string().into_parameter(),
+            window.to.to_string().into_parameter(),
+        ];
+        let mut providers: Vec<&String> = ex.providers.iter().collect();
+        providers.sort_unstable();
+        params.extend(providers.iter().map(|p| p.to_lowercase().into_parameter()));
+        let mut ssns: Vec<&String> = ex.ssns.iter().collect();
+        ssns.sort_unstable();
+        params.extend(ssns.iter().map(|s| s.to_string().into_parameter()));
+        params.extend(prefix.map(|p| p.into_parameter()));
         let query = self
             .sql()
-            .narrow(filter, providers.len(), ssns.len(), self.cfg.prefilter);
+            .narrow(filter, providers.len(), ssns.len(), prefilter);
         let mut out = Vec::new();
         self.fetch(
             "reading base visits",

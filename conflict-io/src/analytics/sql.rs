@@ -6,6 +6,8 @@ use super::dialect::{bool_int, id_text, real_text, text, trim_ws, Dialect};
 
 /// Temporary table holding the (visit date, SSN) keys of a batch.
 pub const KEYS_TABLE: &str = "conflicts_scope_keys";
+/// Temporary table holding the trimmed SSNs of a set of caregivers.
+pub const SSNS_TABLE: &str = "conflicts_scope_ssns";
 /// Temporary table holding the visit ids whose business columns are wanted.
 pub const IDS_TABLE: &str = "conflicts_detail_ids";
 
@@ -19,6 +21,8 @@ pub enum ScopeFilter {
     },
     /// Joined with [`KEYS_TABLE`].
     Keys,
+    /// Joined with [`SSNS_TABLE`] (visits that may meet an in-service event).
+    Ssns,
 }
 
 /// A query and the number of text parameters it takes, in order.
@@ -113,6 +117,9 @@ impl Sql<'_> {
                 join_keys = format!(
                     " JOIN {KEYS_TABLE} K ON K.key_date = F.\"Visit Date\" AND K.key_ssn = {ssn}"
                 )
+            }
+            ScopeFilter::Ssns => {
+                join_keys = format!(" JOIN {SSNS_TABLE} SS ON SS.scope_ssn = {ssn}")
             }
         }
         format!(

@@ -1,0 +1,228 @@
+//! In-service events (and PTO absences) of the window, and the visits that may meet them
+//! (rules.md §13, schema.md §3): the same pushdown discipline as the visits.
+
+use conflict_core::inservice::{Event, EventKind};
+use conflict_core::{Exclusions, Visit, Window};
+use odbc_api::parameter::VarCharBox;
+use odbc_api::IntoParameter;
+
+use super::cells::{Col, Rows};
+use super::dialect::{id_text, text};
+use super::error::AnalyticsError;
+use super::sql::{ScopeFilter, SSNS_TABLE};
+use super::AnalyticsSource;
+use crate::details::{SourcedEvent, Value, VisitDetails};
+
+const EVENT_COLUMNS: [Col; 20] = [
+    Col::i64("event id"),
+    Col::text("Environment", 50),
+    Col::text("Caregiver Id", 36),
+    Col::text("SSN", 50),
+    Col::text("Provider Id", 36),
+    Col::timestamp("start"),
+    Col::timestamp("end"),
+    Col::text("Office Id", 36),
+    Col::i64("Application Office Id"),
+    Col::text("Office Name", 100),
+    Col::i64("Application Provider Id"),
+    Col::text("Provider Name", 200),
+    Col::text("Federal Tax Number", 100),
+    Col::text("Phone Number 1", 30),
+    Col::i64("Application Caregiver Id"),
+    Col::text("Caregiver Code", 50),
+    Col::text("Caregiver Fullname", 101),
+    Col::text("Caregiver Firstname", 50),
+    Col::text("Caregiver Lastname", 50),
+    Col::text("Status", 50),
+];
+
+impl AnalyticsSource {
+    fn events_sql(&self, kind: EventKind, excluded_providers: usize, excluded_ssns: usize) -> String {
+        let d = self.cfg.dialect;
+        let s = &self.cfg.schema;
+        let ssn = self.sql().ssn_trimmed();
+        let (table, id, env, join_cg, start, end, office) = match kind {
+            EventKind::InService => (
+                "factcaregiverinservice",
+                "E.\"Application Caregiver Inservice Id\"",
+                text("E.\"Environment\"", 50),
+                "C.\"Caregiver Id\" = E.\"Caregiver Id\"",
+                "E.\"Inservice start date\"",
+                "E.\"Inservice end date\"",
+                true,
+            ),
+            // The absence → caregiver link through the global id is provisional (rules.md §13).
+            EventKind::Pto => (
+                "factcaregiverabsence",
+                "E.\"Caregiver Vacation Id\"",
+                "CAST('' AS VARCHAR(50))".to_string(),
+                "C.\"Global Caregiver Id\" = E.\"Global Caregiver Id\"",
+                "E.\"Start Date\"",
+                "E.\"End Date\"",
+                false,
+            ),
+        };
+        let (office_cols, office_join) = if office {
+            (
+                format!(
+                    "{}, O.\"Application Office Id\", {}",
+                    id_text("E.\"Office Id\""),
+                    text("O.\"Office Name\"", 100)
+                ),
+                format!(
+                    " LEFT JOIN {} O ON O.\"Office Id\" = E.\"Office Id\" AND O.\"Is Active\" = TRUE",
+                    s.table("dimoffice")
+                ),
+            )
+        } else {
+            (
+                "CAST(NULL AS VARCHAR(36)), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR(100))"
+                    .to_string(),
+                String::new(),
+            )
+        };
+        let mut wh = vec![
+            format!("{start} IS NOT NULL"),
+            format!("{end} IS NOT NULL"),
+            format!("CAST({} AS DATE) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)", d.utc(start)),
+            format!("{ssn} <> ''"),
+        ];
+        if excluded_providers > 0 {
+            wh.push(format!(
+                "{} NOT IN ({})",
+                id_text("E.\"Provider Id\""),
+                vec!["?"; excluded_providers].join(", ")
+            ));
+        }
+        if excluded_ssns > 0 {
+            wh.push(format!("{ssn} NOT IN ({})", vec!["?"; excluded_ssns].join(", ")));
+        }
+        format!(
+            "SELECT {id}, {env}, {cg}, {ssn_raw}, {pid}, {st}, {en}, {office_cols}, \
+             PR.\"Application Provider Id\", {pname}, {tax}, {phone}, \
+             C.\"Application Caregiver Id\", {code}, {full}, {first}, {last}, {status} \
+             FROM {t} E JOIN {c} C ON {join_cg} \
+             JOIN {p} PR ON PR.\"Provider Id\" = E.\"Provider Id\" AND PR.\"Is Active\" = TRUE \
+             AND PR.\"Is Demo\" = FALSE{office_join} WHERE {wh}",
+            cg = id_text("C.\"Caregiver Id\""),
+            ssn_raw = text("C.\"SSN\"", 50),
+            pid = id_text("E.\"Provider Id\""),
+            st = d.utc(start),
+            en = d.utc(end),
+            pname = text("PR.\"Provider Name\"", 200),
+            tax = text("PR.\"Federal Tax Number\"", 100),
+            phone = text("PR.\"Phone Number 1\"", 30),
+            code = text("C.\"Caregiver Code\"", 50),
+            full = text("C.\"Caregiver Fullname\"", 101),
+            first = text("C.\"Caregiver Firstname\"", 50),
+            last = text("C.\"Caregiver Lastname\"", 50),
+            status = text("C.\"Status\"", 50),
+            t = s.table(table),
+            c = s.table("dimcaregiver"),
+            p = s.table("dimprovider"),
+            wh = wh.join(" AND "),
+        )
+    }
+
+    /// Events of the window (joins and filters of rules.md §13 pushed down).
+    pub fn events(
+        &mut self,
+        kind: EventKind,
+        window: &Window,
+        ex: &Exclusions,
+    ) -> Result<Vec<SourcedEvent>, AnalyticsError> {
+        let mut params: Vec<VarCharBox> = vec![
+            window.from.to_string().into_parameter(),
+            window.to.to_string().into_parameter(),
+        ];
+        let mut providers: Vec<String> = ex.providers.iter().map(|p| p.to_lowercase()).collect();
+        providers.sort_unstable();
+        let mut ssns: Vec<&String> = ex.ssns.iter().collect();
+        ssns.sort_unstable();
+        let sql = self.events_sql(kind, providers.len(), ssns.len());
+        params.extend(providers.into_iter().map(|p| p.into_parameter()));
+        params.extend(ssns.iter().map(|s| s.to_string().into_parameter()));
+        let mut out = Vec::new();
+        self.fetch(
+            "reading in-service events",
+            &sql,
+            &params,
+            &EVENT_COLUMNS,
+            self.cfg.fetch_rows,
+            |rows| {
+                for r in 0..rows.len() {
+                    out.push(sourced_event(kind, rows, r)?);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Visits of the window whose trimmed SSN is one of `ssns` (no candidate pre-filter:
+    /// in-service pairs do not need a second provider on the same date).
+    pub fn visits_of_ssns(
+        &mut self,
+        window: &Window,
+        ssns: &[String],
+        ex: &Exclusions,
+    ) -> Result<Vec<Visit>, AnalyticsError> {
+        if ssns.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.load_temp_table(
+            SSNS_TABLE,
+            &format!("CREATE TEMPORARY TABLE {SSNS_TABLE} (scope_ssn VARCHAR(100))"),
+            &format!("INSERT INTO {SSNS_TABLE} (scope_ssn) VALUES (?)"),
+            &[100],
+            ssns.iter().map(|s| vec![s.clone()]),
+        )?;
+        self.visits_filtered(window, ScopeFilter::Ssns, None, ex, false)
+    }
+}
+
+fn sourced_event(kind: EventKind, rows: &Rows<'_>, r: usize) -> Result<SourcedEvent, AnalyticsError> {
+    let source_id = rows.i64(0, r)?.ok_or_else(|| AnalyticsError::Column {
+        what: rows.what,
+        column: "event id",
+        row: rows.offset + r + 1,
+        reason: "a value is required (found NULL)".into(),
+    })?;
+    let event = Event {
+        kind,
+        source_id,
+        environment: rows.string(1, r)?.unwrap_or_default(),
+        caregiver_id: rows.string(2, r)?,
+        ssn: rows.string(3, r)?,
+        provider_id: rows.required(4, r)?,
+        start: rows.timestamp(5, r)?,
+        end: rows.timestamp(6, r)?,
+    };
+    let mut d = VisitDetails::empty();
+    let text = |c: usize| -> Result<Value, AnalyticsError> {
+        Ok(rows.string(c, r)?.map_or(Value::Null, Value::Text))
+    };
+    let uuid = |c: usize| -> Result<Value, AnalyticsError> {
+        Ok(rows.string(c, r)?.map_or(Value::Null, Value::Uuid))
+    };
+    let int = |c: usize| -> Result<Value, AnalyticsError> {
+        Ok(rows.i64(c, r)?.map_or(Value::Null, Value::I64))
+    };
+    d.set("AppVisitID", Value::I64(source_id));
+    d.set("ProviderID", Value::Uuid(event.provider_id.clone()));
+    d.set("CaregiverID", uuid(2)?);
+    d.set("OfficeID", uuid(7)?);
+    d.set("AppOfficeID", int(8)?);
+    d.set("Office", text(9)?);
+    d.set("AppProviderID", int(10)?);
+    d.set("ProviderName", text(11)?);
+    d.set("FederalTaxNumber", text(12)?);
+    d.set("AgencyPhone", text(13)?);
+    d.set("AppCaregiverID", int(14)?);
+    d.set("AideCode", text(15)?);
+    d.set("AideName", text(16)?);
+    d.set("AideFName", text(17)?);
+    d.set("AideLName", text(18)?);
+    d.set("AideStatus", text(19)?);
+    Ok(SourcedEvent { event, details: d })
+}
