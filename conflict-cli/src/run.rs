@@ -213,6 +213,8 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         since,
         lookback_hours,
         dry_run: args.dry_run,
+        inservice: file.inservice.unwrap_or(true),
+        pto: file.pto.unwrap_or(false),
     };
     Ok(Resolved {
         pg,

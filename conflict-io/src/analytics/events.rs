@@ -37,7 +37,12 @@ const EVENT_COLUMNS: [Col; 20] = [
 ];
 
 impl AnalyticsSource {
-    fn events_sql(&self, kind: EventKind, excluded_providers: usize, excluded_ssns: usize) -> String {
+    fn events_sql(
+        &self,
+        kind: EventKind,
+        excluded_providers: usize,
+        excluded_ssns: usize,
+    ) -> String {
         let d = self.cfg.dialect;
         let s = &self.cfg.schema;
         let ssn = self.sql().ssn_trimmed();
@@ -84,7 +89,10 @@ impl AnalyticsSource {
         let mut wh = vec![
             format!("{start} IS NOT NULL"),
             format!("{end} IS NOT NULL"),
-            format!("CAST({} AS DATE) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)", d.utc(start)),
+            format!(
+                "CAST({} AS DATE) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)",
+                d.utc(start)
+            ),
             format!("{ssn} <> ''"),
         ];
         if excluded_providers > 0 {
@@ -95,7 +103,10 @@ impl AnalyticsSource {
             ));
         }
         if excluded_ssns > 0 {
-            wh.push(format!("{ssn} NOT IN ({})", vec!["?"; excluded_ssns].join(", ")));
+            wh.push(format!(
+                "{ssn} NOT IN ({})",
+                vec!["?"; excluded_ssns].join(", ")
+            ));
         }
         format!(
             "SELECT {id}, {env}, {cg}, {ssn_raw}, {pid}, {st}, {en}, {office_cols}, \
@@ -181,7 +192,11 @@ impl AnalyticsSource {
     }
 }
 
-fn sourced_event(kind: EventKind, rows: &Rows<'_>, r: usize) -> Result<SourcedEvent, AnalyticsError> {
+fn sourced_event(
+    kind: EventKind,
+    rows: &Rows<'_>,
+    r: usize,
+) -> Result<SourcedEvent, AnalyticsError> {
     let source_id = rows.i64(0, r)?.ok_or_else(|| AnalyticsError::Column {
         what: rows.what,
         column: "event id",

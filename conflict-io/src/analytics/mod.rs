@@ -430,4 +430,22 @@ impl crate::run::VisitSource for AnalyticsSource {
     ) -> Result<Vec<crate::run::Key>, AnalyticsError> {
         AnalyticsSource::delta_keys(self, since, window)
     }
+
+    fn events(
+        &mut self,
+        kind: conflict_core::inservice::EventKind,
+        window: &conflict_core::Window,
+        ex: &Exclusions,
+    ) -> Result<Vec<crate::details::SourcedEvent>, AnalyticsError> {
+        AnalyticsSource::events(self, kind, window, ex)
+    }
+
+    fn visits_of_ssns(
+        &mut self,
+        window: &conflict_core::Window,
+        ssns: &[String],
+        ex: &Exclusions,
+    ) -> Result<Vec<Visit>, AnalyticsError> {
+        AnalyticsSource::visits_of_ssns(self, window, ssns, ex)
+    }
 }

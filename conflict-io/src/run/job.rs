@@ -8,11 +8,13 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use conflict_core::admit::admit;
+use conflict_core::inservice::{admit_events, pair_events, EventKind};
 use conflict_core::{detect, DetectConfig, DetectReport, DetectedPair, GeoParams, Visit};
 
 use super::ports::{
-    BatchInput, BatchSpec, ConflictStore, Key, Mode, Outcome, RunInfo, RunParams, VisitSource,
-    WriteCounts,
+    BatchInput, BatchSpec, ConflictStore, EventInput, Key, Mode, Outcome, RunInfo, RunParams,
+    VisitSource, WriteCounts,
 };
 use super::report::RunReport;
 use crate::details::VisitDetails;
@@ -314,6 +316,110 @@ where
             first: first.clone(),
         });
     }
+    let owner = !matches!(start, Start::Join(_));
+    if owner && !cancel.load(Ordering::SeqCst) {
+        let kinds = [
+            (EventKind::InService, params.inservice),
+            (EventKind::Pto, params.pto),
+        ];
+        for (kind, on) in kinds {
+            if on {
+                let t = Instant::now();
+                observer.phase(match kind {
+                    EventKind::InService => "inservice",
+                    EventKind::Pto => "pto",
+                });
+                event_step(store, make_source, run, &cfg, kind, params.dry_run, report)?;
+                report.timing.inservice += t.elapsed().as_secs_f64();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The InService (or PTO) step: events of the whole window, the visits of their caregivers,
+/// pairing, and one write (lifecycle.md §7).
+fn event_step<St, S, F>(
+    store: &St,
+    make_source: &F,
+    run: &RunInfo,
+    cfg: &DetectConfig,
+    kind: EventKind,
+    dry_run: bool,
+    report: &mut RunReport,
+) -> Result<(), JobError>
+where
+    St: ConflictStore,
+    S: VisitSource,
+    F: Fn() -> Result<S, S::Error> + Sync,
+{
+    let mut source = make_source().map_err(source_err)?;
+    let events = source
+        .events(kind, &run.window, &cfg.exclusions)
+        .map_err(source_err)?;
+    let raw: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
+    let mut warnings = conflict_core::Warnings::default();
+    let admitted_events = admit_events(&raw, &run.window, &cfg.exclusions, &mut warnings);
+    let mut ssns: Vec<String> = admitted_events.iter().map(|e| e.ssn.clone()).collect();
+    ssns.sort_unstable();
+    ssns.dedup();
+    let visits = source
+        .visits_of_ssns(&run.window, &ssns, &cfg.exclusions)
+        .map_err(source_err)?;
+    let admission = admit(&visits, &run.window, &cfg.exclusions).map_err(|d| {
+        JobError::Source(
+            format!(
+                "visit id {:?} came back as two different records",
+                d[0].visit_id
+            )
+            .into(),
+        )
+    })?;
+    let pairs = pair_events(&visits, &admission, kind, &raw, &admitted_events);
+    let mut ids: Vec<&str> = pairs
+        .iter()
+        .map(|p| visits[p.visit].visit_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let details = source.details(&ids).map_err(source_err)?;
+    let input = EventInput {
+        kind,
+        visits: &visits,
+        admission: &admission,
+        events: &events,
+        admitted_events: &admitted_events,
+        pairs: &pairs,
+        details: &details,
+    };
+    let counts = store
+        .apply_events(run, &input, dry_run)
+        .map_err(store_err)?;
+    report.add_warnings(&warnings);
+    report.add_warnings(&counts.warnings);
+    report.writes.conflicts_created += counts.conflicts_created;
+    let r = &mut report.inservice;
+    let (ev, pa, up, un, ins) = match kind {
+        EventKind::InService => (
+            &mut r.inservice_events,
+            &mut r.inservice_pairs,
+            &mut r.inservice_updated,
+            &mut r.inservice_unchanged,
+            &mut r.inservice_inserted,
+        ),
+        EventKind::Pto => (
+            &mut r.pto_events,
+            &mut r.pto_pairs,
+            &mut r.pto_updated,
+            &mut r.pto_unchanged,
+            &mut r.pto_inserted,
+        ),
+    };
+    *ev += admitted_events.len() as u64;
+    *pa += pairs.len() as u64;
+    *up += counts.updated;
+    *un += counts.unchanged;
+    *ins += counts.inserted;
     Ok(())
 }
 

@@ -14,7 +14,9 @@ use conflict_core::{
 
 use super::job::{run_job, JobError, JobOptions, Observer, Silent, Start};
 use super::ports::*;
-use crate::details::VisitDetails;
+use conflict_core::inservice::{Event, EventKind};
+
+use crate::details::{SourcedEvent, VisitDetails};
 use crate::scope::{BatchScope, Scope};
 use crate::store::Reference;
 
@@ -47,6 +49,7 @@ fn visits(n: usize, days: u32) -> Vec<Visit> {
 
 struct MockSource {
     visits: Vec<Visit>,
+    events: Vec<SourcedEvent>,
     fail: bool,
 }
 
@@ -97,6 +100,27 @@ impl VisitSource for MockSource {
         }
         Ok(m.into_iter().collect())
     }
+    fn events(
+        &mut self,
+        _k: EventKind,
+        _w: &Window,
+        _ex: &Exclusions,
+    ) -> Result<Vec<SourcedEvent>, SourceFailure> {
+        Ok(self.events.clone())
+    }
+    fn visits_of_ssns(
+        &mut self,
+        w: &Window,
+        ssns: &[String],
+        _ex: &Exclusions,
+    ) -> Result<Vec<Visit>, SourceFailure> {
+        Ok(self
+            .visits
+            .iter()
+            .filter(|v| w.contains(v.visit_date) && ssns.contains(&trimmed(v)))
+            .cloned()
+            .collect())
+    }
     fn delta_keys(&mut self, since: NaiveDateTime, w: &Window) -> Result<Vec<Key>, SourceFailure> {
         Ok(self
             .visits
@@ -121,6 +145,7 @@ struct State {
     ledger: BTreeMap<(i64, String), (BatchSpec, Status)>,
     /// (batch key, pairs) of every committed apply.
     applied: Vec<(String, usize)>,
+    event_pairs: usize,
 }
 
 type ApplyHook = Box<dyn Fn(&str) + Sync>;
@@ -276,6 +301,18 @@ impl ConflictStore for MockStore {
             ..WriteCounts::default()
         })
     }
+    fn apply_events(
+        &self,
+        _run: &RunInfo,
+        input: &EventInput<'_>,
+        _dry_run: bool,
+    ) -> Result<EventCounts, StoreFailure> {
+        self.state.lock().unwrap().event_pairs += input.pairs.len();
+        Ok(EventCounts {
+            inserted: input.pairs.len() as u64,
+            ..EventCounts::default()
+        })
+    }
     fn release_batch(
         &self,
         run_id: i64,
@@ -318,6 +355,8 @@ fn params(mode: Mode) -> RunParams {
         since: None,
         lookback_hours: 36,
         dry_run: false,
+        inservice: true,
+        pto: false,
     }
 }
 
@@ -341,6 +380,7 @@ fn source_for(all: &[Visit]) -> impl Fn() -> Result<MockSource, SourceFailure> +
     move || {
         Ok(MockSource {
             visits: all.to_vec(),
+            events: vec![],
             fail: false,
         })
     }
@@ -573,6 +613,7 @@ fn a_failing_source_fails_the_run_and_releases_the_batch() {
     let make = || {
         Ok(MockSource {
             visits: all.clone(),
+            events: vec![],
             fail: true,
         })
     };
@@ -640,4 +681,69 @@ fn a_dry_run_applies_nothing_but_counts_everything() {
     assert_eq!(r.outcome, Outcome::DryRun);
     assert_eq!(r.report.writes.inserted as usize, want);
     assert!(store.state.lock().unwrap().applied.is_empty());
+}
+
+#[test]
+fn the_owner_runs_the_inservice_step_after_the_batches() {
+    let all = visits(5, 1);
+    let store = MockStore::default();
+    let p = params(Mode::Full);
+    let v = &all[0];
+    let start = v.sch_start.unwrap();
+    let event = SourcedEvent {
+        event: Event {
+            kind: EventKind::InService,
+            source_id: 1,
+            environment: "prod".into(),
+            caregiver_id: None,
+            ssn: v.ssn.clone(),
+            provider_id: "training-provider".into(),
+            start: Some(start),
+            end: Some(start + chrono::Duration::hours(1)),
+        },
+        details: VisitDetails::empty(),
+    };
+    let mut completed = all.clone();
+    for c in completed.iter_mut() {
+        c.visit_start = c.sch_start;
+        c.visit_end = c.sch_end;
+        c.is_missed = Some(false);
+    }
+    let make = || {
+        Ok(MockSource {
+            visits: completed.clone(),
+            events: vec![event.clone()],
+            fail: false,
+        })
+    };
+    let r = run_job(
+        &store,
+        make,
+        Start::New(p.clone()),
+        &p,
+        &opts(1),
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap();
+    // Visits 0 and 1 (both providers of SSN 0 on that day) overlap the training: 2 × 2 rows.
+    assert_eq!(r.report.inservice.inservice_events, 1);
+    assert_eq!(r.report.inservice.inservice_pairs, 4);
+    assert_eq!(store.state.lock().unwrap().event_pairs, 4);
+
+    let mut off = p.clone();
+    off.inservice = false;
+    let store = MockStore::default();
+    let r = run_job(
+        &store,
+        make,
+        Start::New(off.clone()),
+        &off,
+        &opts(1),
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(r.report.inservice.inservice_pairs, 0);
+    assert_eq!(store.state.lock().unwrap().event_pairs, 0);
 }

@@ -6,8 +6,8 @@ mod report;
 
 pub use job::{run_job, JobError, JobOptions, JobResult, Observer, Silent, Start};
 pub use ports::{
-    BatchInput, BatchSpec, ConflictStore, Key, Mode, Outcome, RunInfo, RunParams, VisitSource,
-    WriteCounts,
+    BatchInput, BatchSpec, ConflictStore, EventCounts, EventInput, Key, Mode, Outcome, RunInfo,
+    RunParams, VisitSource, WriteCounts,
 };
 pub use report::RunReport;
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveDateTime};
 use conflict_core::{DetectReport, DetectedPair, Exclusions, RuleOptions, Visit, Warnings, Window};
 
-use crate::details::VisitDetails;
+use conflict_core::inservice::{AdmittedEvent, EventKind, EventPair};
+
+use crate::details::{SourcedEvent, VisitDetails};
 use crate::scope::{BatchScope, Scope};
 
 /// A (visit date, trimmed SSN) key.
@@ -39,6 +41,23 @@ pub trait VisitSource {
         since: NaiveDateTime,
         window: &Window,
     ) -> Result<Vec<Key>, Self::Error>;
+
+    /// In-service events (or PTO absences) of the window (rules.md §13).
+    fn events(
+        &mut self,
+        kind: EventKind,
+        window: &Window,
+        ex: &Exclusions,
+    ) -> Result<Vec<SourcedEvent>, Self::Error>;
+
+    /// Admissible visits of the window whose trimmed SSN is one of `ssns`, without the
+    /// candidate pre-filter.
+    fn visits_of_ssns(
+        &mut self,
+        window: &Window,
+        ssns: &[String],
+        ex: &Exclusions,
+    ) -> Result<Vec<Visit>, Self::Error>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +89,10 @@ pub struct RunParams {
     pub since: Option<NaiveDateTime>,
     pub lookback_hours: u32,
     pub dry_run: bool,
+    /// InService detection after the regular batches (default on).
+    pub inservice: bool,
+    /// PTO detection (default off; the absence → caregiver link is provisional).
+    pub pto: bool,
 }
 
 /// A run as recorded in `detection_runs`.
@@ -128,6 +151,29 @@ impl WriteCounts {
         self.conflicts_created += o.conflicts_created;
         self.warnings.merge(&o.warnings);
     }
+}
+
+/// Everything the InService (or PTO) step hands to the store.
+pub struct EventInput<'a> {
+    pub kind: EventKind,
+    pub visits: &'a [Visit],
+    /// Admission of `visits` (trimmed SSNs, resolved locations).
+    pub admission: &'a conflict_core::admit::Admission,
+    pub events: &'a [SourcedEvent],
+    pub admitted_events: &'a [AdmittedEvent],
+    pub pairs: &'a [EventPair],
+    /// Business columns of the visits in `pairs`.
+    pub details: &'a HashMap<String, VisitDetails>,
+}
+
+/// Write counters of the InService step (lifecycle.md §11).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventCounts {
+    pub updated: u64,
+    pub unchanged: u64,
+    pub inserted: u64,
+    pub conflicts_created: u64,
+    pub warnings: Warnings,
 }
 
 /// How a run ended, for `detection_runs` and `InProgressFlag`.
@@ -198,6 +244,15 @@ pub trait ConflictStore: Sync {
         input: &BatchInput<'_>,
         dry_run: bool,
     ) -> Result<WriteCounts, Self::Error>;
+
+    /// Updates and inserts the InService (or PTO) rows of lifecycle.md §7 in one transaction
+    /// (no stale resolution); `dry_run` rolls back.
+    fn apply_events(
+        &self,
+        run: &RunInfo,
+        input: &EventInput<'_>,
+        dry_run: bool,
+    ) -> Result<EventCounts, Self::Error>;
 
     /// Gives a claimed batch back (after a failure or an interruption).
     fn release_batch(&self, run_id: i64, key: &str, error: Option<&str>)

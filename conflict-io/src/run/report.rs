@@ -37,6 +37,20 @@ pub struct WriteReport {
     pub conflicts_created: u64,
 }
 
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InServiceReport {
+    pub inservice_events: u64,
+    pub inservice_pairs: u64,
+    pub inservice_updated: u64,
+    pub inservice_unchanged: u64,
+    pub inservice_inserted: u64,
+    pub pto_events: u64,
+    pub pto_pairs: u64,
+    pub pto_updated: u64,
+    pub pto_unchanged: u64,
+    pub pto_inserted: u64,
+}
+
 /// Wall seconds per step; fetch/detect/write are summed over batches (and so over workers).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timing {
@@ -46,6 +60,7 @@ pub struct Timing {
     pub read_visits: f64,
     pub detect: f64,
     pub apply: f64,
+    pub inservice: f64,
     pub finish: f64,
     pub total: f64,
     pub batches: u64,
@@ -69,6 +84,7 @@ pub struct RunReport {
     pub input: InputCounts,
     pub detection: DetectionCounts,
     pub writes: WriteReport,
+    pub inservice: InServiceReport,
     pub warnings: BTreeMap<String, u64>,
     pub warning_examples: BTreeMap<String, Vec<String>>,
     pub timing: Timing,
