@@ -189,23 +189,28 @@ impl Sql<'_> {
         prefilter: bool,
     ) -> NarrowQuery {
         let base = self.base_cte(scope, excluded_providers, excluded_ssns);
-        let (cand_cte, cand_join) = if prefilter {
+        // "Two or more providers in the group" as MIN <> MAX over a window rather than a
+        // GROUP BY ... HAVING joined back: no self-join, and PostgreSQL's planner no longer
+        // underestimates the survivors as one row (which made it join the addresses by nested
+        // loop over a CTE scan, seconds per batch). Both dialects have MIN/MAX OVER.
+        let (cand_cte, from, cand_where) = if prefilter {
             (
-                ", cand AS (SELECT vdate AS c_date, ssn_t AS c_ssn FROM base \
-                 GROUP BY vdate, ssn_t HAVING COUNT(DISTINCT pid) > 1)",
-                " JOIN cand ON cand.c_date = B.vdate AND cand.c_ssn = B.ssn_t",
+                ", cand AS (SELECT base.*, MIN(pid) OVER (PARTITION BY vdate, ssn_t) AS pmin, \
+                 MAX(pid) OVER (PARTITION BY vdate, ssn_t) AS pmax FROM base)",
+                "cand",
+                " WHERE B.pmin <> B.pmax",
             )
         } else {
-            ("", "")
+            ("", "base", "")
         };
         let sql = format!(
             "WITH {base}{cand_cte}, {addr} \
              SELECT B.vid, B.app_vid, B.ssn_raw, B.pid, B.vdate, B.sch_s, B.sch_e, B.vis_s, \
              B.vis_e, B.gps_out, B.gps_in, {lat}, {lon}, {zip}, {st}, {ast}, B.prov_state, \
              B.missed, B.upd, B.cg \
-             FROM base B{cand_join} \
+             FROM {from} B \
              LEFT JOIN addr PA ON PA.addr_pid = B.pp_id AND PA.addr_rank = 1 \
-             LEFT JOIN addr AA ON AA.addr_pid = B.ap_id AND AA.addr_rank = 1",
+             LEFT JOIN addr AA ON AA.addr_pid = B.ap_id AND AA.addr_rank = 1{cand_where}",
             addr = self.latest_address_cte(),
             lat = real_text("PA.\"Latitude\""),
             lon = real_text("PA.\"Longitude\""),

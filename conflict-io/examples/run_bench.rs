@@ -1,0 +1,163 @@
+//! End-to-end time of a full run (`run_job`: psqlODBC source → detection → PostgreSQL store) on
+//! a generated world, for issue "conflicts run" figures.
+//!
+//! ```text
+//! CONFLICTS_TEST_PG='host=127.0.0.1 port=5432 user=postgres dbname=postgres' \
+//!   cargo run --release -p conflict-io --example run_bench -- --visits 638216 --ssns 1284 \
+//!   --existing 15000 --workers 2
+//! ```
+//!
+//! Loads the world into `analytics_t_<random>`, creates `conflict_t_<random>` with settings and
+//! the default bands, seeds `--existing` stored rows (re-detected pairs, so the first run has
+//! updates to check, plus stale rows), then runs a full run twice (the second shows the
+//! unchanged-rows path) and prints the time per step. Both schemas are dropped at the end.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use conflict_core::{detect, DetectConfig, DetectedPair, Exclusions, Profile, RuleOptions};
+use conflict_io::analytics::AnalyticsSource;
+use conflict_io::run::{run_job, JobOptions, Mode, RunParams, Silent, Start};
+use conflict_io::store::{init_schema, PgStore, SchemaNames};
+
+use support::env;
+use support::expected::Expected;
+use support::load::AnalyticsDb;
+use support::world::{World, WorldConfig};
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number")))
+        .unwrap_or(default)
+}
+
+fn main() {
+    let visits = arg("--visits", 638_216);
+    let ssns = arg("--ssns", 1_284);
+    let existing = arg("--existing", 15_000);
+    let workers = arg("--workers", 2);
+    let mut cfg = WorldConfig::batch6(11);
+    cfg.visits = visits;
+    cfg.people = ssns;
+    let t = Instant::now();
+    let world = World::generate(&cfg);
+    let mut db = AnalyticsDb::create();
+    let stats = db.load(&world);
+    println!(
+        "world: {} visits ({} rows in all) generated and loaded in {:.1} s",
+        stats.visits,
+        stats.rows,
+        t.elapsed().as_secs_f64()
+    );
+
+    let names = SchemaNames::new(db.names.conflict.as_str(), &db.schema()).unwrap();
+    let mut client = env::pg_client();
+    init_schema(&mut client, &names).unwrap();
+    let s = names.conflict.quoted();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {s}.settings (\"ID\", \"ExtraDistancePer\") VALUES (1, 1.0);
+             INSERT INTO {s}.mph (\"From\", \"To\", \"AverageMilesPerHour\") VALUES
+               (0, 2, 10), (3, 10, 25), (11, 25, 35), (26, 100, 50), (101, 10000, 60);"
+        ))
+        .unwrap();
+
+    // Stored rows: the first `existing` expected pairs (with flags 'N' so the run updates
+    // them) and as many made-up stale rows under the same keys.
+    let base = Expected::new(&world).visits(&cfg.window(), &Exclusions::default());
+    let mut pairs: Vec<DetectedPair> = Vec::new();
+    let dcfg = DetectConfig::new(cfg.as_of).unwrap();
+    let report = detect(&base, &dcfg, &mut pairs).unwrap();
+    let seeded = pairs.len().min(existing);
+    let mut sql = String::new();
+    for (n, p) in pairs.iter().take(seeded).enumerate() {
+        let (a, b) = (&base[p.v1], &base[p.v2]);
+        let ssn = report.ssn(p.v1).unwrap();
+        let stale = format!("00000000-0000-4000-8000-{:012x}", n);
+        sql.push_str(&format!(
+            "INSERT INTO {s}.conflictvisitmaps (\"VisitID\", \"ConVisitID\", \"SSN\", \"VisitDate\", \
+             \"CONFLICTID\", \"StatusFlag\", \"SameSchTimeFlag\", \"SameVisitTimeFlag\", \
+             \"SchAndVisitTimeSameFlag\", \"SchOverAnotherSchTimeFlag\", \
+             \"VisitTimeOverAnotherVisitTimeFlag\", \"SchTimeOverVisitTimeFlag\", \"DistanceFlag\") \
+             VALUES ('{}', '{}', '{ssn}', '{}', {id}, 'N', 'N','N','N','N','N','N','N'), \
+             ('{}', '{stale}', '{ssn}', '{}', {id}, 'N', 'N','N','N','N','N','N','N');\n",
+            a.visit_id,
+            b.visit_id,
+            a.visit_date,
+            a.visit_id,
+            a.visit_date,
+            id = 1_000_000 + n
+        ));
+    }
+    client.batch_execute(&sql).unwrap();
+    println!(
+        "detected pairs in the world: {}; seeded {} stored pairs + {} stale rows",
+        pairs.len(),
+        seeded,
+        seeded
+    );
+
+    let store = PgStore::connect(&env::conninfo(), names.clone(), workers as u32 + 2).unwrap();
+    let source_cfg = db.config(true);
+    let make = || AnalyticsSource::connect(source_cfg.clone());
+    let params = RunParams {
+        mode: Mode::Full,
+        profile: Profile::Current,
+        options: RuleOptions::default(),
+        as_of: Some(cfg.as_of),
+        lookback_years: 2,
+        lookforward_days: 45,
+        since: None,
+        lookback_hours: 36,
+        dry_run: false,
+        inservice: false,
+        pto: false,
+    };
+    let opts = JobOptions {
+        workers,
+        poll: Duration::from_millis(50),
+        ..JobOptions::default()
+    };
+    for attempt in ["first run", "second run (nothing changed)"] {
+        let t = Instant::now();
+        let r = run_job(
+            &store,
+            make,
+            Start::New(params.clone()),
+            &params,
+            &opts,
+            &AtomicBool::new(false),
+            &Silent,
+        )
+        .unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let (tm, w, i) = (&r.report.timing, &r.report.writes, &r.report.input);
+        println!(
+            "{attempt}: {secs:.2} s wall, {} batches, {} visits read ({:.0}/s), {} pairs; \
+             updated {} unchanged {} inserted {} resolved {} conflicts created {}",
+            tm.batches,
+            i.visits_read,
+            i.visits_read as f64 / secs,
+            r.report.detection.pairs_detected,
+            w.updated,
+            w.unchanged,
+            w.inserted,
+            w.resolved,
+            w.conflicts_created
+        );
+        println!(
+            "  steps (fetch/detect/write summed over {workers} workers): preflight {:.2} s, \
+             scope {:.2} s, fetch {:.2} s, detect {:.2} s, write {:.2} s, finish {:.2} s",
+            tm.preflight, tm.scope, tm.read_visits, tm.detect, tm.apply, tm.finish
+        );
+    }
+    client
+        .batch_execute(&format!("DROP SCHEMA {s} CASCADE"))
+        .unwrap();
+}
