@@ -242,6 +242,100 @@ mod tests {
     }
 
     #[test]
+    fn repeated_ids_are_reported_against_their_first_occurrence_in_input_order() {
+        let ids = ["a", "b", "a", "c", "a", "b", "d", "c"];
+        let visits: Vec<Visit> = ids
+            .iter()
+            .map(|id| Visit::new(*id, "1", "p", day("2025-06-10")))
+            .collect();
+        assert_eq!(repeated_ids(&visits), vec![(2, 0), (4, 0), (5, 1), (7, 3)]);
+        assert!(repeated_ids(&visits[..2]).is_empty());
+        assert!(repeated_ids(&[]).is_empty());
+    }
+
+    /// The parallel admission against a plain sequential pass, on enough visits to span many
+    /// chunks, with repeated ids across chunk borders and every kind of warning.
+    #[test]
+    fn parallel_admission_equals_a_sequential_pass() {
+        let gps = ["40.75,-73.99", "N/A", "91,0", ",", "40.8,-73.9,0", ""];
+        let ssns = ["100000001", " 100000002 ", "", "999999999", "100000003"];
+        let mut visits: Vec<Visit> = Vec::new();
+        for i in 0..5 * ADMIT_CHUNK + 123 {
+            let date = day("2023-06-10") + chrono::TimeDelta::days((i % 800) as i64);
+            let mut v = Visit::new(format!("v{i}"), ssns[i % 5], "p", date);
+            v.call_out_gps = Some(gps[i % 6].to_string()).filter(|_| i % 7 > 0);
+            v.call_in_gps = Some(gps[(i / 6) % 6].to_string());
+            if i % 11 == 0 {
+                v.address_lat = Some(if i % 2 == 0 { 95.0 } else { 40.7 });
+                v.address_lon = Some(-73.9);
+            }
+            if i >= 4 * ADMIT_CHUNK && i % 3 == 0 {
+                // An identical copy of an earlier record: collapsed with a warning.
+                v = visits[i % (4 * ADMIT_CHUNK)].clone();
+            }
+            visits.push(v);
+        }
+        let (w, ex) = (window(), Exclusions::default());
+        let got = admit(&visits, &w, &ex).unwrap();
+
+        let mut want = AdmitStats {
+            visits_read: visits.len() as u64,
+            ..AdmitStats::default()
+        };
+        let mut first = std::collections::HashMap::new();
+        let mut admitted = Vec::new();
+        for (i, v) in visits.iter().enumerate() {
+            if let Some(&f) = first.get(v.visit_id.as_str()) {
+                if visits[f] == *v {
+                    want.warnings
+                        .add(WarningKind::DuplicateVisit, Some(&v.visit_id));
+                    continue;
+                }
+                panic!("test data has different records under {}", v.visit_id);
+            }
+            first.insert(v.visit_id.as_str(), i);
+        }
+        for (i, v) in visits.iter().enumerate() {
+            if first[v.visit_id.as_str()] != i {
+                continue;
+            }
+            if let Some(r) = drop_reason(v, &w, &ex) {
+                want.dropped[r as usize] += 1;
+                continue;
+            }
+            let location =
+                crate::gps::resolve_location(v, |k| want.warnings.add(k, Some(&v.visit_id)));
+            let ssn = non_blank(v.ssn.as_deref()).unwrap().to_string();
+            admitted.push(Admitted {
+                index: i,
+                ssn,
+                location,
+            });
+        }
+        want.visits_admitted = admitted.len() as u64;
+        assert!(want.warnings.count(WarningKind::DuplicateVisit) > 1000);
+        assert!(want.warnings.count(WarningKind::AddressOutOfRange) > 0);
+        assert_eq!(got.admitted, admitted);
+        assert_eq!(got.stats, want);
+    }
+
+    #[test]
+    fn placeholder_check_reads_digits_only() {
+        let mut ex = Exclusions::default();
+        assert!(is_placeholder("000-00-0000", &ex));
+        assert!(is_placeholder("x9 9 9 9 9 9 9 9 9", &ex));
+        assert!(!is_placeholder("0000000000", &ex));
+        assert!(!is_placeholder(&"0".repeat(40), &ex));
+        ex.placeholder_ssns.insert("0".repeat(40));
+        assert!(is_placeholder(&format!("-{}-", "0".repeat(40)), &ex));
+        for i in 0..10 {
+            ex.placeholder_ssns.insert(format!("12{i}"));
+        }
+        assert!(is_placeholder("1-2-5", &ex));
+        assert!(!is_placeholder("1-2-", &ex));
+    }
+
+    #[test]
     fn identical_duplicates_collapse_and_different_ones_are_errors() {
         let a = Visit::new("a", "1", "p", day("2025-06-10"));
         let mut b = a.clone();

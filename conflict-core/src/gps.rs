@@ -15,7 +15,12 @@ pub enum Gps {
 
 pub fn parse_gps(raw: Option<&str>) -> Gps {
     let Some(raw) = raw else { return Gps::None };
-    let cleaned: String = raw.chars().filter(|&c| c != '"').collect();
+    // Most strings hold no quote: borrow them instead of copying (the hot path of admission).
+    let cleaned: std::borrow::Cow<str> = if raw.contains('"') {
+        raw.replace('"', "").into()
+    } else {
+        raw.into()
+    };
     if trim(&cleaned).is_empty() {
         return Gps::None;
     }

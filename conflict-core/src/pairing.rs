@@ -127,21 +127,64 @@ impl Hasher for FastHasher {
 /// A `HashMap` with [`FastHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
-/// Interns optional strings to small integers; 0 stands for NULL.
-#[derive(Default)]
-struct Interner<'a>(FastMap<&'a str, u32>);
+/// Rows handled by one parallel task of [`Batch::build`].
+const BUILD_CHUNK: usize = 16_384;
 
-impl<'a> Interner<'a> {
-    fn id(&mut self, s: Option<&'a str>) -> u32 {
-        match s {
-            None => 0,
-            Some(s) => {
-                let next = self.0.len() as u32 + 1;
-                *self.0.entry(s).or_insert(next)
-            }
+/// Values of one chunk of rows interned locally: an id per row (0 for NULL, `1..` for the
+/// distinct keys in order of first appearance) and the keys by id.
+struct Local<K> {
+    ids: Vec<u32>,
+    keys: Vec<K>,
+    map: FastMap<K, u32>,
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Local<K> {
+    fn with_capacity(rows: usize) -> Self {
+        Local {
+            ids: Vec::with_capacity(rows),
+            keys: Vec::new(),
+            map: FastMap::default(),
         }
     }
+
+    fn push(&mut self, key: Option<K>) {
+        let Local { ids, keys, map } = self;
+        ids.push(match key {
+            None => 0,
+            Some(k) => *map.entry(k).or_insert_with(|| {
+                keys.push(k);
+                keys.len() as u32
+            }),
+        });
+    }
 }
+
+/// Joins the chunks' local ids into one numbering, keys numbered in chunk order: returns the
+/// id of every row (chunks concatenated) and the keys by id (`keys[id - 1]`). Interned ids are
+/// only ever compared for equality, and 0 stays NULL.
+fn merge_locals<K: std::hash::Hash + Eq + Copy>(
+    locals: impl IntoIterator<Item = Local<K>>,
+    rows: usize,
+) -> (Vec<u32>, Vec<K>) {
+    let mut global: FastMap<K, u32> = FastMap::default();
+    let mut keys = Vec::new();
+    let mut ids = Vec::with_capacity(rows);
+    for local in locals {
+        let mut to_global = Vec::with_capacity(local.keys.len() + 1);
+        to_global.push(0);
+        for k in local.keys {
+            to_global.push(*global.entry(k).or_insert_with(|| {
+                keys.push(k);
+                keys.len() as u32
+            }));
+        }
+        ids.extend(local.ids.into_iter().map(|l| to_global[l as usize]));
+    }
+    (ids, keys)
+}
+
+/// The raw state texts a visit's final states depend on (p, pa, provider).
+type RawStates<'v> = (Option<&'v str>, Option<&'v str>, Option<&'v str>);
 
 /// Admitted visits in key order, columnar.
 pub struct Batch {
@@ -163,33 +206,45 @@ pub struct Batch {
 impl Batch {
     pub fn build(visits: &[Visit], admission: &Admission) -> Batch {
         let adm = &admission.admitted;
-        // Order SSNs by their text so the output order does not depend on the input order.
-        let mut ssn_ids: FastMap<&str, u32> = FastMap::default();
-        let ssn_of: Vec<u32> = adm
-            .iter()
-            .map(|a| {
-                let n = ssn_ids.len() as u32;
-                *ssn_ids.entry(a.ssn.as_str()).or_insert(n)
+        // Pass 1, over the admitted visits in parallel chunks: SSN ids and visit dates.
+        let chunks: Vec<(Local<&str>, Vec<i32>)> = adm
+            .par_chunks(BUILD_CHUNK)
+            .map(|chunk| {
+                let mut ssns = Local::with_capacity(chunk.len());
+                let mut days = Vec::with_capacity(chunk.len());
+                for a in chunk {
+                    ssns.push(Some(a.ssn.as_str()));
+                    days.push(visits[a.index].visit_date.to_epoch_days());
+                }
+                (ssns, days)
             })
             .collect();
-        let mut by_text: Vec<(&str, u32)> = ssn_ids.iter().map(|(s, &i)| (*s, i)).collect();
-        by_text.sort_unstable();
-        drop(ssn_ids);
-        let mut rank = vec![0u32; by_text.len()];
+        let mut days = Vec::with_capacity(adm.len());
+        let mut ssn_locals = Vec::with_capacity(chunks.len());
+        for (ssns, d) in chunks {
+            ssn_locals.push(ssns);
+            days.extend(d);
+        }
+        let (ssn_of, ssn_texts) = merge_locals(ssn_locals, adm.len());
+        // Order SSNs by their text so the output order does not depend on the input order.
+        let mut by_text: Vec<(&str, u32)> = ssn_texts.into_iter().zip(1..).collect();
+        by_text.par_sort_unstable();
+        let mut rank = vec![0u32; by_text.len() + 1];
         for (r, (_, id)) in by_text.iter().enumerate() {
             rank[*id as usize] = r as u32;
         }
-        let mut order: Vec<(u64, u32)> = adm
-            .iter()
-            .zip(&ssn_of)
+        drop(by_text);
+        let mut order: Vec<(u64, u32)> = ssn_of
+            .par_iter()
+            .zip(days.par_iter())
             .enumerate()
-            .map(|(k, (a, &ssn))| {
-                let days = visits[a.index].visit_date.to_epoch_days() as i64;
-                let key = ((rank[ssn as usize] as u64) << 32) | (days - i32::MIN as i64) as u64;
+            .map(|(k, (&ssn, &day))| {
+                let key =
+                    ((rank[ssn as usize] as u64) << 32) | (day as i64 - i32::MIN as i64) as u64;
                 (key, k as u32)
             })
             .collect();
-        drop(ssn_of);
+        drop((ssn_of, days));
         // Every (key, position) is distinct, so any correct sort gives the same order.
         order.par_sort_unstable();
 
@@ -205,18 +260,73 @@ impl Batch {
             }
         }
 
-        let mut index = Vec::with_capacity(n);
-        let mut provider = Vec::with_capacity(n);
+        // Pass 2, over the rows in key order in parallel chunks, reading each visit once:
+        // times, coordinates, and locally interned provider, zip and raw state texts.
+        let mut index = vec![0usize; n];
         let mut times = Array2::from_elem((n, 4), NULL_TS);
         let mut coords = Array2::from_elem((n, 3), f64::NAN);
-        let mut states = Vec::with_capacity(n);
-        let mut zip = Vec::with_capacity(n);
-        let (mut prov_ids, mut zip_ids) = (Interner::default(), Interner::default());
+        type Interned<'v> = (Local<&'v str>, Local<&'v str>, Local<RawStates<'v>>);
+        let locals: Vec<Interned<'_>> = order
+            .par_chunks(BUILD_CHUNK)
+            .zip(index.par_chunks_mut(BUILD_CHUNK))
+            .zip(
+                times
+                    .as_slice_mut()
+                    .expect("standard layout")
+                    .par_chunks_mut(4 * BUILD_CHUNK),
+            )
+            .zip(
+                coords
+                    .as_slice_mut()
+                    .expect("standard layout")
+                    .par_chunks_mut(3 * BUILD_CHUNK),
+            )
+            .map(|(((rows, index), times), coords)| {
+                let mut provider = Local::with_capacity(rows.len());
+                let mut zip = Local::with_capacity(rows.len());
+                let mut states = Local::with_capacity(rows.len());
+                for (r, &(_, k)) in rows.iter().enumerate() {
+                    let a = &adm[k as usize];
+                    let v = &visits[a.index];
+                    index[r] = a.index;
+                    times[4 * r..4 * r + 4].copy_from_slice(&[
+                        micros(v.sch_start),
+                        micros(v.sch_end),
+                        micros(v.visit_start),
+                        micros(v.visit_end),
+                    ]);
+                    if let Some((loc, _)) = a.location {
+                        let phi = loc.lat.to_radians();
+                        coords[3 * r..3 * r + 3].copy_from_slice(&[
+                            phi,
+                            phi.cos(),
+                            loc.lon.to_radians(),
+                        ]);
+                    }
+                    provider.push(Some(v.provider_id.as_str()));
+                    zip.push(non_blank(v.p_zip.as_deref()));
+                    states.push(Some((
+                        v.p_state.as_deref(),
+                        v.pa_state.as_deref(),
+                        v.provider_state.as_deref(),
+                    )));
+                }
+                (provider, zip, states)
+            })
+            .collect();
+        let mut provider_locals = Vec::with_capacity(locals.len());
+        let mut zip_locals = Vec::with_capacity(locals.len());
+        let mut state_locals = Vec::with_capacity(locals.len());
+        for (p, z, st) in locals {
+            provider_locals.push(p);
+            zip_locals.push(z);
+            state_locals.push(st);
+        }
+        let (provider, _) = merge_locals(provider_locals, n);
+        let (zip, _) = merge_locals(zip_locals, n);
         // Final states depend only on the three raw state texts, and a batch has few distinct
-        // triples: each is normalised once and its finals interned (ids are only compared for
-        // equality, and 0 stays NULL).
-        type RawStates<'v> = (Option<&'v str>, Option<&'v str>, Option<&'v str>);
-        let mut finals_of: FastMap<RawStates<'_>, (u32, u32)> = FastMap::default();
+        // triples: each is normalised once and its finals interned.
+        let (triple_of, triples) = merge_locals(state_locals, n);
         let mut final_ids: FastMap<String, u32> = FastMap::default();
         let mut final_id = |s: Option<String>| match s {
             None => 0,
@@ -225,35 +335,20 @@ impl Batch {
                 *final_ids.entry(s).or_insert(next)
             }
         };
-        for (row, &(_, k)) in order.iter().enumerate() {
-            let a = &adm[k as usize];
-            let v = &visits[a.index];
-            index.push(a.index);
-            provider.push(prov_ids.id(Some(v.provider_id.as_str())));
-            let mut t = times.row_mut(row);
-            t[0] = micros(v.sch_start);
-            t[1] = micros(v.sch_end);
-            t[2] = micros(v.visit_start);
-            t[3] = micros(v.visit_end);
-            if let Some((loc, _)) = a.location {
-                let mut c = coords.row_mut(row);
-                let phi = loc.lat.to_radians();
-                c[0] = phi;
-                c[1] = phi.cos();
-                c[2] = loc.lon.to_radians();
-            }
-            zip.push(zip_ids.id(non_blank(v.p_zip.as_deref())));
-            let raw = (
-                v.p_state.as_deref(),
-                v.pa_state.as_deref(),
-                v.provider_state.as_deref(),
-            );
-            let ids = *finals_of.entry(raw).or_insert_with(|| {
-                let f = StateFinals::of(v);
-                (final_id(f.p), final_id(f.pa))
+        let mut finals_of_triple = vec![(0, 0)];
+        for &(p, pa, prov) in &triples {
+            let f = StateFinals::of(&Visit {
+                p_state: p.map(String::from),
+                pa_state: pa.map(String::from),
+                provider_state: prov.map(String::from),
+                ..Visit::default()
             });
-            states.push(ids);
+            finals_of_triple.push((final_id(f.p), final_id(f.pa)));
         }
+        let states = triple_of
+            .par_iter()
+            .map(|&t| finals_of_triple[t as usize])
+            .collect();
         Batch {
             index,
             groups,
@@ -404,6 +499,120 @@ mod tests {
     use crate::admit::admit;
     use crate::states::keep;
     use chrono::NaiveDate;
+
+    #[test]
+    fn chunk_interning_numbers_equal_keys_equally() {
+        let key = |r: usize| match r % 13 {
+            0 => None,
+            _ => Some((r * 7919) % 1000),
+        };
+        let rows = 3 * BUILD_CHUNK + 17;
+        let all: Vec<usize> = (0..rows).collect();
+        let locals = all.chunks(BUILD_CHUNK).map(|c| {
+            let mut l = Local::with_capacity(c.len());
+            c.iter().for_each(|&r| l.push(key(r)));
+            l
+        });
+        let (ids, keys) = merge_locals(locals, rows);
+        assert_eq!(ids.len(), rows);
+        let distinct: std::collections::HashSet<usize> = (0..rows).filter_map(key).collect();
+        assert_eq!(keys.len(), distinct.len());
+        for (r, &id) in ids.iter().enumerate() {
+            match key(r) {
+                None => assert_eq!(id, 0),
+                Some(k) => assert_eq!(keys[id as usize - 1], k),
+            }
+        }
+        let none: Vec<Local<u8>> = Vec::new();
+        assert_eq!(merge_locals(none, 0), (vec![], vec![]));
+    }
+
+    /// The parallel build against plain sequential rules, on a batch that spans many chunks.
+    #[test]
+    fn parallel_build_equals_a_sequential_build() {
+        let d0: NaiveDate = "2024-01-01".parse().unwrap();
+        let states = [
+            None,
+            Some("NY"),
+            Some(" new york "),
+            Some("NJ"),
+            Some(""),
+            Some("pa"),
+        ];
+        let mut visits = Vec::new();
+        for i in 0..3 * BUILD_CHUNK + 501 {
+            let ssn = format!("{}", 100 + (i * 31) % 97);
+            let date = d0 + chrono::TimeDelta::days(((i * 7) % 40) as i64);
+            let mut v = Visit::new(format!("v{i}"), ssn, format!("p{}", i % 5), date);
+            v.sch_start = date.and_hms_opt((i % 20) as u32, 0, 0);
+            v.visit_end = date.and_hms_opt(23, (i % 60) as u32, 1);
+            v.p_zip = Some(["10001", " 10001", "", "10002"][i % 4].to_string());
+            v.p_state = states[i % 6].map(String::from);
+            v.pa_state = states[(i / 6) % 6].map(String::from);
+            v.provider_state = states[(i / 36) % 6].map(String::from);
+            if i % 3 == 0 {
+                v.call_out_gps = Some(format!("40.{},-73.9", i % 1000));
+            }
+            visits.push(v);
+        }
+        let cfg = DetectConfig::new("2024-02-01".parse().unwrap()).unwrap();
+        let adm = admit(&visits, &cfg.window, &cfg.exclusions).unwrap();
+        let b = Batch::build(&visits, &adm);
+
+        let mut want: Vec<(&str, NaiveDate, usize)> = adm
+            .admitted
+            .iter()
+            .map(|a| (a.ssn.as_str(), visits[a.index].visit_date, a.index))
+            .collect();
+        want.sort();
+        let index: Vec<usize> = want.iter().map(|w| w.2).collect();
+        assert_eq!(b.index, index);
+        let mut groups = Vec::new();
+        let mut start = 0;
+        for r in 1..=want.len() {
+            if r == want.len() || (want[r].0, want[r].1) != (want[start].0, want[start].1) {
+                groups.push((start as u32, r as u32));
+                start = r;
+            }
+        }
+        assert_eq!(b.groups, groups);
+        // Interned ids: equal exactly when the values are equal; 0 exactly for NULL.
+        fn same_partition<T: Eq + std::hash::Hash + Clone + std::fmt::Debug>(
+            ids: &[u32],
+            vals: &[Option<T>],
+        ) {
+            let mut by_val = HashMap::new();
+            let mut by_id = HashMap::new();
+            for (id, v) in ids.iter().zip(vals) {
+                assert_eq!(*id == 0, v.is_none(), "{v:?}");
+                assert_eq!(*by_val.entry(v.clone()).or_insert(*id), *id, "{v:?}");
+                assert_eq!(by_id.entry(*id).or_insert(v.clone()), v, "{id}");
+            }
+        }
+        let rows: Vec<&Visit> = index.iter().map(|&i| &visits[i]).collect();
+        let prov: Vec<Option<&str>> = rows.iter().map(|v| Some(v.provider_id.as_str())).collect();
+        same_partition(&b.provider, &prov);
+        let zip: Vec<Option<&str>> = rows.iter().map(|v| non_blank(v.p_zip.as_deref())).collect();
+        same_partition(&b.zip, &zip);
+        let finals: Vec<StateFinals> = rows.iter().map(|v| StateFinals::of(v)).collect();
+        let p: Vec<u32> = b.states.iter().map(|s| s.0).collect();
+        let pa: Vec<u32> = b.states.iter().map(|s| s.1).collect();
+        let all_ids: Vec<u32> = p.iter().chain(&pa).copied().collect();
+        let all_vals: Vec<Option<String>> = finals
+            .iter()
+            .map(|f| f.p.clone())
+            .chain(finals.iter().map(|f| f.pa.clone()))
+            .collect();
+        same_partition(&all_ids, &all_vals);
+        for (r, v) in rows.iter().enumerate() {
+            let t = b.times.row(r);
+            assert_eq!(t[0], micros(v.sch_start));
+            assert_eq!(t[3], micros(v.visit_end));
+            assert_eq!(t[1], NULL_TS);
+            let c = b.coords.row(r);
+            assert_eq!(c[0].is_nan(), v.call_out_gps.is_none());
+        }
+    }
 
     #[test]
     fn interned_state_comparison_matches_keep() {

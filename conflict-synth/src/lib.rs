@@ -13,10 +13,10 @@
 //! 638,216 visits).
 //!
 //! Everything is a pure function of the configuration: the same config gives the same visits,
-//! on every machine. Each SSN draws from its own ChaCha8 stream (`seed`, stream = SSN index),
-//! so the visits of one caregiver do not depend on how many caregivers follow it. Visit,
-//! provider and caregiver ids are canonical lower-case version-4 uuids drawn from those streams,
-//! so the data also fits database mode.
+//! on every machine and with any number of threads. The agency pool and the SSNs come from one
+//! ChaCha8 stream of `seed`; each caregiver then draws from its own stream (stream = SSN index),
+//! so caregivers are generated in parallel. Visit, provider and caregiver ids are canonical
+//! lower-case version-4 uuids drawn from those streams, so the data also fits database mode.
 //!
 //! ```
 //! use conflict_synth::{generate, SynthConfig};
@@ -34,14 +34,17 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use conflict_core::{SpeedBands, Visit, Window};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
 
-/// How visit ids are written.
+/// How visit, provider and caregiver ids are written. The style changes only the ids: the same
+/// seed gives the same visits in both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IdStyle {
     /// Canonical lower-case version-4 uuids drawn from the RNG (database mode needs uuids).
     #[default]
     Uuid,
-    /// `v0000001`, `v0000002`, … in generation order (readable CSV files).
+    /// Readable ids for CSV files: visits `v0000001`, `v0000002`, … in generation order,
+    /// providers `p0001`, …, caregiver records `c000001`, ….
     Sequential,
 }
 
@@ -358,10 +361,10 @@ fn state_text(rng: &mut ChaCha8Rng, st: State, mess: f64) -> Option<String> {
     Some(s)
 }
 
-fn make_agencies(rng: &mut ChaCha8Rng, n: usize, mess: f64) -> Vec<Agency> {
+fn make_agencies(rng: &mut ChaCha8Rng, n: usize, mess: f64, ids: IdStyle) -> Vec<Agency> {
     let weights: Vec<u32> = METROS.iter().map(|m| m.weight).collect();
     (0..n)
-        .map(|_| {
+        .map(|i| {
             let metro = weighted(rng, &weights);
             let st = METROS[metro].state;
             let state = match rng.random_range(0..100) {
@@ -369,11 +372,12 @@ fn make_agencies(rng: &mut ChaCha8Rng, n: usize, mess: f64) -> Vec<Agency> {
                 10..=14 if mess > 0.0 => Some(st.name().to_string()),
                 _ => Some(st.code().to_string()),
             };
-            Agency {
-                id: uuid(rng),
-                metro,
-                state,
-            }
+            let drawn = uuid(rng);
+            let id = match ids {
+                IdStyle::Uuid => drawn,
+                IdStyle::Sequential => format!("p{:04}", i + 1),
+            };
+            Agency { id, metro, state }
         })
         .collect()
 }
@@ -520,6 +524,8 @@ fn status(rng: &mut ChaCha8Rng, future: bool) -> Status {
 
 const MIN: i64 = 60;
 const HOUR: i64 = 3600;
+/// No day visit starts later than this (night shifts are planned separately).
+const LATEST_START: i64 = 23 * HOUR;
 
 /// Actual times near a schedule: a few minutes early or late, with seconds.
 fn actual_near(rng: &mut ChaCha8Rng, sch: (i64, i64)) -> (i64, i64) {
@@ -563,7 +569,9 @@ impl Gen<'_> {
     }
 
     /// Plans the `k` visits of one working day.
-    fn plan_day(&mut self, k: usize) -> Vec<Plan> {
+    /// Plans up to `k` visits of one working day; fewer when the day is full (a visit must
+    /// start on its visit date), unless `all` is set.
+    fn plan_day(&mut self, k: usize, all: bool) -> Vec<Plan> {
         let multi = self.records.len() > 1;
         let inject = multi && k >= 2 && chance(&mut self.rng, self.cfg.conflict_rate);
         let inject_at = if inject {
@@ -578,8 +586,17 @@ impl Gen<'_> {
         } else {
             15 * MIN
         };
-        let mut next_start = 6 * HOUR + self.rng.random_range(0..(5 * HOUR / grid)) * grid;
+        // Busy days start early: room for k − 1 more visits of up to 6 h plus travel.
+        let room =
+            (LATEST_START - 6 * HOUR - (k as i64 - 1) * (8 * HOUR + 30 * MIN)).clamp(0, 5 * HOUR);
+        let mut next_start = 6 * HOUR + self.rng.random_range(0..=(room / grid)) * grid;
         for i in 0..k {
+            if i > 0 && next_start > LATEST_START {
+                if !all {
+                    break;
+                }
+                next_start = LATEST_START;
+            }
             let p = if i == inject_at {
                 self.conflicting(plans[i - 1])
             } else {
@@ -625,7 +642,11 @@ impl Gen<'_> {
     /// A visit at another agency that conflicts with `prev`.
     fn conflicting(&mut self, prev: Plan) -> Plan {
         let rec = self.other_record(prev.rec);
-        let kind = self.rng.random_range(0..100);
+        let mut kind = self.rng.random_range(0..100);
+        if kind >= 45 && prev.sch.0 + 30 * MIN > LATEST_START.min(prev.sch.1) {
+            // No room for a later start on this date: bill the same schedule instead.
+            kind = 0;
+        }
         let (sch, patient) = if kind < 45 {
             // The same schedule billed by a second agency.
             (prev.sch, self.pick_patient(rec))
@@ -634,7 +655,7 @@ impl Gen<'_> {
             let len = prev.sch.1 - prev.sch.0;
             let into =
                 (len as f64 * self.rng.random_range(0.2..0.9)) as i64 / (15 * MIN) * (15 * MIN);
-            let s = prev.sch.0 + into.max(15 * MIN);
+            let s = (prev.sch.0 + into.max(15 * MIN)).min(LATEST_START);
             ((s, s + self.duration(false)), self.pick_patient(rec))
         } else {
             // Right after it, at the patient farthest away.
@@ -646,7 +667,7 @@ impl Gen<'_> {
                         .total_cmp(&from.dist2(patients[b].at))
                 })
                 .unwrap_or(0);
-            let s = prev.sch.1 + self.rng.random_range(0..=2) * 5 * MIN;
+            let s = (prev.sch.1 + self.rng.random_range(0..=2) * 5 * MIN).min(LATEST_START);
             ((s, s + self.duration(false)), far)
         };
         // Marker for "copy the actual times of prev when both end up completed".
@@ -804,8 +825,10 @@ impl Gen<'_> {
                 Some(st == Status::Missed)
             };
 
+            // Drawn in both styles, so the style changes only the ids, never the data.
+            let drawn = uuid(&mut self.rng);
             let visit_id = match self.cfg.id_style {
-                IdStyle::Uuid => uuid(&mut self.rng),
+                IdStyle::Uuid => drawn,
                 IdStyle::Sequential => format!("v{:07}", *next_id + 1),
             };
             let rec = &self.records[p.rec];
@@ -863,9 +886,9 @@ impl Gen<'_> {
                 let extra = extra.floor() as usize + chance(&mut self.rng, extra.fract()) as usize;
                 (base + extra).min(remaining)
             };
-            remaining -= k;
             let day = first + TimeDelta::days(idx as i64);
-            let mut plans = self.plan_day(k);
+            let mut plans = self.plan_day(k, days_left == 1);
+            remaining -= plans.len();
             self.emit(day, &mut plans, &mut next_id, out);
         }
     }
@@ -875,10 +898,14 @@ impl Gen<'_> {
 /// date order.
 pub fn generate(cfg: &SynthConfig) -> Vec<Visit> {
     let window = Window::default_around(cfg.as_of).expect("as_of is a representable date");
-    let mess = cfg.messiness.max(0.0);
     let mut master = ChaCha8Rng::seed_from_u64(cfg.seed);
     master.set_stream(u64::MAX);
-    let agencies = make_agencies(&mut master, cfg.provider_pool(), mess);
+    let agencies = make_agencies(
+        &mut master,
+        cfg.provider_pool(),
+        cfg.messiness.max(0.0),
+        cfg.id_style,
+    );
     let ssns = make_ssns(&mut master, cfg.ssns);
 
     // Per-SSN counts vary by up to ±50 % in pairs, so the total stays exact.
@@ -903,9 +930,51 @@ pub fn generate(cfg: &SynthConfig) -> Vec<Visit> {
         })
         .collect();
 
-    let mut out = Vec::with_capacity(cfg.total_visits());
+    let pop = Population {
+        cfg,
+        agencies: &agencies,
+        by_metro: &by_metro,
+        count_weights: &count_weights,
+        lo,
+        window,
+    };
+    // Caregivers are independent (each has its own stream), so they are generated in
+    // parallel, a few dozen at a time to bound the memory held outside `out`.
+    let mut first_ids = Vec::with_capacity(cfg.ssns);
     let mut next_id = 0u64;
-    for (i, (&ssn, &count)) in ssns.iter().zip(&counts).enumerate() {
+    for &c in &counts {
+        first_ids.push(next_id);
+        next_id += c as u64;
+    }
+    let mut out = Vec::with_capacity(cfg.total_visits());
+    let all: Vec<usize> = (0..cfg.ssns).collect();
+    for batch in all.chunks(64) {
+        let parts: Vec<Vec<Visit>> = batch
+            .par_iter()
+            .map(|&i| pop.caregiver(i, ssns[i], counts[i], first_ids[i]))
+            .collect();
+        for part in parts {
+            out.extend(part);
+        }
+    }
+    out
+}
+
+/// What every caregiver draws from: the agency pool and the configuration.
+struct Population<'a> {
+    cfg: &'a SynthConfig,
+    agencies: &'a [Agency],
+    by_metro: &'a [Vec<usize>],
+    count_weights: &'a [u32],
+    lo: usize,
+    window: Window,
+}
+
+impl Population<'_> {
+    /// The `count` visits of caregiver `i`, from stream `i` of the seed.
+    fn caregiver(&self, i: usize, ssn: u32, count: usize, first_id: u64) -> Vec<Visit> {
+        let (cfg, agencies) = (self.cfg, self.agencies);
+        let mess = cfg.messiness.max(0.0);
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         rng.set_stream(i as u64);
         let metro_weights: Vec<u32> = METROS.iter().map(|m| m.weight).collect();
@@ -916,10 +985,10 @@ pub fn generate(cfg: &SynthConfig) -> Vec<Visit> {
             lon: m.lon,
         }
         .scatter(&mut rng, m.radius_mi);
-        let n_agencies = (lo + weighted(&mut rng, &count_weights)).min(agencies.len());
+        let n_agencies = (self.lo + weighted(&mut rng, self.count_weights)).min(agencies.len());
         let mut chosen: Vec<usize> = Vec::with_capacity(n_agencies);
         while chosen.len() < n_agencies {
-            let local = &by_metro[metro];
+            let local = &self.by_metro[metro];
             let a = if !local.is_empty() && chance(&mut rng, 0.85) {
                 local[rng.random_range(0..local.len())]
             } else {
@@ -931,8 +1000,13 @@ pub fn generate(cfg: &SynthConfig) -> Vec<Visit> {
         }
         let records = chosen
             .into_iter()
-            .map(|agency| {
-                let caregiver_id = uuid(&mut rng);
+            .enumerate()
+            .map(|(k, agency)| {
+                let drawn = uuid(&mut rng);
+                let caregiver_id = match cfg.id_style {
+                    IdStyle::Uuid => drawn,
+                    IdStyle::Sequential => format!("c{:06}-{}", i + 1, k + 1),
+                };
                 let ssn_text = ssn_text(&mut rng, ssn, mess);
                 let patients = (0..rng.random_range(2..=8))
                     .map(|_| make_patient(&mut rng, home, metro, mess))
@@ -949,13 +1023,13 @@ pub fn generate(cfg: &SynthConfig) -> Vec<Visit> {
             cfg,
             rng,
             records,
-            agencies: &agencies,
-            window,
+            agencies,
+            window: self.window,
         };
-        g.caregiver(count, next_id, &mut out);
-        next_id += count as u64;
+        let mut out = Vec::with_capacity(count);
+        g.caregiver(count, first_id, &mut out);
+        out
     }
-    out
 }
 
 #[cfg(test)]
@@ -1015,9 +1089,27 @@ mod tests {
             id_style: IdStyle::Sequential,
             ..SynthConfig::new(2, 5, 1, as_of())
         };
-        let ids: Vec<String> = generate(&cfg).into_iter().map(|v| v.visit_id).collect();
-        assert_eq!(ids[0], "v0000001");
-        assert_eq!(ids[9], "v0000010");
+        let visits = generate(&cfg);
+        assert_eq!(visits[0].visit_id, "v0000001");
+        assert_eq!(visits[9].visit_id, "v0000010");
+        assert!(visits
+            .iter()
+            .all(|v| v.provider_id.starts_with('p') && v.provider_id.len() == 5));
+        assert!(visits
+            .iter()
+            .all(|v| v.caregiver_id.as_deref().unwrap().starts_with('c')));
+        // Only the ids differ from the uuid style.
+        let uuids = generate(&SynthConfig {
+            id_style: IdStyle::Uuid,
+            ..cfg
+        });
+        let strip = |v: &Visit| Visit {
+            visit_id: String::new(),
+            provider_id: String::new(),
+            caregiver_id: None,
+            ..v.clone()
+        };
+        assert!(visits.iter().zip(&uuids).all(|(a, b)| strip(a) == strip(b)));
     }
 
     #[test]
@@ -1073,6 +1165,19 @@ mod tests {
         providers.sort_unstable();
         providers.dedup();
         assert!(providers.len() > 80, "caregivers work for several agencies");
+    }
+
+    #[test]
+    fn busy_caregivers_still_start_every_visit_on_its_date() {
+        for (ssns, per) in [(4, 2500), (3, 6000)] {
+            let visits = generate(&SynthConfig::new(ssns, per, 2, as_of()));
+            assert_eq!(visits.len(), ssns * per);
+            for v in &visits {
+                if let Some(s) = v.sch_start {
+                    assert_eq!(s.date(), v.visit_date, "{v:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -10,12 +10,15 @@ use conflict_core::{detect, DetectConfig, DetectedPair};
 use conflict_io::csv::read_visits_from;
 use libfuzzer_sys::fuzz_target;
 
-const HEADER: &[u8] = b"visit_id,ssn,provider_id,visit_date,sch_start,sch_end,visit_start,visit_end,\
+const HEADER: &[u8] =
+    b"visit_id,ssn,provider_id,visit_date,sch_start,sch_end,visit_start,visit_end,\
 call_out_gps,call_in_gps,address_latitude,address_longitude,patient_zip,patient_state,\
 payer_patient_state,provider_state,is_missed,app_visit_id,updated_at\n";
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let input: Vec<u8> = if mode % 2 == 0 {
         [HEADER, rest].concat()
     } else {
@@ -27,7 +30,11 @@ fuzz_target!(|data: &[u8]| {
         }
         Ok(read) => {
             assert_eq!(read.visits.len(), read.lines.len());
-            assert!(read.lines.windows(2).all(|w| w[0] < w[1]), "{:?}", read.lines);
+            assert!(
+                read.lines.windows(2).all(|w| w[0] < w[1]),
+                "{:?}",
+                read.lines
+            );
             for v in &read.visits {
                 assert!(!v.visit_id.trim().is_empty(), "{v:?}");
                 assert!(!v.provider_id.trim().is_empty(), "{v:?}");

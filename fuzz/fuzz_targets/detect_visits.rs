@@ -41,7 +41,17 @@ const GPS: &[&str] = &[
     "-90,180",
     "1e1,2",
 ];
-const STATES: &[&str] = &["NY", " new york ", "NJ", "pa", "Pennsylvania", "Long Island", "MS", "", "  "];
+const STATES: &[&str] = &[
+    "NY",
+    " new york ",
+    "NJ",
+    "pa",
+    "Pennsylvania",
+    "Long Island",
+    "MS",
+    "",
+    "  ",
+];
 const ZIPS: &[&str] = &["10001", "10002", " 10001 ", ""];
 
 #[derive(Arbitrary, Debug)]
@@ -135,11 +145,19 @@ fn config(input: &Input) -> Option<DetectConfig> {
     let base: NaiveDate = "2025-06-15".parse().unwrap();
     let as_of = base.checked_add_signed(TimeDelta::days(input.as_of as i64))?;
     let mut cfg = DetectConfig::new(as_of).ok()?;
-    let profile = if input.classic { Profile::Classic } else { Profile::Current };
+    let profile = if input.classic {
+        Profile::Classic
+    } else {
+        Profile::Current
+    };
     cfg.options = RuleOptions::profile(profile);
     if let Some(s) = &input.switches {
         let o = &mut cfg.options;
-        o.rules_3_6_direction = if s.both_ways { Direction::BothWays } else { Direction::OneWay };
+        o.rules_3_6_direction = if s.both_ways {
+            Direction::BothWays
+        } else {
+            Direction::OneWay
+        };
         o.distance_gap = if s.positive_either_way {
             DistanceGap::PositiveEitherWay
         } else {
@@ -150,19 +168,34 @@ fn config(input: &Input) -> Option<DetectConfig> {
         } else {
             MinuteDiff::AbsEndToStart
         };
-        o.eta_miles = if s.whole_miles { EtaMiles::WholeMiles } else { EtaMiles::TwoDecimals };
-        o.zip_check = if s.zip { ZipCheck::ProviderPatientZip } else { ZipCheck::Off };
+        o.eta_miles = if s.whole_miles {
+            EtaMiles::WholeMiles
+        } else {
+            EtaMiles::TwoDecimals
+        };
+        o.zip_check = if s.zip {
+            ZipCheck::ProviderPatientZip
+        } else {
+            ZipCheck::Off
+        };
         o.cross_state_filter = s.cross_state;
     }
     if let Some(x) = input.extra_distance_per {
-        cfg.geo = GeoParams::default().with_extra_distance_per(x).unwrap_or_default();
+        cfg.geo = GeoParams::default()
+            .with_extra_distance_per(x)
+            .unwrap_or_default();
     }
     if let Some(bands) = &input.bands {
         let bands = bands
             .iter()
             .take(8)
             .filter_map(|&(from, to, m, scale)| {
-                SpeedBand::new(from as i64, to as i64, Decimal::from_parts(m as i64, scale as u32 % 4)).ok()
+                SpeedBand::new(
+                    from as i64,
+                    to as i64,
+                    Decimal::from_parts(m as i64, scale as u32 % 4),
+                )
+                .ok()
             })
             .collect();
         cfg.bands = SpeedBands::new(bands);
@@ -170,7 +203,12 @@ fn config(input: &Input) -> Option<DetectConfig> {
     for p in input.excluded_providers.iter().take(4) {
         cfg.exclusions.providers.insert(format!("p{}", p % 5));
     }
-    let ssns: Vec<String> = input.excluded_ssns.iter().take(4).filter_map(|t| t.get(SSNS)).collect();
+    let ssns: Vec<String> = input
+        .excluded_ssns
+        .iter()
+        .take(4)
+        .filter_map(|t| t.get(SSNS))
+        .collect();
     cfg.exclusions.add_ssns(ssns.iter().map(String::as_str));
     if input.no_placeholders {
         cfg.exclusions.placeholder_ssns.clear();
@@ -248,12 +286,23 @@ fn run(visits: &[Visit], cfg: &DetectConfig) -> Option<Keyed> {
     for p in &pairs {
         let (a, b) = (&visits[p.v1], &visits[p.v2]);
         assert_ne!(p.v1, p.v2);
-        assert_eq!(first_of[a.visit_id.as_str()], p.v1, "only the first record of an id pairs");
-        assert_eq!(first_of[b.visit_id.as_str()], p.v2, "only the first record of an id pairs");
+        assert_eq!(
+            first_of[a.visit_id.as_str()],
+            p.v1,
+            "only the first record of an id pairs"
+        );
+        assert_eq!(
+            first_of[b.visit_id.as_str()],
+            p.v2,
+            "only the first record of an id pairs"
+        );
         assert_ne!(a.provider_id, b.provider_id, "{p:?}");
         assert_eq!(a.visit_date, b.visit_date, "{p:?}");
         assert!(cfg.window.contains(a.visit_date));
-        let (s1, s2) = (trim(a.ssn.as_deref().unwrap()), trim(b.ssn.as_deref().unwrap()));
+        let (s1, s2) = (
+            trim(a.ssn.as_deref().unwrap()),
+            trim(b.ssn.as_deref().unwrap()),
+        );
         assert!(!s1.is_empty());
         assert_eq!(s1, s2, "{p:?}");
         assert_eq!(report.ssn(p.v1), Some(s1));
@@ -269,7 +318,10 @@ fn run(visits: &[Visit], cfg: &DetectConfig) -> Option<Keyed> {
             assert!(p.metrics.eta_h.is_some(), "{p:?}");
         }
         assert!(seen.insert((p.v1, p.v2)), "pair emitted twice: {p:?}");
-        keyed.insert((a.visit_id.clone(), b.visit_id.clone()), (p.flags, p.metrics));
+        keyed.insert(
+            (a.visit_id.clone(), b.visit_id.clone()),
+            (p.flags, p.metrics),
+        );
     }
     Some(keyed)
 }
@@ -279,7 +331,12 @@ fuzz_target!(|input: Input| {
         return;
     }
     let Some(cfg) = config(&input) else { return };
-    let Some(visits) = input.visits.iter().map(|f| visit(f, &cfg)).collect::<Option<Vec<_>>>() else {
+    let Some(visits) = input
+        .visits
+        .iter()
+        .map(|f| visit(f, &cfg))
+        .collect::<Option<Vec<_>>>()
+    else {
         return;
     };
     let forward = run(&visits, &cfg);

@@ -12,14 +12,23 @@ fuzz_target!(|data: &[u8]| {
     let got = parse_gps(Some(&text));
     match got {
         Gps::Valid(loc) => {
-            assert!(loc.lat.is_finite() && loc.lon.is_finite(), "{text:?} -> {loc:?}");
-            assert!(loc.lat.abs() <= 90.0 && loc.lon.abs() <= 180.0, "{text:?} -> {loc:?}");
+            assert!(
+                loc.lat.is_finite() && loc.lon.is_finite(),
+                "{text:?} -> {loc:?}"
+            );
+            assert!(
+                loc.lat.abs() <= 90.0 && loc.lon.abs() <= 180.0,
+                "{text:?} -> {loc:?}"
+            );
             // Exactly two comma-separated parts after the quotes are removed.
             assert_eq!(text.matches(',').count(), 1, "{text:?}");
         }
         Gps::Invalid(kind) => {
             assert!(
-                matches!(kind, WarningKind::GpsUnparsable | WarningKind::GpsOutOfRange),
+                matches!(
+                    kind,
+                    WarningKind::GpsUnparsable | WarningKind::GpsOutOfRange
+                ),
                 "{text:?} -> {kind:?}"
             );
         }
