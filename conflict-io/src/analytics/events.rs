@@ -181,12 +181,15 @@ impl AnalyticsSource {
         if ssns.is_empty() {
             return Ok(Vec::new());
         }
+        // The SSN table is joined to the visits: an SSN listed twice would deliver its visits
+        // twice.
+        let ssns: std::collections::BTreeSet<&String> = ssns.iter().collect();
         self.load_temp_table(
             SSNS_TABLE,
             &format!("CREATE TEMPORARY TABLE {SSNS_TABLE} (scope_ssn VARCHAR(100))"),
             &format!("INSERT INTO {SSNS_TABLE} (scope_ssn) VALUES (?)"),
             &[100],
-            ssns.iter().map(|s| vec![s.clone()]),
+            ssns.iter().map(|s| vec![s.to_string()]),
         )?;
         self.visits_filtered(window, ScopeFilter::Ssns, None, ex, false)
     }

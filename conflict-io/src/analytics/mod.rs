@@ -186,6 +186,9 @@ impl AnalyticsSource {
                 Some(p.clone()),
             ),
             Scope::Keys(keys) => {
+                // The key table is joined to the visits: a key listed twice would deliver its
+                // visits twice.
+                let keys: std::collections::BTreeSet<_> = keys.iter().collect();
                 let sql = self.sql();
                 self.load_temp_table(
                     sql::KEYS_TABLE,

@@ -63,6 +63,28 @@ pub enum StoreError {
     #[error("visit id {value:?} is not a uuid")]
     InvalidId { value: String },
 
+    /// A detected pair names a visit whose business columns were not handed to the store.
+    #[error("no business columns were fetched for visit {visit_id}")]
+    MissingDetails { visit_id: String },
+
+    /// A value handed to the store does not fit the column it is written to.
+    #[error("visit {visit_id}: cannot write {column}: {reason}")]
+    InvalidValue {
+        column: String,
+        visit_id: String,
+        reason: String,
+    },
+
+    /// Rows changed between the batch's read and its write (a person or another job edited
+    /// them): the batch is rolled back and may be retried on fresh data.
+    #[error("{action} on {table}: {affected} of {expected} rows still matched what was read; another session changed them")]
+    ConcurrentChange {
+        action: &'static str,
+        table: String,
+        expected: u64,
+        affected: u64,
+    },
+
     /// A value read from a reference table is not usable (configuration error).
     #[error("{table}.{column} = {value} is not usable: {reason}")]
     InvalidSetting {
@@ -114,6 +136,7 @@ impl StoreError {
                     || sqlstate.as_deref().is_some_and(|s| s.starts_with("08"))
                     || source.is_closed()
             }
+            StoreError::ConcurrentChange { .. } => true,
             _ => false,
         }
     }

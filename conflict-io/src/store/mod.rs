@@ -9,6 +9,12 @@
 //! * [`reference`]: X, speed bands and exclusions ([`load_reference`]).
 //! * [`stored_rows`]: control columns of stored CVM rows by batch scope or pair key, conflict
 //!   ids per primary visit; large key sets go through temporary tables loaded with binary COPY.
+//! * `pg_store`: [`PgStore`], the `ConflictStore` of the job: pool, run lock, ledger and
+//!   the batch writer ([`writer`]: one transaction per batch; [`cvm_row`] builds the written
+//!   values of a pair, [`batch_plan`] decides per row with `conflict_core::plan`, and the
+//!   private `pair_table`, `row_writes` and `conflict_rows` carry the decisions out with
+//!   binary COPY into temporary tables and set-based statements).
+//! * [`runs`] and [`ledger`]: `detection_runs`, the run lock, and the per-batch ledger.
 //! * [`error`]: the [`StoreError`] enum.
 //!
 //! # Connection strings and credentials
@@ -38,20 +44,30 @@
 //! a local TLS tunnel (for example `stunnel` or an SSH port forward) and point `host`/`port` at
 //! the tunnel's local end.
 
+pub mod batch_plan;
+mod cell;
 pub mod config;
+mod conflict_rows;
+pub mod cvm_row;
 pub mod ddl;
 pub mod error;
+pub mod event_writer;
 mod key_tables;
 pub mod ledger;
+mod pair_table;
+mod pg_store;
 pub mod pool;
 pub mod reference;
+mod row_writes;
 pub mod runs;
 pub mod schema;
 pub mod stored_rows;
 pub mod uuid_param;
+pub mod writer;
 
 pub use config::{ConnInfo, Identifier, QualifiedName, SchemaNames, DEFAULT_CONNECT_TIMEOUT};
 pub use error::StoreError;
+pub use pg_store::PgStore;
 pub use pool::{connect, Pool, PoolOptions, PooledClient};
 pub use reference::{load_reference, Reference};
 pub use schema::{check_schema, init_analytics_schema, init_schema, SchemaInfo};

@@ -25,15 +25,30 @@ pub fn lock_key(names: &SchemaNames) -> i64 {
 
 /// A held run lock: the advisory lock lives as long as this dedicated connection.
 pub struct RunLock {
-    _client: Client,
+    client: Client,
+    key: i64,
 }
 
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Closing the connection releases the lock too, but only once the server has noticed
+        // the closed socket; unlocking first makes the release immediate for the next run.
+        // A failure here is harmless for the same reason.
+        let _ = self
+            .client
+            .execute("SELECT pg_advisory_unlock($1)", &[&self.key]);
+    }
+}
+
+/// Takes the run lock on `client`, a connection of its own: `Ok(None)` when another session
+/// holds it.
 pub fn try_lock(mut client: Client, names: &SchemaNames) -> Result<Option<RunLock>, StoreError> {
+    let key = lock_key(names);
     let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&lock_key(names)])
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
         .map_err(|e| StoreError::db("take the run lock", None, e))?
         .get(0);
-    Ok(got.then_some(RunLock { _client: client }))
+    Ok(got.then_some(RunLock { client, key }))
 }
 
 fn mode_of(s: &str) -> Mode {
@@ -105,8 +120,25 @@ pub fn begin_run<C: GenericClient>(
         .get(0);
     set_in_progress(client, names, 1)?;
     let mut warnings = Warnings::default();
-    resync_identity(client, names, "conflictvisitmaps", "ID", &mut warnings)?;
-    resync_identity(client, names, "conflicts", "CONFLICTID", &mut warnings)?;
+    resync_identity(
+        client,
+        names,
+        "conflictvisitmaps",
+        "ID",
+        None,
+        &mut warnings,
+    )?;
+    // CVM rows may carry conflict ids above every parent (rows of an older system whose
+    // parents are missing). The batch writer inserts such parents with their explicit id, so
+    // the sequence must already be past them, or a later allocation would collide.
+    resync_identity(
+        client,
+        names,
+        "conflicts",
+        "CONFLICTID",
+        Some(("conflictvisitmaps", "CONFLICTID")),
+        &mut warnings,
+    )?;
     Ok((
         RunInfo {
             run_id,
@@ -141,12 +173,14 @@ fn set_in_progress<C: GenericClient>(
 }
 
 /// Advances the identity sequence of `table.column` when it lags behind the column's maximum
-/// (rows inserted with explicit ids by an older system), so new ids never collide.
+/// (rows inserted with explicit ids by an older system), so new ids never collide. `also`
+/// names another (table, column) whose values the sequence must stay ahead of.
 fn resync_identity<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
     table: &str,
     column: &str,
+    also: Option<(&str, &str)>,
     warnings: &mut Warnings,
 ) -> Result<(), StoreError> {
     let qualified = names.conflict_table(table);
@@ -158,10 +192,18 @@ fn resync_identity<C: GenericClient>(
         .map_err(|e| StoreError::db("find the identity sequence", Some(&qualified), e))?
         .get(0);
     let Some(seq) = seq else { return Ok(()) };
+    let max = match also {
+        None => format!("(SELECT max(\"{column}\") FROM {qualified})"),
+        Some((other, other_column)) => format!(
+            "GREATEST((SELECT max(\"{column}\") FROM {qualified}), \
+             (SELECT max(\"{other_column}\") FROM {}))",
+            names.conflict_table(other)
+        ),
+    };
     let row = client
         .query_one(
             &format!(
-                "SELECT (SELECT max(\"{column}\") FROM {qualified}), \
+                "SELECT {max}, \
                  (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {seq})"
             ),
             &[],
@@ -170,7 +212,9 @@ fn resync_identity<C: GenericClient>(
     let (max, last): (Option<i64>, i64) = (row.get(0), row.get(1));
     if let Some(max) = max.filter(|&m| m > last) {
         client
-            .query_one("SELECT setval($1::regclass, $2)", &[&seq, &max])
+            // The name arrives as text; `$1::regclass` alone would make the parameter itself a
+            // regclass, which a Rust string cannot be sent as.
+            .query_one("SELECT setval($1::text::regclass, $2)", &[&seq, &max])
             .map_err(|e| StoreError::db("advance the identity sequence", Some(&qualified), e))?;
         warnings.add_named(IDENTITY_RESYNCED, Some(&format!("{table}.{column}")));
     }

@@ -5,7 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
+use conflict_core::plan::{RowKind, StoredRow};
 use conflict_core::stats::FLAG_NAMES;
+use conflict_core::Window;
 use postgres::{GenericClient, Row};
 
 use super::config::SchemaNames;
@@ -15,7 +17,7 @@ use super::uuid_param::UuidParam;
 use crate::scope::{BatchScope, Scope};
 
 /// The ASCII whitespace that rules.md §1 trims, as a PostgreSQL escape string for `btrim`.
-const TRIM_CHARS: &str = r"E' \t\n\f\r'";
+pub(crate) const TRIM_CHARS: &str = r"E' \t\n\f\r'";
 
 /// The control columns of one CVM row. `conflict_core::plan::RowKind::classify(conflict_id,
 /// inservice_dates, pto_dates)` gives its kind.
@@ -40,7 +42,25 @@ pub struct CvmControlRow {
     pub pto_dates: bool,
 }
 
-fn select_list() -> String {
+/// The control columns of `c`, in the order [`from_row`] reads them (18 columns).
+impl CvmControlRow {
+    /// The row as the planning rules of `conflict_core::plan` see it.
+    pub fn to_stored(&self) -> StoredRow {
+        StoredRow {
+            id: self.id,
+            visit_id: self.visit_id.clone(),
+            con_visit_id: self.con_visit_id.clone(),
+            conflict_id: self.conflict_id,
+            kind: RowKind::classify(self.conflict_id, self.inservice_dates, self.pto_dates),
+            status: self.status.clone(),
+            update_flag: self.update_flag,
+            resolve_date: self.resolve_date,
+            flags: self.flags.clone(),
+        }
+    }
+}
+
+pub(crate) fn select_list() -> String {
     let flags: Vec<String> = FLAG_NAMES.iter().map(|f| format!("c.\"{f}\"")).collect();
     format!(
         "c.\"ID\", COALESCE(c.\"VisitID\"::text, ''), COALESCE(c.\"ConVisitID\"::text, ''), \
@@ -56,13 +76,13 @@ fn select_list() -> String {
 
 /// The predicate of a regular row, written exactly as the partial index `cvm_date_ssn_regular`
 /// so that the planner can use it.
-const REGULAR: &str = "c.\"CONFLICTID\" IS NOT NULL \
+pub(crate) const REGULAR: &str = "c.\"CONFLICTID\" IS NOT NULL \
     AND c.\"InserviceStartDate\" IS NULL AND c.\"InserviceEndDate\" IS NULL \
     AND c.\"ConInserviceStartDate\" IS NULL AND c.\"ConInserviceEndDate\" IS NULL \
     AND c.\"PTOStartDate\" IS NULL AND c.\"PTOEndDate\" IS NULL \
     AND c.\"ConPTOStartDate\" IS NULL AND c.\"ConPTOEndDate\" IS NULL";
 
-fn from_row(r: &Row) -> CvmControlRow {
+pub(crate) fn from_row(r: &Row) -> CvmControlRow {
     CvmControlRow {
         id: r.get(0),
         visit_id: r.get(1),
@@ -204,4 +224,32 @@ pub fn existing_conflicts<C: GenericClient>(
         )
         .map_err(|e| StoreError::db("read existing conflicts", Some(&conflicts), e))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Prefixes of length `len` of the trimmed, non-blank SSNs of the regular rows with
+/// `VisitDate` in the window, with row counts: a full run must also visit the prefixes that
+/// only stored rows have, so that their stale rows are resolved.
+pub fn stored_prefixes<C: GenericClient>(
+    client: &mut C,
+    names: &SchemaNames,
+    window: &Window,
+    len: usize,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let cvm = names.conflict_table("conflictvisitmaps");
+    let len = i32::try_from(len).unwrap_or(i32::MAX);
+    let rows = client
+        .query(
+            &format!(
+                "SELECT left(s.ssn, $3), count(*) FROM \
+                 (SELECT btrim(c.\"SSN\", {TRIM_CHARS}) AS ssn FROM {cvm} c \
+                  WHERE {REGULAR} AND c.\"VisitDate\" BETWEEN $1 AND $2) s \
+                 WHERE s.ssn <> '' GROUP BY 1 ORDER BY 1"
+            ),
+            &[&window.from, &window.to, &len],
+        )
+        .map_err(|e| StoreError::db("read the SSN prefixes of stored rows", Some(&cvm), e))?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0)))
+        .collect())
 }

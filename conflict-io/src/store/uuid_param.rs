@@ -33,6 +33,19 @@ impl UuidParam {
     }
 }
 
+/// The canonical text form: lower-case hex in 8-4-4-4-12 groups, as PostgreSQL prints a uuid.
+impl std::fmt::Display for UuidParam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                f.write_str("-")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
@@ -65,6 +78,13 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.0[0], 0xab);
         assert_eq!(a.0[15], 0xab);
+    }
+
+    #[test]
+    fn displays_the_canonical_lower_case_form() {
+        let text = "AB5E2C9A-1F0B-4C4D-9E8F-0123456789AB";
+        let id = UuidParam::parse(text).unwrap();
+        assert_eq!(id.to_string(), text.to_ascii_lowercase());
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The analytics source against a loaded world: base visits (`narrow`), scopes (`scope`),
-//! business columns (`details`) and failures (`errors`).
+//! business columns (`details`), planning reads (`planning`), in-service events (`events`) and
+//! failures (`errors`).
 
 mod details;
 mod errors;
+mod events;
 mod fixture;
 mod narrow;
+mod planning;
 mod scope;

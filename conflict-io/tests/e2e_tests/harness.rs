@@ -141,7 +141,7 @@ impl ConflictSchema {
     }
 
     /// (VisitID, ConVisitID) → (StatusFlag, flags as a 7-character string, CONFLICTID).
-    pub fn rows(&mut self) -> BTreeMap<(String, String), (Option<String>, String, Option<i64>)> {
+    pub fn rows(&mut self) -> BTreeMap<(String, String), StoredState> {
         let rows = self
             .client
             .query(
@@ -179,6 +179,9 @@ impl Drop for ConflictSchema {
         }
     }
 }
+
+/// StatusFlag, the seven flags as text (`-` for NULL), CONFLICTID.
+pub type StoredState = (Option<String>, String, Option<i64>);
 
 pub fn flags_text(f: &[bool; 7]) -> String {
     f.iter().map(|&b| if b { 'Y' } else { 'N' }).collect()

@@ -2,4 +2,5 @@ mod harness;
 
 mod full_run;
 mod incremental;
+mod inservice;
 mod resume_and_join;

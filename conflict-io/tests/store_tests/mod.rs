@@ -6,3 +6,25 @@ mod names;
 mod pool;
 mod reference;
 mod stored_rows;
+
+// The batch writer and the store of the job.
+mod adoption;
+mod atomicity;
+mod batch;
+mod begin_run;
+mod conflict_ids;
+mod conversions;
+mod finish_run;
+mod idempotency;
+mod inservice;
+mod job;
+mod ledger;
+mod other_kinds;
+mod parents;
+mod pg_store;
+mod run_lock;
+mod stale;
+mod statuses;
+mod sticky_flags;
+mod switches;
+mod values;

@@ -11,9 +11,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveTime;
+use conflict_core::inservice::{Event, EventKind};
 use conflict_core::model::trim;
 use conflict_core::{Exclusions, Visit, Window};
-use conflict_io::details::{Value, VisitDetails, DETAIL_COLUMNS};
+use conflict_io::details::{SourcedEvent, Value, VisitDetails, DETAIL_COLUMNS};
 
 use super::world::{
     Address, Caregiver, Contract, FactVisit, Office, Patient, Payer, Provider, ServiceCode, User,
@@ -264,6 +265,137 @@ impl<'w> Expected<'w> {
             .collect();
         VisitDetails { values }
     }
+}
+
+impl Expected<'_> {
+    /// Events of rules.md §13 as the source delivers them (before the core's de-duplication of
+    /// synthetic ids): caregiver with trimmed non-blank SSN (in-service: by `"Caregiver Id"`;
+    /// PTO: every caregiver record with the absence's `"Global Caregiver Id"`), active non-demo
+    /// provider, start and end non-NULL, UTC date of the start in the window, provider and SSN
+    /// not excluded; office fields only from an active office (in-service only).
+    pub fn events(&self, kind: EventKind, window: &Window, ex: &Exclusions) -> Vec<SourcedEvent> {
+        let excluded: HashSet<String> = ex.providers.iter().map(|p| p.to_lowercase()).collect();
+        // (id, environment, caregivers, provider id, office id, start, end)
+        type Row<'a> = (
+            i64,
+            &'a str,
+            Vec<&'a Caregiver>,
+            &'a Option<String>,
+            &'a Option<String>,
+            Option<chrono::NaiveDateTime>,
+            Option<chrono::NaiveDateTime>,
+        );
+        let rows: Vec<Row<'_>> = match kind {
+            EventKind::InService => self
+                .world
+                .inservice
+                .iter()
+                .map(|e| {
+                    let c = e
+                        .caregiver_id
+                        .as_deref()
+                        .and_then(|id| self.caregivers.get(id))
+                        .map(|c| vec![*c])
+                        .unwrap_or_default();
+                    let env = e.environment.as_str();
+                    (
+                        e.app_id,
+                        env,
+                        c,
+                        &e.provider_id,
+                        &e.office_id,
+                        e.start,
+                        e.end,
+                    )
+                })
+                .collect(),
+            EventKind::Pto => self
+                .world
+                .absences
+                .iter()
+                .map(|a| {
+                    let cs = self
+                        .world
+                        .caregivers
+                        .iter()
+                        .filter(|c| c.global_id.is_some() && c.global_id == a.global_caregiver_id)
+                        .collect();
+                    (a.id, "", cs, &a.provider_id, &NO_ID, a.start, a.end)
+                })
+                .collect(),
+        };
+        let mut out = Vec::new();
+        for (id, env, caregivers, provider_id, office_id, start, end) in rows {
+            let Some(p) = provider_id.as_deref().and_then(|p| self.providers.get(p)) else {
+                continue;
+            };
+            let (Some(s), Some(e)) = (start, end) else {
+                continue;
+            };
+            if !p.admits() || !window.contains(s.date()) || excluded.contains(&p.id) {
+                continue;
+            }
+            let office = office_id
+                .as_deref()
+                .and_then(|o| self.offices.get(o))
+                .filter(|o| o.active == Some(true));
+            for c in caregivers {
+                let ssn = trim(c.ssn.as_deref().unwrap_or(""));
+                if ssn.is_empty() || ex.ssns.contains(ssn) {
+                    continue;
+                }
+                let mut d = VisitDetails::empty();
+                d.set("AppVisitID", Value::I64(id));
+                d.set("ProviderID", Value::Uuid(p.id.clone()));
+                d.set("CaregiverID", Value::Uuid(c.id.clone()));
+                d.set("OfficeID", uuid(office_id));
+                d.set("AppOfficeID", int(office.and_then(|o| o.app_id)));
+                d.set("Office", text(office.and_then(|o| o.name.as_ref())));
+                d.set("AppProviderID", int(p.app_id));
+                d.set("ProviderName", text(p.name.as_ref()));
+                d.set("FederalTaxNumber", text(p.tax_number.as_ref()));
+                d.set("AgencyPhone", text(p.phone.as_ref()));
+                d.set("AppCaregiverID", int(c.app_id));
+                d.set("AideCode", text(c.code.as_ref()));
+                d.set("AideName", text(c.full.as_ref()));
+                d.set("AideFName", text(c.first.as_ref()));
+                d.set("AideLName", text(c.last.as_ref()));
+                d.set("AideStatus", text(c.status.as_ref()));
+                out.push(SourcedEvent {
+                    event: Event {
+                        kind,
+                        source_id: id,
+                        environment: env.to_string(),
+                        caregiver_id: Some(c.id.clone()),
+                        ssn: c.ssn.clone(),
+                        provider_id: p.id.clone(),
+                        start: Some(s),
+                        end: Some(e),
+                    },
+                    details: d,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// A NULL id, for rows that have no such column.
+static NO_ID: Option<String> = None;
+
+/// Sorts events by (id, environment, caregiver), the order both sides are compared in.
+pub fn sorted_events(mut events: Vec<SourcedEvent>) -> Vec<SourcedEvent> {
+    events.sort_by(|a, b| {
+        let key = |e: &SourcedEvent| {
+            (
+                e.event.source_id,
+                e.event.environment.clone(),
+                e.event.caregiver_id.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    events
 }
 
 /// schema.md §3.1 ContractType from the application payer id `p` and contract id `c`.

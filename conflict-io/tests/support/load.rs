@@ -143,6 +143,8 @@ fn boolean(v: Option<bool>) -> Cell<'static> {
 pub struct AnalyticsDb {
     pub client: Client,
     pub names: SchemaNames,
+    /// Leave the schema in place on drop (benchmark runs that reuse a loaded world).
+    pub keep: bool,
 }
 
 /// Rows and time of a load.
@@ -164,7 +166,20 @@ impl AnalyticsDb {
         .expect("valid test schema names");
         let mut client = env::pg_client();
         init_analytics_schema(&mut client, &names).expect("create the analytics schema");
-        AnalyticsDb { client, names }
+        AnalyticsDb {
+            client,
+            names,
+            keep: false,
+        }
+    }
+
+    /// An analytics schema loaded earlier and kept; it is kept again on drop.
+    pub fn existing(schema: &str) -> Self {
+        AnalyticsDb {
+            client: env::pg_client(),
+            names: SchemaNames::new("conflict_unused", schema).expect("valid schema name"),
+            keep: true,
+        }
     }
 
     /// The (unquoted, lower-case) analytics schema name.
@@ -273,6 +288,7 @@ impl AnalyticsDb {
                 "Caregiver Fullname",
                 "SSN",
                 "Status",
+                "Global Caregiver Id",
             ],
             &w.caregivers,
             |c| {
@@ -285,6 +301,7 @@ impl AnalyticsDb {
                     text(&c.full),
                     text(&c.ssn),
                     text(&c.status),
+                    uuid(&c.global_id),
                 ]
             },
         );
@@ -516,6 +533,50 @@ impl AnalyticsDb {
             },
         );
         rows += visits;
+        rows += self.copy(
+            "factcaregiverinservice",
+            &[
+                "Application Caregiver Inservice Id",
+                "Environment",
+                "Caregiver Id",
+                "Provider Id",
+                "Office Id",
+                "Inservice start date",
+                "Inservice end date",
+            ],
+            &w.inservice,
+            |e| {
+                vec![
+                    Cell::I64(e.app_id),
+                    Cell::Text(&e.environment),
+                    uuid(&e.caregiver_id),
+                    uuid(&e.provider_id),
+                    uuid(&e.office_id),
+                    tz(e.start),
+                    tz(e.end),
+                ]
+            },
+        );
+        rows += self.copy(
+            "factcaregiverabsence",
+            &[
+                "Caregiver Vacation Id",
+                "Global Caregiver Id",
+                "Provider Id",
+                "Start Date",
+                "End Date",
+            ],
+            &w.absences,
+            |a| {
+                vec![
+                    Cell::I64(a.id),
+                    uuid(&a.global_caregiver_id),
+                    uuid(&a.provider_id),
+                    tz(a.start),
+                    tz(a.end),
+                ]
+            },
+        );
         // Fresh tables have no statistics; without them the planner guesses badly on the
         // visit joins, which matters for the benchmark.
         let schema = self.schema();
@@ -530,6 +591,9 @@ impl AnalyticsDb {
 
 impl Drop for AnalyticsDb {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema());
         if let Err(e) = self.client.batch_execute(&sql) {
             // Panicking inside drop during a failing test would abort the whole binary.

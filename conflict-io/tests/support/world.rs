@@ -25,6 +25,9 @@
 //!   every ContractType case, microsecond timestamps, non-ASCII text at full column length.
 //!   Each person works most days for one agency; a share of days adds a visit at a second
 //!   agency, so both pairs and single-agency groups exist.
+//! * in-service events and PTO absences (rules.md §13) of a third of the people, with NULL
+//!   times, window edges by the start's UTC date, repeated ids across environments, and
+//!   dangling caregivers, offices and global caregiver ids.
 
 use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 use conflict_core::Window;
@@ -60,6 +63,9 @@ pub struct Caregiver {
     pub full: Option<String>,
     pub ssn: Option<String>,
     pub status: Option<String>,
+    /// Links PTO absences to caregiver records (provisional, rules.md §13); shared by the
+    /// records of one person.
+    pub global_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +185,28 @@ pub struct FactVisit {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+/// One row of `factcaregiverinservice`; times are UTC instants.
+#[derive(Debug, Clone)]
+pub struct InService {
+    pub app_id: i64,
+    pub environment: String,
+    pub caregiver_id: Option<String>,
+    pub provider_id: Option<String>,
+    pub office_id: Option<String>,
+    pub start: Option<NaiveDateTime>,
+    pub end: Option<NaiveDateTime>,
+}
+
+/// One row of `factcaregiverabsence`; times are UTC instants.
+#[derive(Debug, Clone)]
+pub struct Absence {
+    pub id: i64,
+    pub global_caregiver_id: Option<String>,
+    pub provider_id: Option<String>,
+    pub start: Option<NaiveDateTime>,
+    pub end: Option<NaiveDateTime>,
+}
+
 /// One person behind an SSN: the caregiver records (one per agency, sometimes two) that carry
 /// it. Kept so tests can pick SSNs and providers with known properties.
 #[derive(Debug, Clone)]
@@ -251,6 +279,8 @@ pub struct World {
     pub users: Vec<User>,
     pub visits: Vec<FactVisit>,
     pub people: Vec<Person>,
+    pub inservice: Vec<InService>,
+    pub absences: Vec<Absence>,
 }
 
 /// Provider states as agencies type them: codes, full names, odd case, blank, NULL.
@@ -310,6 +340,7 @@ impl World {
         if cfg.edge_cases {
             w.edge_cases(&mut root.fork(3), window);
         }
+        w.events(&mut root.fork(4), window);
         w
     }
 
@@ -539,6 +570,7 @@ impl World {
             ssn,
             status: (idx % 13 != 12)
                 .then(|| ["Active", "Terminated", "Inactive", "On Leave"][idx % 4].to_string()),
+            global_id: None,
         });
         idx
     }
@@ -579,6 +611,11 @@ impl World {
                     let c2 = self.new_caregiver(rng, Some(format!(" {ssn}")));
                     records.push((c2, provider));
                 }
+            }
+            // The records of one person share a global caregiver id (sometimes none).
+            let global = rng.chance(0.9).then(|| rng.uuid());
+            for &(c, _) in &records {
+                self.caregivers[c].global_id = global.clone();
             }
             self.people.push(Person { ssn, records });
         }
@@ -920,6 +957,122 @@ impl World {
             ssn: "555000222".into(),
             records: vec![(ok, pa), (ok, pb)],
         });
+    }
+}
+
+impl World {
+    /// In-service events and PTO absences of about a third of the people (rules.md §13), with
+    /// what the filters must handle: events at non-admitting providers, NULL start or end,
+    /// starts just inside and outside the window (by their UTC date), offices active, inactive,
+    /// NULL or dangling, the same in-service id in two environments, dangling caregivers and
+    /// global ids.
+    fn events(&mut self, rng: &mut Rng, window: Window) {
+        let people = self.people.clone();
+        let first = window.from.and_time(NaiveTime::MIN);
+        let span = (window.to - window.from).num_seconds();
+        let mut next_id = 70_000i64;
+        for (p, person) in people.iter().enumerate() {
+            if person.records.is_empty() || p % 3 != 0 {
+                continue;
+            }
+            for _ in 0..1 + rng.below(3) {
+                let (c, prov) = *rng.pick(&person.records);
+                let start = match rng.weighted(&[80, 5, 5, 5, 5]) {
+                    0 => Some(
+                        first
+                            + TimeDelta::seconds(rng.range(0, span))
+                            + TimeDelta::microseconds(rng.range(0, 999_999)),
+                    ),
+                    // The last microsecond before the window, and the first and last instants
+                    // of the window's days.
+                    1 => Some(first - TimeDelta::microseconds(1)),
+                    2 => Some(first),
+                    3 => Some(window.to.and_hms_micro_opt(23, 59, 59, 999_999).unwrap()),
+                    _ => None,
+                };
+                let end = match rng.weighted(&[90, 5, 5]) {
+                    0 => start.map(|s| s + TimeDelta::minutes(rng.range(30, 480))),
+                    1 => None,
+                    _ => Some(first + TimeDelta::days(3)),
+                };
+                let office_id = match rng.weighted(&[80, 10, 10]) {
+                    0 => Some(
+                        self.offices[*rng.pick(&self.provider_offices[prov])]
+                            .id
+                            .clone(),
+                    ),
+                    1 => None,
+                    _ => Some(rng.uuid()),
+                };
+                let caregiver_id = match rng.weighted(&[94, 3, 3]) {
+                    0 => Some(self.caregivers[c].id.clone()),
+                    1 => None,
+                    _ => Some(rng.uuid()),
+                };
+                next_id += 1;
+                let event = InService {
+                    app_id: next_id,
+                    environment: "prod".into(),
+                    caregiver_id,
+                    provider_id: Some(self.providers[prov].id.clone()),
+                    office_id,
+                    start,
+                    end,
+                };
+                // The same in-service id in a second environment, at another of the person's
+                // agencies.
+                if rng.chance(0.1) {
+                    let (_, prov2) = *rng.pick(&person.records);
+                    let mut twin = event.clone();
+                    twin.environment = "legacy".into();
+                    twin.provider_id = Some(self.providers[prov2].id.clone());
+                    self.inservice.push(twin);
+                }
+                self.inservice.push(event);
+            }
+            if p % 2 == 0 {
+                let (c, prov) = *rng.pick(&person.records);
+                let day =
+                    window.from - Days::new(3) + Days::new(rng.range(0, span / 86_400 + 6) as u64);
+                let start = day.and_time(NaiveTime::MIN);
+                next_id += 1;
+                self.absences.push(Absence {
+                    id: next_id,
+                    global_caregiver_id: match rng.weighted(&[90, 5, 5]) {
+                        0 => self.caregivers[c].global_id.clone(),
+                        1 => None,
+                        _ => Some(rng.uuid()),
+                    },
+                    provider_id: Some(self.providers[prov].id.clone()),
+                    start: rng.chance(0.95).then_some(start),
+                    end: rng
+                        .chance(0.95)
+                        .then(|| start + TimeDelta::days(rng.range(1, 10)) - TimeDelta::seconds(1)),
+                });
+            }
+        }
+        // Events of caregivers with blank SSNs never take part.
+        let admitting = self.admitting_providers();
+        for (c, caregiver) in self.caregivers.iter().enumerate() {
+            if caregiver
+                .ssn
+                .as_deref()
+                .is_some_and(|s| !conflict_core::model::trim(s).is_empty())
+            {
+                continue;
+            }
+            next_id += 1;
+            let start = first + TimeDelta::days(10 + c as i64 % 50);
+            self.inservice.push(InService {
+                app_id: next_id,
+                environment: "prod".into(),
+                caregiver_id: Some(caregiver.id.clone()),
+                provider_id: Some(self.providers[admitting[0]].id.clone()),
+                office_id: None,
+                start: Some(start),
+                end: Some(start + TimeDelta::hours(2)),
+            });
+        }
     }
 }
 

@@ -1,0 +1,155 @@
+//! The batch's detected pairs as a temporary table: their written values go to the server once,
+//! by binary COPY, and every later statement of the batch (the comparison with the stored rows,
+//! the update, the insert) joins it instead of sending values again.
+
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{ToSql, Type};
+use postgres::GenericClient;
+
+use super::batch_plan::MatchedRow;
+use super::cell::SqlType;
+use super::config::SchemaNames;
+use super::cvm_row::{Column, CvmLayout, PairRow};
+use super::error::StoreError;
+use super::stored_rows::{from_row, select_list};
+
+/// Temporary table of the detected pairs: `idx` (position in the batch), the pair key and one
+/// column per layout column, named like its CVM column.
+pub(crate) const PAIRS: &str = "conflicts_tmp_batch_pairs";
+
+/// Rows up to this size stay inline (the largest `toast_tuple_target`). A pair row is a few
+/// kilobytes of short values; with the default target (about 2 kB) PostgreSQL would move
+/// dozens of them per row into the TOAST table, one TOAST row each, which made loading and
+/// reading the pairs many times slower than the rest of the batch.
+const INLINE_ROWS: u32 = 8160;
+
+/// Above this many rows a temporary table is analysed after loading: a join with
+/// conflictvisitmaps must know whether it joins a handful of rows or thousands.
+const ANALYZE_FROM_ROWS: usize = 1000;
+
+/// Creates [`PAIRS`] (dropped at commit) and copies `rows` into it.
+pub(crate) fn load_pairs<C: GenericClient>(
+    client: &mut C,
+    layout: &CvmLayout,
+    rows: &[PairRow],
+) -> Result<(), StoreError> {
+    let columns: Vec<String> = layout
+        .columns
+        .iter()
+        .map(|c| format!("\"{}\" {}", c.name, c.temp_type()))
+        .collect();
+    client
+        .batch_execute(&format!(
+            "CREATE TEMP TABLE {PAIRS} (idx int4 PRIMARY KEY, \"VisitID\" uuid NOT NULL, \
+             \"ConVisitID\" uuid NOT NULL, {}) WITH (toast_tuple_target = {INLINE_ROWS}) \
+             ON COMMIT DROP",
+            columns.join(", ")
+        ))
+        .map_err(|e| StoreError::db("create the temporary pair table", Some(PAIRS), e))?;
+
+    let names: Vec<String> = layout
+        .columns
+        .iter()
+        .map(|c| format!("\"{}\"", c.name))
+        .collect();
+    let mut types = vec![Type::INT4, Type::UUID, Type::UUID];
+    types.extend(layout.columns.iter().map(|c| c.ty.pg_type()));
+    let err = |e| StoreError::db("copy the detected pairs", Some(PAIRS), e);
+    let sink = client
+        .copy_in(&format!(
+            "COPY {PAIRS} (idx, \"VisitID\", \"ConVisitID\", {}) FROM STDIN BINARY",
+            names.join(", ")
+        ))
+        .map_err(err)?;
+    let idxs = (0..rows.len())
+        .map(|i| {
+            i32::try_from(i).map_err(|_| StoreError::InvalidValue {
+                column: "idx".into(),
+                visit_id: rows[i].visit_id.to_string(),
+                reason: "more than 2^31 pairs in one batch".into(),
+            })
+        })
+        .collect::<Result<Vec<i32>, _>>()?;
+    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    // One reference vector for all rows: the values are borrowed from `rows` and `idxs`,
+    // which outlive the loop, so only the vector's length is reset per row.
+    let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
+    for (idx, row) in idxs.iter().zip(rows) {
+        values.clear();
+        values.push(idx);
+        values.push(&row.visit_id);
+        values.push(&row.con_visit_id);
+        values.extend(row.cells.iter().map(|c| c as &(dyn ToSql + Sync)));
+        writer.write(&values).map_err(err)?;
+    }
+    writer.finish().map_err(err)?;
+    // Statistics of the join columns are all the planner needs; the value columns would
+    // only make ANALYZE slower.
+    analyze_if_large(
+        client,
+        &format!("{PAIRS} (idx, \"VisitID\", \"ConVisitID\")"),
+        rows.len(),
+    )
+}
+
+/// Analyses a freshly loaded temporary table of `rows` rows when it is large: without
+/// statistics the planner guesses its size and may, for example, scan a wide table once per
+/// row of another instead of hashing it.
+pub(crate) fn analyze_if_large<C: GenericClient>(
+    client: &mut C,
+    table: &str,
+    rows: usize,
+) -> Result<(), StoreError> {
+    if rows >= ANALYZE_FROM_ROWS {
+        client
+            .batch_execute(&format!("ANALYZE {table}"))
+            .map_err(|e| StoreError::db("analyse a temporary table", Some(table), e))?;
+    }
+    Ok(())
+}
+
+/// `stored` differs from `new` for one column, on the stored type: a `real` by its bit
+/// pattern (`=` on float4 would equate 0 and −0), everything else by its own equality
+/// (microseconds for timestamps, exact text for varchar); NULL equals NULL.
+fn differs(column: &Column) -> String {
+    let name = &column.name;
+    match column.ty {
+        SqlType::Real => {
+            format!("float4send(c.\"{name}\") IS DISTINCT FROM float4send(p.\"{name}\")")
+        }
+        _ => format!("c.\"{name}\" IS DISTINCT FROM p.\"{name}\""),
+    }
+}
+
+/// Every CVM row, of any kind and anywhere in the table, whose (`VisitID`, `ConVisitID`) is
+/// the key of a loaded pair (lifecycle.md §3), with which of the updated columns differ from
+/// the pair's values (in [`CvmLayout::updated_columns`] order).
+pub(crate) fn read_matched<C: GenericClient>(
+    client: &mut C,
+    names: &SchemaNames,
+    layout: &CvmLayout,
+) -> Result<Vec<MatchedRow>, StoreError> {
+    let cvm = names.conflict_table("conflictvisitmaps");
+    let changed: Vec<String> = layout.updated_columns().map(differs).collect();
+    let sql = format!(
+        "SELECT {}, p.idx, ARRAY[{}] FROM {cvm} c JOIN {PAIRS} p \
+         ON c.\"VisitID\" = p.\"VisitID\" AND c.\"ConVisitID\" = p.\"ConVisitID\"",
+        select_list(),
+        changed.join(", ")
+    );
+    let rows = client
+        .query(&sql, &[])
+        .map_err(|e| StoreError::db("read the stored rows of the detected pairs", Some(&cvm), e))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let control = from_row(r);
+            let idx: i32 = r.get(18);
+            MatchedRow {
+                idx: idx as usize,
+                row: control.to_stored(),
+                changed: r.get(19),
+            }
+        })
+        .collect())
+}

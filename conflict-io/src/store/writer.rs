@@ -1,0 +1,209 @@
+//! The batch writer (lifecycle.md §3–§6, §9): everything one batch changes, in one
+//! transaction together with its ledger entry.
+//!
+//! Order inside the transaction:
+//!
+//! 1. the detected pairs' written values go to a temporary table (binary COPY);
+//! 2. reads: the stored rows with the pairs' keys over the whole table, each with whether its
+//!    content differs ([`pair_table::read_matched`]), and the regular rows of the stale scope;
+//! 3. the plan ([`batch_plan::plan_rows`], `conflict_core::plan`): updates, adoptions,
+//!    inserts, unchanged rows;
+//! 4. `CONFLICTID`s: reuse the smallest of the primary visit, else allocate (ascending
+//!    `VisitID`);
+//! 5. writes: update, insert, missing parents, stale resolution — each one set-based
+//!    statement;
+//! 6. the ledger entry, then commit. Any error before the commit rolls everything back.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use conflict_core::plan::conflict_id::missing_parents;
+use conflict_core::plan::{plan_conflict_ids, stale_rows, RowKind, StoredRow};
+use postgres::{Client, GenericClient};
+
+use super::batch_plan::{plan_rows, PairKey, RowPlan};
+use super::config::SchemaNames;
+use super::conflict_rows;
+use super::cvm_row::{CvmLayout, PairRow};
+use super::error::StoreError;
+use super::ledger;
+use super::pair_table;
+use super::row_writes;
+use super::stored_rows::{existing_conflicts, read_scope_rows, smallest_conflict_ids};
+use crate::run::{BatchInput, BatchSpec, RunInfo, WriteCounts};
+use crate::scope::BatchScope;
+
+/// Warning of a `CONFLICTID` written or kept without a parent `conflicts` row (one is added).
+pub const MISSING_PARENT_CONFLICT: &str = "missing_parent_conflict";
+
+/// Writes one batch; see the module documentation. With `dry_run` the data transaction is
+/// rolled back and the ledger entry is then marked done on its own.
+pub(crate) fn apply_batch(
+    client: &mut Client,
+    names: &SchemaNames,
+    layout: &CvmLayout,
+    run: &RunInfo,
+    batch: &BatchSpec,
+    input: &BatchInput<'_>,
+    dry_run: bool,
+) -> Result<WriteCounts, StoreError> {
+    let mut counts = WriteCounts::default();
+    // Building the values is pure and may fail on bad input: do it before opening anything.
+    let rows = input
+        .pairs
+        .iter()
+        .map(|p| layout.build(input, p, &mut counts.warnings))
+        .collect::<Result<Vec<PairRow>, _>>()?;
+
+    let begin = |e| StoreError::db("begin the batch transaction", None, e);
+    let mut tx = client.transaction().map_err(begin)?;
+    write_batch(
+        &mut tx,
+        names,
+        layout,
+        run,
+        batch,
+        input,
+        &rows,
+        &mut counts,
+    )?;
+    if dry_run {
+        tx.rollback()
+            .map_err(|e| StoreError::db("roll back the dry-run batch", None, e))?;
+        let mut tx = client.transaction().map_err(begin)?;
+        ledger::mark_done(&mut tx, names, run.run_id, &batch.key, &counts)?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit the dry-run ledger entry", None, e))?;
+    } else {
+        ledger::mark_done(&mut tx, names, run.run_id, &batch.key, &counts)?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit the batch", None, e))?;
+    }
+    Ok(counts)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_batch<C: GenericClient>(
+    tx: &mut C,
+    names: &SchemaNames,
+    layout: &CvmLayout,
+    run: &RunInfo,
+    batch: &BatchSpec,
+    input: &BatchInput<'_>,
+    rows: &[PairRow],
+    counts: &mut WriteCounts,
+) -> Result<(), StoreError> {
+    let keys: Vec<PairKey> = rows
+        .iter()
+        .map(|r| PairKey {
+            visit_id: r.visit_id.to_string(),
+            con_visit_id: r.con_visit_id.to_string(),
+        })
+        .collect();
+
+    let matched = if rows.is_empty() {
+        Vec::new()
+    } else {
+        pair_table::load_pairs(tx, layout, rows)?;
+        pair_table::read_matched(tx, names, layout)?
+    };
+    let scope = BatchScope {
+        window: run.window,
+        scope: batch.scope.clone(),
+    };
+    let scope_rows: Vec<StoredRow> = read_scope_rows(tx, names, &scope)?
+        .iter()
+        .map(|r| r.to_stored())
+        .collect();
+
+    let plan = plan_rows(
+        input.visits,
+        input.pairs,
+        &keys,
+        matched,
+        run.as_of,
+        input.options,
+    );
+    let conflict_ids = conflict_ids(tx, names, &plan, run, counts)?;
+
+    counts.updated =
+        row_writes::update_rows(tx, names, layout, &plan.updates, &conflict_ids, run.run_ts)?;
+    counts.adopted = plan.adopted();
+    counts.unchanged = plan.unchanged;
+    counts.inserted =
+        row_writes::insert_rows(tx, names, layout, &plan.inserts, &conflict_ids, run.run_ts)?;
+    counts.not_inserted_by_switch = plan.not_inserted_by_switch;
+    counts.warnings.merge(&plan.warnings);
+
+    repair_parents(tx, names, &plan, &conflict_ids, run, counts)?;
+
+    // Pairs suppressed by a switch or held by another kind still count as detected (§5.1).
+    let detected: HashSet<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k.visit_id.as_str(), k.con_visit_id.as_str()))
+        .collect();
+    let stale: Vec<i64> = stale_rows(&scope_rows, &detected)
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    counts.resolved = row_writes::resolve_stale(tx, names, &stale, run.run_ts)?;
+    Ok(())
+}
+
+/// §5.2: the `CONFLICTID` of every primary visit that needs one in this batch — the smallest
+/// one already on any of its rows, else a newly allocated conflict.
+pub(crate) fn conflict_ids<C: GenericClient>(
+    tx: &mut C,
+    names: &SchemaNames,
+    plan: &RowPlan,
+    run: &RunInfo,
+    counts: &mut WriteCounts,
+) -> Result<BTreeMap<String, i64>, StoreError> {
+    let needing: Vec<&str> = plan.visits_needing_ids().into_iter().collect();
+    if needing.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let existing = smallest_conflict_ids(tx, names, &needing)?;
+    let existing: HashMap<&str, i64> = existing.iter().map(|(k, &v)| (k.as_str(), v)).collect();
+    let id_plan = plan_conflict_ids(needing.iter().copied(), &existing);
+    let allocated = conflict_rows::allocate(tx, names, id_plan.allocate.len(), run.run_ts)?;
+    counts.conflicts_created = allocated.len() as u64;
+    Ok(id_plan.assign(&allocated))
+}
+
+/// Adds a parent for every `CONFLICTID` the batch wrote or kept on an inserted, rewritten or
+/// adopted row that has none (warning `missing_parent_conflict`).
+pub(crate) fn repair_parents<C: GenericClient>(
+    tx: &mut C,
+    names: &SchemaNames,
+    plan: &RowPlan,
+    conflict_ids: &BTreeMap<String, i64>,
+    run: &RunInfo,
+    counts: &mut WriteCounts,
+) -> Result<(), StoreError> {
+    let inserted = plan
+        .inserts
+        .iter()
+        .filter_map(|i| conflict_ids.get(&i.visit_id).copied());
+    let updated = plan.updates.iter().filter_map(|u| match u.row.kind {
+        RowKind::Orphan => conflict_ids.get(&u.row.visit_id).copied(),
+        _ => u.row.conflict_id,
+    });
+    let written: Vec<i64> = {
+        let mut w: Vec<i64> = inserted.chain(updated).collect();
+        w.sort_unstable();
+        w.dedup();
+        w
+    };
+    if written.is_empty() {
+        return Ok(());
+    }
+    let existing = existing_conflicts(tx, names, &written)?;
+    let missing = missing_parents(written, &existing);
+    for id in &missing {
+        counts
+            .warnings
+            .add_named(MISSING_PARENT_CONFLICT, Some(&format!("CONFLICTID={id}")));
+    }
+    conflict_rows::insert_parents(tx, names, &missing, run.run_ts)?;
+    Ok(())
+}
