@@ -60,6 +60,13 @@ pub struct DetectArgs {
     /// Keep pairs whose patient/payer states differ (the cross-state filter is on by default).
     #[arg(long)]
     pub no_cross_state_filter: bool,
+    /// In-service events (CSV: inservice_id, environment, caregiver_id, ssn, provider_id,
+    /// start, end); their InService conflicts go to --inservice-out.
+    #[arg(long, value_name = "FILE", requires = "inservice_out")]
+    pub inservice: Option<PathBuf>,
+    /// Output of the InService rows (both orders of each visit/event pair).
+    #[arg(long, value_name = "FILE", requires = "inservice")]
+    pub inservice_out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -205,6 +212,36 @@ pub fn run(args: &DetectArgs) -> CliResult {
         Err(DetectError::Sink(never)) => match never {},
     };
     write_conflicts(&args.out, &input.visits, &report, &mut pairs).map_err(Failure::other)?;
+    if let (Some(events_path), Some(out)) = (&args.inservice, &args.inservice_out) {
+        use conflict_core::inservice::{admit_events, pair_events, EventKind};
+        let events = conflict_io::csv::read_events(events_path).map_err(csv_failure)?;
+        let mut warnings = conflict_core::Warnings::default();
+        let admitted = admit_events(&events, &cfg.window, &cfg.exclusions, &mut warnings);
+        let found = pair_events(
+            &input.visits,
+            &report.admission,
+            EventKind::InService,
+            &events,
+            &admitted,
+        );
+        conflict_io::csv::write_inservice(out, &input.visits, &events, &admitted, &found)
+            .map_err(Failure::other)?;
+        eprintln!(
+            "inservice: {} events read, {} admitted, {} rows written to {}{}",
+            events.len(),
+            admitted.len(),
+            found.len(),
+            out.display(),
+            if warnings.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (warnings: {})",
+                    crate::summary::render_warnings(&warnings)
+                )
+            }
+        );
+    }
     DetectSummary {
         report: &report,
         window: &cfg.window,

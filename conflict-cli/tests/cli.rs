@@ -344,3 +344,58 @@ fn help_explains_every_flag() {
         assert!(help.contains(flag), "{flag} missing from help");
     }
 }
+
+#[test]
+fn inservice_events_give_rows_in_both_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let visits = write(
+        dir.path(),
+        "visits.csv",
+        "visit_id,ssn,provider_id,visit_date,sch_start,sch_end,visit_start,visit_end,is_missed,caregiver_id\n\
+         v1,123,prov-a,2025-06-10,,,2025-06-10 09:00:00,2025-06-10 10:00:00,false,cg-a\n\
+         v2,123,prov-b,2025-06-10,,,2025-06-10 10:30:00,2025-06-10 11:00:00,false,cg-b\n\
+         v3,123,prov-c,2025-06-10,,,2025-06-10 09:00:00,2025-06-10 10:00:00,true,cg-c\n",
+    );
+    let events = write(
+        dir.path(),
+        "inservice.csv",
+        "inservice_id,environment,caregiver_id,ssn,provider_id,start,end\n\
+         12345,prod,cg-t,123,prov-t,2025-06-10 10:00:00,2025-06-10 10:15:00\n",
+    );
+    let out = dir.path().join("out.csv");
+    let ins = dir.path().join("inservice-out.csv");
+    conflicts()
+        .args(["detect", "--as-of", "2025-06-15", "--visits"])
+        .arg(&visits)
+        .arg("--out")
+        .arg(&out)
+        .arg("--inservice")
+        .arg(&events)
+        .arg("--inservice-out")
+        .arg(&ins)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "inservice: 1 events read, 1 admitted, 2 rows",
+        ));
+    let text = std::fs::read_to_string(&ins).unwrap();
+    let id = "64d4ac25-38ed-b872-436b-e75dc844b7f6"; // MD5('I12345') of rules.md §13
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "visit_id,con_visit_id,ssn,visit_date,provider_id,con_provider_id,InServiceFlag,InserviceStartDate,InserviceEndDate,ConInserviceStartDate,ConInserviceEndDate",
+            &format!("{id},v1,123,2025-06-10,prov-t,prov-a,Y,2025-06-10 10:00:00,2025-06-10 10:15:00,,"),
+            &format!("v1,{id},123,2025-06-10,prov-a,prov-t,Y,,,2025-06-10 10:00:00,2025-06-10 10:15:00"),
+        ]
+    );
+    // --inservice without --inservice-out is an argument error.
+    conflicts()
+        .args(["detect", "--visits"])
+        .arg(&visits)
+        .arg("--out")
+        .arg(&out)
+        .arg("--inservice")
+        .arg(&events)
+        .assert()
+        .code(2);
+}

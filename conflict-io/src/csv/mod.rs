@@ -3,11 +3,13 @@
 mod atomic;
 mod bands;
 mod conflicts;
+mod events;
 mod fields;
 mod problems;
 mod visits;
 
 pub use bands::{read_bands, read_bands_from, write_bands};
 pub use conflicts::{write_conflicts, write_conflicts_to, CONFLICTS_HEADER};
+pub use events::{read_events, read_events_from, write_inservice, INSERVICE_HEADER};
 pub use problems::{CsvError, Problem, MAX_REPORTED};
 pub use visits::{read_visits, read_visits_from, write_visits, CsvVisits, VISIT_COLUMNS};
