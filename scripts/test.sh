@@ -12,10 +12,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib/throwaway-pg.sh"
 
 # --- 3. ODBC ----------------------------------------------------------------------------------
-# ODBC-PLACEHOLDER: the analytics-over-ODBC part is added here later. It is expected to register
-# the psqlODBC driver (odbc-postgresql, installed above) with unixODBC, load the analytics schema
-# into the throwaway cluster if its tests need that up front, and export the ODBC connection
-# string for the tests (for example CONFLICTS_TEST_ODBC). Nothing is done here yet.
+# The ODBC tests build their connection string from CONFLICTS_TEST_PG and name the psqlODBC
+# driver by absolute path (the vendored unixODBC cannot resolve Debian's bare driver names).
+export CONFLICTS_TEST_PSQLODBC="${CONFLICTS_TEST_PSQLODBC:-/usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so}"
+[[ -f "$CONFLICTS_TEST_PSQLODBC" ]] ||
+  die "psqlODBC driver not found at $CONFLICTS_TEST_PSQLODBC (apt-get install odbc-postgresql, or set CONFLICTS_TEST_PSQLODBC)"
 
 # --- 4. Tests ---------------------------------------------------------------------------------
 # Not `exec`: the EXIT trap must still stop the cluster. --no-fail-fast runs every test binary

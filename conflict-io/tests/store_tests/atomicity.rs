@@ -17,7 +17,9 @@ fn scenario(w: &mut World) -> Batch {
     w.seed(&a, &b, Some(10), &[("SameSchTimeFlag", "'N'")]);
     w.seed(&a, &u(9), Some(10), &[("StatusFlag", "'N'")]);
     let batch = Batch::new(vec![visit(1, 1), visit(2, 2)]);
-    w.store.add_batches(1, &[batch.spec.clone()]).unwrap();
+    w.store
+        .add_batches(1, std::slice::from_ref(&batch.spec))
+        .unwrap();
     let claimed = w
         .store
         .claim_batch(1, "test", Duration::from_secs(900))

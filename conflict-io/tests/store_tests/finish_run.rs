@@ -71,12 +71,16 @@ fn the_newest_unfinished_run_with_open_batches_is_resumable() {
         scope: Scope::SsnPrefix("1".into()),
     };
     let (old, _) = w.store.begin_run(&params()).unwrap();
-    w.store.add_batches(old.run_id, &[spec.clone()]).unwrap();
+    w.store
+        .add_batches(old.run_id, std::slice::from_ref(&spec))
+        .unwrap();
     w.store
         .finish_run(&old, Outcome::Failed, &serde_json::json!({}))
         .unwrap();
     let (done, _) = w.store.begin_run(&params()).unwrap();
-    w.store.add_batches(done.run_id, &[spec.clone()]).unwrap();
+    w.store
+        .add_batches(done.run_id, std::slice::from_ref(&spec))
+        .unwrap();
     w.store
         .finish_run(&done, Outcome::Succeeded, &serde_json::json!({}))
         .unwrap();
