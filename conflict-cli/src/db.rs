@@ -14,10 +14,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use conflict_io::store::{self, ConnInfo, SchemaNames, StoreError};
 
-/// Exit code for configuration errors (see main.rs).
-const EXIT_INVALID: u8 = 2;
-/// Exit code for every other failure.
-const EXIT_FAILURE: u8 = 1;
+use crate::failure::{EXIT_FAILURE, EXIT_INVALID};
 
 #[derive(Args)]
 pub struct DbArgs {

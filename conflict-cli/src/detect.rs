@@ -154,11 +154,9 @@ fn extra_distance_per(text: &str) -> Result<GeoParams, Failure> {
         .map_err(|e| Failure::invalid(anyhow!("--extra-distance-per: {e}")))
 }
 
+/// Unreadable or malformed input files are invalid input (exit code 2, file-format.md §5).
 fn csv_failure(e: CsvError) -> Failure {
-    match e {
-        CsvError::Invalid { .. } => Failure::invalid(e),
-        CsvError::Io { .. } => Failure::invalid(e),
-    }
+    Failure::invalid(e)
 }
 
 pub fn run(args: &DetectArgs) -> CliResult {

@@ -3,14 +3,12 @@
 
 use conflict_core::inservice::{Event, EventKind};
 use conflict_core::{Exclusions, Visit, Window};
-use odbc_api::parameter::VarCharBox;
-use odbc_api::IntoParameter;
 
 use super::cells::{Col, Rows};
 use super::dialect::{id_text, text};
 use super::error::AnalyticsError;
-use super::sql::{ScopeFilter, SSNS_TABLE};
-use super::AnalyticsSource;
+use super::sql::{placeholders, ScopeFilter, SSNS_TABLE};
+use super::{exclusion_params, AnalyticsSource};
 use crate::details::{SourcedEvent, Value, VisitDetails};
 
 const EVENT_COLUMNS: [Col; 20] = [
@@ -99,14 +97,11 @@ impl AnalyticsSource {
             wh.push(format!(
                 "{} NOT IN ({})",
                 id_text("E.\"Provider Id\""),
-                vec!["?"; excluded_providers].join(", ")
+                placeholders(excluded_providers)
             ));
         }
         if excluded_ssns > 0 {
-            wh.push(format!(
-                "{ssn} NOT IN ({})",
-                vec!["?"; excluded_ssns].join(", ")
-            ));
+            wh.push(format!("{ssn} NOT IN ({})", placeholders(excluded_ssns)));
         }
         format!(
             "SELECT {id}, {env}, {cg}, {ssn_raw}, {pid}, {st}, {en}, {office_cols}, \
@@ -142,17 +137,8 @@ impl AnalyticsSource {
         window: &Window,
         ex: &Exclusions,
     ) -> Result<Vec<SourcedEvent>, AnalyticsError> {
-        let mut params: Vec<VarCharBox> = vec![
-            window.from.to_string().into_parameter(),
-            window.to.to_string().into_parameter(),
-        ];
-        let mut providers: Vec<String> = ex.providers.iter().map(|p| p.to_lowercase()).collect();
-        providers.sort_unstable();
-        let mut ssns: Vec<&String> = ex.ssns.iter().collect();
-        ssns.sort_unstable();
-        let sql = self.events_sql(kind, providers.len(), ssns.len());
-        params.extend(providers.into_iter().map(|p| p.into_parameter()));
-        params.extend(ssns.iter().map(|s| s.to_string().into_parameter()));
+        let (params, providers, ssns) = exclusion_params(window, ex);
+        let sql = self.events_sql(kind, providers, ssns);
         let mut out = Vec::new();
         self.fetch(
             "reading in-service events",

@@ -212,24 +212,13 @@ impl AnalyticsSource {
         ex: &Exclusions,
         prefilter: bool,
     ) -> Result<Vec<Visit>, AnalyticsError> {
-        let mut params: Vec<VarCharBox> = vec![
-            window.from.to_string().into_parameter(),
-            window.to.to_string().into_parameter(),
-        ];
-        let mut providers: Vec<&String> = ex.providers.iter().collect();
-        providers.sort_unstable();
-        params.extend(providers.iter().map(|p| p.to_lowercase().into_parameter()));
-        let mut ssns: Vec<&String> = ex.ssns.iter().collect();
-        ssns.sort_unstable();
-        params.extend(ssns.iter().map(|s| s.to_string().into_parameter()));
+        let (mut params, providers, ssns) = exclusion_params(window, ex);
         params.extend(prefix.map(|p| p.into_parameter()));
-        let query = self
-            .sql()
-            .narrow(filter, providers.len(), ssns.len(), prefilter);
+        let query = self.sql().narrow(filter, providers, ssns, prefilter);
         let mut out = Vec::new();
         self.fetch(
             "reading base visits",
-            &query.sql,
+            &query,
             &params,
             &NARROW,
             self.cfg.fetch_rows,
@@ -303,6 +292,26 @@ impl AnalyticsSource {
         )?;
         Ok(out)
     }
+}
+
+/// The window bounds followed by the excluded providers (lower case) and the excluded SSNs,
+/// each sorted, as text parameters; with the two list lengths the SQL needs for its `NOT IN`s.
+fn exclusion_params(
+    window: &conflict_core::Window,
+    ex: &Exclusions,
+) -> (Vec<VarCharBox>, usize, usize) {
+    let mut providers: Vec<String> = ex.providers.iter().map(|p| p.to_lowercase()).collect();
+    providers.sort_unstable();
+    let mut ssns: Vec<&String> = ex.ssns.iter().collect();
+    ssns.sort_unstable();
+    let counts = (providers.len(), ssns.len());
+    let mut params: Vec<VarCharBox> = vec![
+        window.from.to_string().into_parameter(),
+        window.to.to_string().into_parameter(),
+    ];
+    params.extend(providers.into_iter().map(|p| p.into_parameter()));
+    params.extend(ssns.into_iter().map(|s| s.clone().into_parameter()));
+    (params, counts.0, counts.1)
 }
 
 fn narrow_visit(rows: &Rows<'_>, r: usize) -> Result<Visit, AnalyticsError> {

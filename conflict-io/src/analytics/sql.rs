@@ -25,12 +25,6 @@ pub enum ScopeFilter {
     Ssns,
 }
 
-/// A query and the number of text parameters it takes, in order.
-#[derive(Debug, Clone)]
-pub struct NarrowQuery {
-    pub sql: String,
-}
-
 pub struct Sql<'a> {
     pub schema: &'a AnalyticsSchema,
     pub dialect: Dialect,
@@ -187,7 +181,7 @@ impl Sql<'_> {
         excluded_providers: usize,
         excluded_ssns: usize,
         prefilter: bool,
-    ) -> NarrowQuery {
+    ) -> String {
         let base = self.base_cte(scope, excluded_providers, excluded_ssns);
         // "Two or more providers in the group" as MIN <> MAX over a window rather than a
         // GROUP BY ... HAVING joined back: no self-join, and PostgreSQL's planner no longer
@@ -218,7 +212,7 @@ impl Sql<'_> {
             st = text("PA.\"Address State\"", 100),
             ast = text("AA.\"Address State\"", 100),
         );
-        NarrowQuery { sql }
+        sql
     }
 
     pub fn create_keys_table(&self) -> String {
@@ -284,6 +278,6 @@ impl Sql<'_> {
     }
 }
 
-fn placeholders(n: usize) -> String {
+pub(super) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }

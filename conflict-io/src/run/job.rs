@@ -109,6 +109,17 @@ fn store_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> JobError {
     JobError::Store(Box::new(e))
 }
 
+/// The source returned two different records under one visit id.
+fn duplicate_ids(d: &[conflict_core::admit::DuplicateId]) -> JobError {
+    JobError::Source(
+        format!(
+            "visit id {:?} came back as two different records",
+            d[0].visit_id
+        )
+        .into(),
+    )
+}
+
 fn source_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> JobError {
     JobError::Source(Box::new(e))
 }
@@ -366,15 +377,7 @@ where
     let visits = source
         .visits_of_ssns(&run.window, &ssns, &cfg.exclusions)
         .map_err(source_err)?;
-    let admission = admit(&visits, &run.window, &cfg.exclusions).map_err(|d| {
-        JobError::Source(
-            format!(
-                "visit id {:?} came back as two different records",
-                d[0].visit_id
-            )
-            .into(),
-        )
-    })?;
+    let admission = admit(&visits, &run.window, &cfg.exclusions).map_err(|d| duplicate_ids(&d))?;
     let pairs = pair_events(&visits, &admission, kind, &raw, &admitted_events);
     let mut ids: Vec<&str> = pairs
         .iter()
@@ -532,15 +535,7 @@ fn fetch_and_detect<S: VisitSource>(
     let mut pairs: Vec<DetectedPair> = Vec::new();
     let report = match detect(&visits, cfg, &mut pairs) {
         Ok(r) => r,
-        Err(conflict_core::DetectError::DuplicateIds(d)) => {
-            return Err(JobError::Source(
-                format!(
-                    "visit id {:?} came back as two different records",
-                    d[0].visit_id
-                )
-                .into(),
-            ))
-        }
+        Err(conflict_core::DetectError::DuplicateIds(d)) => return Err(duplicate_ids(&d)),
         Err(conflict_core::DetectError::Sink(never)) => match never {},
     };
     let detect_secs = t.elapsed().as_secs_f64();
