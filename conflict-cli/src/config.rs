@@ -128,7 +128,7 @@ pub fn rule_options(profile: Profile, rules: Option<&RulesFile>) -> anyhow::Resu
     Ok(o)
 }
 
-/// `36h`, `90m`, `2d` or a plain number of hours.
+/// `36h`, `2d` or a plain number of hours.
 pub fn parse_lookback(s: &str) -> Result<u32, String> {
     let s = s.trim();
     let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {

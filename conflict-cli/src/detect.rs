@@ -181,6 +181,12 @@ pub fn run(args: &DetectArgs) -> CliResult {
         eprintln!("note: speed bands overlap; the first band (by from, to, line) wins");
     }
     let input = read_visits(&args.visits).map_err(csv_failure)?;
+    // Every input is read before any output is written: a malformed events file must leave no
+    // conflicts.csv behind (exit 2 writes nothing).
+    let events = match &args.inservice {
+        Some(path) => Some(conflict_io::csv::read_events(path).map_err(csv_failure)?),
+        None => None,
+    };
     if !input.unknown_columns.is_empty() {
         eprintln!(
             "note: ignoring unknown column(s) of {}: {}",
@@ -210,19 +216,18 @@ pub fn run(args: &DetectArgs) -> CliResult {
         Err(DetectError::Sink(never)) => match never {},
     };
     write_conflicts(&args.out, &input.visits, &report, &mut pairs).map_err(Failure::other)?;
-    if let (Some(events_path), Some(out)) = (&args.inservice, &args.inservice_out) {
+    if let (Some(events), Some(out)) = (&events, &args.inservice_out) {
         use conflict_core::inservice::{admit_events, pair_events, EventKind};
-        let events = conflict_io::csv::read_events(events_path).map_err(csv_failure)?;
         let mut warnings = conflict_core::Warnings::default();
-        let admitted = admit_events(&events, &cfg.window, &cfg.exclusions, &mut warnings);
+        let admitted = admit_events(events, &cfg.window, &cfg.exclusions, &mut warnings);
         let found = pair_events(
             &input.visits,
             &report.admission,
             EventKind::InService,
-            &events,
+            events,
             &admitted,
         );
-        conflict_io::csv::write_inservice(out, &input.visits, &events, &admitted, &found)
+        conflict_io::csv::write_inservice(out, &input.visits, events, &admitted, &found)
             .map_err(Failure::other)?;
         eprintln!(
             "inservice: {} events read, {} admitted, {} rows written to {}{}",

@@ -399,3 +399,37 @@ fn inservice_events_give_rows_in_both_orders() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_malformed_events_file_leaves_no_output_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let visits = write(
+        dir.path(),
+        "visits.csv",
+        "visit_id,ssn,provider_id,visit_date,sch_start,sch_end,visit_start,visit_end,is_missed\n\
+         v1,123,prov-a,2025-06-10,,,2025-06-10 09:00:00,2025-06-10 10:00:00,false\n\
+         v2,123,prov-b,2025-06-10,,,2025-06-10 09:30:00,2025-06-10 11:00:00,false\n",
+    );
+    let events = write(
+        dir.path(),
+        "inservice.csv",
+        "inservice_id,environment,caregiver_id,ssn,provider_id,start,end\n\
+         not-a-number,prod,cg-t,123,prov-t,2025-06-10 10:00:00,2025-06-10 10:15:00\n",
+    );
+    let out = dir.path().join("out.csv");
+    let ins = dir.path().join("inservice-out.csv");
+    conflicts()
+        .args(["detect", "--as-of", "2025-06-15", "--visits"])
+        .arg(&visits)
+        .arg("--out")
+        .arg(&out)
+        .arg("--inservice")
+        .arg(&events)
+        .arg("--inservice-out")
+        .arg(&ins)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("inservice_id"));
+    assert!(!out.exists(), "conflicts.csv written despite bad input");
+    assert!(!ins.exists());
+}
