@@ -94,7 +94,10 @@ impl Fixture {
             .get(0);
         let flag: i32 = self
             .client
-            .query_one(&format!("SELECT \"InProgressFlag\"::int4 FROM {s}.settings"), &[])
+            .query_one(
+                &format!("SELECT \"InProgressFlag\"::int4 FROM {s}.settings"),
+                &[],
+            )
             .unwrap()
             .get(0);
         (runs, flag)

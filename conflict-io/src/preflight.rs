@@ -56,3 +56,29 @@ pub fn preflight(
     store.reference().map_err(PreflightError::Settings)?;
     Ok(store)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+    use crate::run::JobError;
+
+    /// Printed link by link (the CLI, anyhow's `{:#}`), an error that both shows its cause and
+    /// returns it from `source()` repeats it; these wrappers show it only.
+    #[test]
+    fn wrappers_show_their_cause_once() {
+        let inner = || AnalyticsError::Config("the ODBC connection string is empty".into());
+        let job = JobError::Source(Box::new(inner()));
+        assert!(job.source().is_none(), "{job}");
+        assert_eq!(job.to_string().matches("is empty").count(), 1);
+        let pre = PreflightError::Analytics(inner());
+        assert!(pre.source().is_none(), "{pre}");
+        assert_eq!(
+            pre.to_string(),
+            "analytics configuration: the ODBC connection string is empty"
+        );
+        let store = JobError::Store(Box::new(StoreError::InvalidId { value: "x".into() }));
+        assert!(store.source().is_none(), "{store}");
+    }
+}

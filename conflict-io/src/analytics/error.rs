@@ -36,12 +36,13 @@ pub enum AnalyticsError {
     /// Preflight: tables or columns the queries read are missing (or unreadable). Every problem
     /// is listed, so that one round of fixes is enough.
     #[error(
-        "the analytics schema {schema} lacks what the queries read: {}",
-        missing.join("; ")
+        "the analytics schema {schema} lacks what the queries read:{}",
+        missing.iter().map(|m| format!("\n  - {m}")).collect::<String>()
     )]
     MissingObjects {
         schema: String,
-        /// One entry per table: `table S.T (cause)` or `S.T: columns "A", "B"`.
+        /// One entry per table, each shown on a line of its own: `table S.T cannot be read
+        /// (cause)` or `S.T: missing columns "A", "B"`.
         missing: Vec<String>,
     },
 }

@@ -80,9 +80,16 @@ impl AnalyticsSource {
                 "the ODBC connection string is empty".to_string(),
             ));
         }
-        let connect_err = |e: odbc_api::Error| AnalyticsError::Connect {
-            target: cfg.connection.redacted(),
-            cause: OdbcFailure::new(&e, Some(&cfg.connection)),
+        let connect_err = |e: odbc_api::Error| {
+            let mut cause = OdbcFailure::new(&e, Some(&cfg.connection));
+            if cause.is_driver_problem() {
+                cause.message += "; name the driver by the absolute path of its shared library \
+                                  (Driver=/path/lib.so) or use a DSN defined in odbc.ini";
+            }
+            AnalyticsError::Connect {
+                target: cfg.connection.redacted(),
+                cause,
+            }
         };
         let env = environment().map_err(connect_err)?;
         let conn = env
