@@ -7,6 +7,7 @@
 mod config;
 mod db;
 mod detect;
+mod error_chain;
 mod failure;
 mod generate;
 mod progress;
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            eprintln!("{}", error_chain::render(&f.error));
             ExitCode::from(f.code)
         }
     }

@@ -1,7 +1,9 @@
 //! `conflicts run`: the nightly job against the analytics warehouse and the conflict database.
 //!
 //! Exit codes: 0 success; 1 failure (the run is recorded as failed and can be resumed);
-//! 2 invalid arguments or configuration; 3 another run holds the run lock (nothing changed);
+//! 2 invalid arguments or configuration, or a preflight failure (a database unreachable, a
+//! table or column missing, unusable settings: nothing was recorded); 3 another run holds the
+//! run lock (nothing changed);
 //! 4 interrupted by Ctrl-C/SIGTERM (resumable with `--resume`).
 
 use std::path::PathBuf;
@@ -14,8 +16,9 @@ use conflict_core::Profile;
 use conflict_io::analytics::{
     AnalyticsConfig, AnalyticsSchema, AnalyticsSource, ConnectionString, Dialect,
 };
+use conflict_io::preflight::{preflight, PreflightOptions};
 use conflict_io::run::{run_job, JobError, JobOptions, Mode, Outcome, RunParams, Start};
-use conflict_io::store::{ConnInfo, PgStore, SchemaNames};
+use conflict_io::store::{ConnInfo, SchemaNames};
 
 use crate::config::{parse_lookback, parse_since, rule_options, FileConfig};
 use crate::failure::{CliResult, Failure, EXIT_FAILURE, EXIT_INVALID};
@@ -128,12 +131,24 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
             "no conflict database given: use --pg, CONFLICTS_PG or `pg` in the config file"
         ))
     })?;
+    if pg_text.trim().is_empty() {
+        return Err(invalid(anyhow!(
+            "the PostgreSQL connection string is empty: set it with --pg, CONFLICTS_PG or `pg` \
+             in the config file"
+        )));
+    }
     let pg = ConnInfo::parse(&pg_text).map_err(invalid)?;
     let odbc = args.odbc.clone().or(file.odbc.clone()).ok_or_else(|| {
         invalid(anyhow!(
             "no analytics source given: use --odbc, CONFLICTS_ODBC or `odbc` in the config file"
         ))
     })?;
+    if ConnectionString::new(odbc.as_str()).is_blank() {
+        return Err(invalid(anyhow!(
+            "the ODBC connection string is empty: set it with --odbc, CONFLICTS_ODBC or `odbc` \
+             in the config file"
+        )));
+    }
     let conflict_schema = args
         .conflict_schema
         .clone()
@@ -241,13 +256,24 @@ pub fn run(args: &RunArgs) -> CliResult {
             }
         });
     }
-    let store = PgStore::connect(&r.pg, r.names.clone(), r.job.workers as u32 + 2)
-        .map_err(|e| Failure::other(anyhow::Error::new(e).context("conflict database")))?;
     let mut acfg = AnalyticsConfig::new(r.odbc.clone(), r.analytics.clone(), r.dialect);
     if let Some(n) = r.fetch_rows {
         acfg.fetch_rows = n.max(1);
     }
     acfg.prefilter = r.prefilter;
+    // Before anything is written: a problem found here is one of configuration or connection,
+    // with no run recorded and nothing to resume (exit code 2).
+    let store = preflight(
+        &r.pg,
+        r.names.clone(),
+        &acfg,
+        &PreflightOptions {
+            pool_size: r.job.workers as u32 + 2,
+            inservice: r.params.inservice,
+            pto: r.params.pto,
+        },
+    )
+    .map_err(invalid)?;
     let make_source = || AnalyticsSource::connect(acfg.clone());
     let start = match (args.join, &args.resume) {
         (Some(id), _) => Start::Join(id),

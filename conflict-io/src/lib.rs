@@ -5,6 +5,7 @@
 pub mod analytics;
 pub mod csv;
 pub mod details;
+pub mod preflight;
 pub mod run;
 pub mod scope;
 pub mod store;

@@ -35,7 +35,7 @@ const EVENT_COLUMNS: [Col; 20] = [
 ];
 
 impl AnalyticsSource {
-    fn events_sql(
+    pub(super) fn events_sql(
         &self,
         kind: EventKind,
         excluded_providers: usize,

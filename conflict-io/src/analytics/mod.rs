@@ -2,11 +2,13 @@
 //! of a scope with the work pushed into the warehouse, columnar bulk fetch, and a second,
 //! wide fetch of business columns only for visits that ended up in a pair.
 
+mod attributes;
 mod cells;
 mod config;
 mod dialect;
 mod error;
 mod events;
+mod probe;
 mod sql;
 mod wide;
 
@@ -21,7 +23,8 @@ use conflict_core::{Exclusions, Visit};
 
 pub use config::{valid_identifier, AnalyticsConfig, AnalyticsSchema, ConnectionString};
 pub use dialect::Dialect;
-pub use error::AnalyticsError;
+pub use error::{AnalyticsError, OdbcFailure};
+pub use probe::ReadColumns;
 pub use sql::{ScopeFilter, NARROW_COLUMNS};
 
 use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
@@ -72,9 +75,21 @@ pub struct AnalyticsSource {
 
 impl AnalyticsSource {
     pub fn connect(cfg: AnalyticsConfig) -> Result<Self, AnalyticsError> {
-        let connect_err = |source| AnalyticsError::Connect {
-            target: cfg.connection.redacted(),
-            source,
+        if cfg.connection.is_blank() {
+            return Err(AnalyticsError::Config(
+                "the ODBC connection string is empty".to_string(),
+            ));
+        }
+        let connect_err = |e: odbc_api::Error| {
+            let mut cause = OdbcFailure::new(&e, Some(&cfg.connection));
+            if cause.is_driver_problem() {
+                cause.message += "; name the driver by the absolute path of its shared library \
+                                  (Driver=/path/lib.so) or use a DSN defined in odbc.ini";
+            }
+            AnalyticsError::Connect {
+                target: cfg.connection.redacted(),
+                cause,
+            }
         };
         let env = environment().map_err(connect_err)?;
         let conn = env
@@ -99,11 +114,19 @@ impl AnalyticsSource {
         }
     }
 
+    /// A failed query, its driver message masked like a connect error's.
+    fn query_err(&self, what: &'static str, e: odbc_api::Error) -> AnalyticsError {
+        AnalyticsError::Query {
+            what,
+            cause: OdbcFailure::new(&e, Some(&self.cfg.connection)),
+        }
+    }
+
     fn exec(&self, what: &'static str, statement: &str) -> Result<(), AnalyticsError> {
         self.conn
             .execute(statement, (), None)
             .map(|_| ())
-            .map_err(|source| AnalyticsError::Query { what, source })
+            .map_err(|e| self.query_err(what, e))
     }
 
     /// Runs `query` and hands each fetched row set to `each`.
@@ -116,7 +139,7 @@ impl AnalyticsSource {
         rows_per_fetch: usize,
         mut each: impl FnMut(&Rows<'_>) -> Result<(), AnalyticsError>,
     ) -> Result<usize, AnalyticsError> {
-        let q = |source| AnalyticsError::Query { what, source };
+        let q = |e| self.query_err(what, e);
         let Some(cursor) = self.conn.execute(query, params, None).map_err(q)? else {
             return Ok(0);
         };
@@ -147,7 +170,7 @@ impl AnalyticsSource {
         rows: impl Iterator<Item = Vec<String>>,
     ) -> Result<(), AnalyticsError> {
         let what = "loading a temporary table";
-        let q = |source| AnalyticsError::Query { what, source };
+        let q = |e| self.query_err(what, e);
         self.exec(what, &self.sql().drop_table(table))?;
         self.exec(what, create)?;
         let prepared = self.conn.prepare(insert).map_err(q)?;

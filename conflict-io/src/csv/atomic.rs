@@ -12,7 +12,7 @@ pub fn write_atomically(
 ) -> Result<(), CsvError> {
     let io = |source| CsvError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -13,7 +13,7 @@ const COLUMNS: [&str; 3] = ["from", "to", "average_mph"];
 pub fn read_bands(path: &Path) -> Result<SpeedBands, CsvError> {
     let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     read_bands_from(file, path)
 }

@@ -27,7 +27,7 @@ pub const INSERVICE_HEADER: &str = "visit_id,con_visit_id,ssn,visit_date,provide
 pub fn read_events(path: &Path) -> Result<Vec<Event>, CsvError> {
     let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     read_events_from(file, path)
 }

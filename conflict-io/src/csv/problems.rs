@@ -16,10 +16,11 @@ pub struct Problem {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
-    #[error("{}: {source}", path.display())]
+    // `error`, not `source`: the message shows it, and a `source()` would print it again.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The input is malformed; `problems` holds the first [`MAX_REPORTED`] of `total`.
     #[error("{}", render(path, problems, *total))]

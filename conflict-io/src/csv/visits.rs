@@ -60,7 +60,7 @@ pub struct CsvVisits {
 pub fn read_visits(path: &Path) -> Result<CsvVisits, CsvError> {
     let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     read_visits_from(std::io::BufReader::with_capacity(1 << 20, file), path)
 }
@@ -79,7 +79,7 @@ pub fn read_visits_from(input: impl Read, path: &Path) -> Result<CsvVisits, CsvE
             if let csv::ErrorKind::Io(source) = e.into_kind() {
                 return Some(CsvError::Io {
                     path: path.to_path_buf(),
-                    source,
+                    error: source,
                 });
             }
             None

@@ -88,10 +88,11 @@ pub enum JobError {
     NoSuchRun(i64),
     #[error("there is no interrupted or failed run to resume")]
     NothingToResume,
+    // The message carries the cause; exposing it as `source()` too would print it twice.
     #[error("analytics source: {0}")]
-    Source(#[source] BoxError),
+    Source(BoxError),
     #[error("conflict store: {0}")]
-    Store(#[source] BoxError),
+    Store(BoxError),
     #[error("{failed} batch(es) failed; first: {first}")]
     Batches { failed: usize, first: String },
 }

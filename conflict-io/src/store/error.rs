@@ -35,7 +35,7 @@ pub enum StoreError {
     },
 
     /// A statement failed.
-    #[error("{}", DbDisplay { action, table, batch: *batch, sqlstate, source })]
+    #[error("{}", DbDisplay { action, table, batch: *batch, sqlstate, source: error })]
     Db {
         /// What was being done, e.g. "read settings".
         action: String,
@@ -44,8 +44,10 @@ pub enum StoreError {
         /// Batch number of a write, when the statement belonged to one.
         batch: Option<u64>,
         sqlstate: Option<String>,
-        #[source]
-        source: postgres::Error,
+        /// Not exposed as `source()`: the message above already carries the server's message,
+        /// and the driver error's own chain would repeat it with its DETAIL line, which for
+        /// key violations quotes row values (SSNs).
+        error: postgres::Error,
     },
 
     /// Start-up check (schema.md §1): tables or columns the tool needs are missing.
@@ -103,7 +105,7 @@ impl StoreError {
             table: table.map(str::to_string),
             batch: None,
             sqlstate: source.code().map(|c| c.code().to_string()),
-            source,
+            error: source,
         }
     }
 
@@ -130,11 +132,11 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Db {
-                sqlstate, source, ..
+                sqlstate, error, ..
             } => {
                 matches!(sqlstate.as_deref(), Some("40001" | "40P01"))
                     || sqlstate.as_deref().is_some_and(|s| s.starts_with("08"))
-                    || source.is_closed()
+                    || error.is_closed()
             }
             StoreError::ConcurrentChange { .. } => true,
             _ => false,

@@ -8,4 +8,5 @@ mod events;
 mod fixture;
 mod narrow;
 mod planning;
+mod probe;
 mod scope;
