@@ -62,6 +62,8 @@ mod row_writes;
 pub mod runs;
 pub mod schema;
 pub mod stored_rows;
+pub mod tls;
+pub mod tls_options;
 pub mod uuid_param;
 pub mod writer;
 
@@ -72,4 +74,6 @@ pub use pool::{connect, Pool, PoolOptions, PooledClient};
 pub use reference::{load_reference, Reference};
 pub use schema::{check_schema, init_analytics_schema, init_schema, SchemaInfo};
 pub use stored_rows::CvmControlRow;
+pub use tls::Verification;
+pub use tls_options::TlsMode;
 pub use uuid_param::UuidParam;
