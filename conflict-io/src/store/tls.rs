@@ -364,7 +364,11 @@ fn describe(error: &RustlsError, verification: &Verification) -> String {
                 if presented.is_empty() {
                     "no host".to_string()
                 } else {
-                    presented.join(", ")
+                    presented
+                        .iter()
+                        .map(|p| plain_name(p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             ),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
@@ -385,5 +389,31 @@ fn describe(error: &RustlsError, verification: &Verification) -> String {
              certificate, give sslcert and sslkey"
         ),
         other => format!("TLS failed: {other}"),
+    }
+}
+
+/// `localhost` for webpki's `DnsName("localhost")`, `127.0.0.1` for `IpAddress(127.0.0.1)`:
+/// the names as a DBA would write them in the certificate request.
+fn plain_name(presented: &str) -> &str {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|s| s.strip_suffix("\")"))
+        .or_else(|| {
+            presented
+                .strip_prefix("IpAddress(")
+                .and_then(|s| s.strip_suffix(')'))
+        })
+        .unwrap_or(presented)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_name;
+
+    #[test]
+    fn presented_names_are_shown_plain() {
+        assert_eq!(plain_name("DnsName(\"db.example\")"), "db.example");
+        assert_eq!(plain_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(plain_name("Other"), "Other");
     }
 }
