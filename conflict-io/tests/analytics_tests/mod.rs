@@ -9,3 +9,4 @@ mod fixture;
 mod narrow;
 mod planning;
 mod scope;
+mod tls;
