@@ -104,6 +104,10 @@ pub fn build(options: &TlsOptions) -> Result<Tls, StoreError> {
             })
         }
     };
+    let mut config = config;
+    // libpq 17 offers this ALPN name on every TLS connection; PostgreSQL 17 requires it for
+    // `sslnegotiation=direct`, older servers ignore it.
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(Tls {
         connector: MakeRustlsConnect::new(config),
         verification,
