@@ -350,4 +350,50 @@ mod tests {
         assert!(split_tls_options("postgresql://h/db?sslmode=verify%2Dfull")
             .is_ok_and(|(_, o)| o.mode == TlsMode::VerifyFull));
     }
+
+    /// Small deterministic generator: the same strings on every run.
+    fn strings(seed: u64, count: usize, alphabet: &[char]) -> Vec<String> {
+        let mut state = seed;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        (0..count)
+            .map(|_| {
+                let len = next() % 12;
+                (0..len)
+                    .map(|_| alphabet[next() % alphabet.len()])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn any_value_quoted_as_libpq_documents_reaches_the_driver_unchanged() {
+        let alphabet = [
+            'a', 'Z', ' ', '\'', '\\', '=', '%', '&', '?', '\u{e9}', '\t',
+        ];
+        for value in strings(7, 2000, &alphabet) {
+            // libpq: single quotes around the value, backslash before ' and \.
+            let quoted = value.replace('\\', "\\\\").replace('\'', "\\'");
+            let text = format!("host=h password='{quoted}' sslmode=require");
+            let (rest, o) = split(&text);
+            assert_eq!(o.mode, TlsMode::Require);
+            let cfg: postgres::Config = rest.parse().unwrap_or_else(|e| panic!("{rest}: {e}"));
+            assert_eq!(cfg.get_password(), Some(value.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics() {
+        let alphabet = [
+            's', 'l', '=', ' ', '\'', '\\', '%', '2', 'F', '?', '&', '/', ':',
+        ];
+        for text in strings(11, 5000, &alphabet) {
+            let _ = split_tls_options(&text);
+            let _ = split_tls_options(&format!("postgresql://h/d?{text}"));
+        }
+    }
 }
