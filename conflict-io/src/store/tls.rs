@@ -412,7 +412,34 @@ fn plain_name(presented: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::plain_name;
+    use super::*;
+
+    #[test]
+    fn each_certificate_problem_is_named() {
+        let roots = Verification::ChainAndName(PathBuf::from("/etc/conflicts/ca.pem"));
+        let cases = [
+            (
+                CertificateError::UnknownIssuer,
+                "sslrootcert=/etc/conflicts/ca.pem (unknown issuer)",
+            ),
+            (CertificateError::Expired, "has expired"),
+            (CertificateError::NotValidYet, "not valid yet"),
+            (CertificateError::Revoked, "revoked"),
+            (CertificateError::NotValidForName, "(name mismatch)"),
+            (
+                CertificateError::NotValidForNameContext {
+                    expected: ServerName::try_from("db.example").unwrap(),
+                    presented: vec!["DnsName(\"other.example\")".into()],
+                },
+                "not valid for host name \"db.example\" (name mismatch); it names other.example",
+            ),
+        ];
+        for (error, expected) in cases {
+            let text = describe(&RustlsError::InvalidCertificate(error), &roots);
+            assert!(text.starts_with("the server's certificate "), "{text}");
+            assert!(text.contains(expected), "{text} lacks {expected}");
+        }
+    }
 
     #[test]
     fn presented_names_are_shown_plain() {
