@@ -6,6 +6,8 @@
 # Exported for the tests:
 #   CONFLICTS_TEST_PG      libpq key=value conninfo of the throwaway cluster (trust auth)
 #   CONFLICTS_TEST_PG_BIN  directory of the PostgreSQL server binaries (initdb, pg_ctl, psql)
+#   CONFLICTS_TEST_PG_CA, CONFLICTS_TEST_PG_OTHER_CA, CONFLICTS_TEST_PG_CLIENT_CERT,
+#   CONFLICTS_TEST_PG_CLIENT_KEY  the TLS test files (the cluster accepts TCP over TLS only)
 set -euo pipefail
 
 # shellcheck source=lib/throwaway-pg.sh

@@ -69,13 +69,15 @@ pub fn run(args: &DbArgs) -> anyhow::Result<()> {
 }
 
 /// Exit code for an error returned by [`run`]: 2 for configuration errors (bad schema name,
-/// bad connection string, missing tables or columns), 1 for everything else.
+/// bad connection string or TLS settings, a server certificate that is not accepted, missing
+/// tables or columns), 1 for everything else.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     match error.downcast_ref::<StoreError>() {
         Some(
             StoreError::InvalidIdentifier { .. }
             | StoreError::InvalidConnInfo { .. }
-            | StoreError::TlsUnavailable { .. }
+            | StoreError::TlsConfig { .. }
+            | StoreError::TlsHandshake { .. }
             | StoreError::MissingObjects { .. },
         ) => EXIT_INVALID,
         _ => EXIT_FAILURE,

@@ -1,10 +1,15 @@
 # Sourced by scripts/test.sh and scripts/with-pg.sh: installs what is missing (as root),
-# starts a throwaway PostgreSQL 15 cluster on a private port, exports CONFLICTS_TEST_PG and
-# CONFLICTS_TEST_PG_BIN, and removes the cluster when the sourcing script exits.
+# starts a throwaway PostgreSQL 15 cluster on a private port, exports CONFLICTS_TEST_PG,
+# CONFLICTS_TEST_PG_BIN and the TLS test files (CONFLICTS_TEST_PG_CA, …_OTHER_CA, …_CLIENT_CERT,
+# …_CLIENT_KEY), and removes the cluster when the sourcing script exits.
+#
+# The cluster accepts TCP connections over TLS only (pg_hba.conf has `hostssl` lines and no
+# `host` line), like a managed service with rds.force_ssl; its certificate is signed by a CA
+# generated here for localhost and 127.0.0.1.
 # shellcheck shell=bash
 
 readonly PG_MAJOR=15
-readonly APT_PACKAGES=(postgresql-15 unixodbc odbc-postgresql)
+readonly APT_PACKAGES=(postgresql-15 unixodbc odbc-postgresql openssl)
 
 die() {
   echo "scripts/test.sh: $*" >&2
@@ -96,6 +101,56 @@ as_cluster_owner "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres --auth=trust \
   --encoding=UTF8 --locale=C --no-sync >"$PG_TMP/initdb.log" 2>&1 ||
   { cat "$PG_TMP/initdb.log" >&2; die "initdb failed"; }
 
+# --- TLS: a test CA, the server's certificate, a client certificate, an unrelated CA ----------
+# EC P-256 keys: quick to generate, and accepted by every TLS library the tests use.
+PG_TLS="$PG_TMP/tls"
+readonly PG_TLS
+mkdir -p "$PG_TLS"
+command -v openssl >/dev/null 2>&1 || die "openssl not found (apt-get install openssl)"
+
+new_ca() { # name subject
+  openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+    -days 30 -subj "$2" -keyout "$PG_TLS/$1.key" -out "$PG_TLS/$1.crt" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+}
+
+signed_cert() { # name subject extensions
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+    -subj "$2" -keyout "$PG_TLS/$1.key" -out "$PG_TLS/$1.csr"
+  printf '%s\n' "$3" >"$PG_TLS/$1.ext"
+  openssl x509 -req -in "$PG_TLS/$1.csr" -CA "$PG_TLS/ca.crt" -CAkey "$PG_TLS/ca.key" \
+    -CAcreateserial -days 30 -sha256 -extfile "$PG_TLS/$1.ext" -out "$PG_TLS/$1.crt"
+}
+
+{
+  new_ca ca "/CN=conflicts test CA" &&
+    new_ca other-ca "/CN=conflicts unrelated CA" &&
+    signed_cert server "/CN=localhost" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,IP:127.0.0.1" &&
+    signed_cert client "/CN=conflicts_cert_user" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth"
+} >"$PG_TMP/openssl.log" 2>&1 || { cat "$PG_TMP/openssl.log" >&2; die "could not generate the test certificates"; }
+# The server refuses a key file that others can read; certificates stay world-readable so that
+# the tests (any user) can read them.
+chmod 644 "$PG_TLS"/*.crt
+chmod 600 "$PG_TLS"/*.key
+chmod 755 "$PG_TLS"
+if is_root; then
+  chown postgres:postgres "$PG_TLS/server.key"
+fi
+
+# TCP only over TLS: `trust` for everyone, except conflicts_cert_user who must present a client
+# certificate signed by the test CA (`cert` authentication). The socket is for local tools.
+cat >"$PG_TMP/pg_hba.conf" <<EOF
+local    all  all                  trust
+hostssl  all  conflicts_cert_user  127.0.0.1/32  cert
+hostssl  all  all                  127.0.0.1/32  trust
+EOF
+chmod 644 "$PG_TMP/pg_hba.conf"
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # A random high port that nothing listens on; another process may still take it before the
@@ -119,6 +174,11 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_connections = 200
+hba_file = '$PG_TMP/pg_hba.conf'
+ssl = on
+ssl_cert_file = '$PG_TLS/server.crt'
+ssl_key_file = '$PG_TLS/server.key'
+ssl_ca_file = '$PG_TLS/ca.crt'
 EOF
   chmod 644 "$PG_TMP/cluster.conf"
   # The include keeps initdb's postgresql.conf intact and puts our settings last (they win).
@@ -138,5 +198,9 @@ fi
 
 export CONFLICTS_TEST_PG="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
 export CONFLICTS_TEST_PG_BIN="$PG_BIN"
+export CONFLICTS_TEST_PG_CA="$PG_TLS/ca.crt"
+export CONFLICTS_TEST_PG_OTHER_CA="$PG_TLS/other-ca.crt"
+export CONFLICTS_TEST_PG_CLIENT_CERT="$PG_TLS/client.crt"
+export CONFLICTS_TEST_PG_CLIENT_KEY="$PG_TLS/client.key"
 echo "scripts/test.sh: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT (socket dir $PG_TMP)" >&2
 

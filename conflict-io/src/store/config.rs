@@ -10,9 +10,12 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use postgres::config::{Host, SslMode};
+use postgres::config::Host;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::error::StoreError;
+use super::tls::{self, Tls, Verification};
+use super::tls_options::{split_tls_options, TlsMode};
 
 /// Longest identifier PostgreSQL keeps without truncating (NAMEDATALEN − 1).
 const MAX_IDENTIFIER_LEN: usize = 63;
@@ -135,21 +138,28 @@ impl Default for SchemaNames {
     }
 }
 
-/// A parsed PostgreSQL connection string (libpq `key=value` form or `postgresql://` URL).
+/// A parsed PostgreSQL connection string (libpq `key=value` form or `postgresql://` URL),
+/// with the TLS connector its `sslmode`, `sslrootcert`, `sslcert` and `sslkey` ask for.
 ///
 /// `Display` and `Debug` show only host, port, user, database and sslmode; a password is shown
 /// as `***`. The raw string is not kept.
 #[derive(Clone)]
 pub struct ConnInfo {
     config: postgres::Config,
+    mode: TlsMode,
+    tls: Tls,
 }
 
 impl ConnInfo {
+    /// Parses `conninfo` and reads the certificate files it names, so that a bad path or file
+    /// is reported here, as a configuration error, before any connection is attempted.
     pub fn parse(conninfo: &str) -> Result<Self, StoreError> {
+        // The driver does not understand libpq's TLS keys; they are taken out first.
+        let (driver_text, tls_options) = split_tls_options(conninfo)?;
         // The parser's messages name the offending option, never its value, so they are safe
         // to pass on.
         let mut config =
-            postgres::Config::from_str(conninfo).map_err(|e| StoreError::InvalidConnInfo {
+            postgres::Config::from_str(&driver_text).map_err(|e| StoreError::InvalidConnInfo {
                 reason: e.to_string(),
             })?;
         if config.get_hosts().is_empty() {
@@ -157,20 +167,40 @@ impl ConnInfo {
                 reason: "no host given (host=… or a postgresql:// URL with a host)".into(),
             });
         }
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(StoreError::TlsUnavailable { mode: "require" });
-        }
+        config.ssl_mode(tls_options.mode.driver_mode());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
         if config.get_application_name().is_none() {
             config.application_name("conflicts");
         }
-        Ok(ConnInfo { config })
+        let tls = tls::build(&tls_options)?;
+        Ok(ConnInfo {
+            config,
+            mode: tls_options.mode,
+            tls,
+        })
     }
 
+    /// The driver's configuration (TLS keys other than the plain mode are not in it).
     pub fn config(&self) -> &postgres::Config {
         &self.config
+    }
+
+    /// The `sslmode` as given (libpq spelling), `prefer` when absent.
+    pub fn tls_mode(&self) -> TlsMode {
+        self.mode
+    }
+
+    /// What the connector checks of the server's certificate.
+    pub fn verification(&self) -> &Verification {
+        &self.tls.verification
+    }
+
+    /// The connector to pass to every connect of this target (single client or pool); for
+    /// `sslmode=disable` the driver never calls it.
+    pub fn tls_connector(&self) -> MakeRustlsConnect {
+        self.tls.connector.clone()
     }
 }
 
@@ -206,12 +236,7 @@ impl fmt::Display for ConnInfo {
         if c.get_password().is_some() {
             f.write_str(" password=***")?;
         }
-        let mode = match c.get_ssl_mode() {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            _ => "require",
-        };
-        write!(f, " sslmode={mode}")
+        write!(f, " sslmode={}", self.mode)
     }
 }
 
@@ -224,6 +249,7 @@ impl fmt::Debug for ConnInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use postgres::config::SslMode;
 
     #[test]
     fn identifiers_follow_the_configured_pattern() {
@@ -298,7 +324,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_strings_and_tls_requirements_are_configuration_errors() {
+    fn bad_strings_are_configuration_errors() {
         let err = ConnInfo::parse("host=h port=notaport password=s3cr3t-pw").unwrap_err();
         assert!(matches!(err, StoreError::InvalidConnInfo { .. }));
         assert!(!err.to_string().contains("s3cr3t-pw"));
@@ -306,10 +332,85 @@ mod tests {
             ConnInfo::parse("user=u dbname=d").unwrap_err(),
             StoreError::InvalidConnInfo { .. }
         ));
-        assert!(matches!(
-            ConnInfo::parse("host=h sslmode=require").unwrap_err(),
-            StoreError::TlsUnavailable { .. }
-        ));
-        assert!(ConnInfo::parse("host=h sslmode=disable").is_ok());
+    }
+
+    #[test]
+    fn display_shows_the_sslmode_as_given() {
+        for mode in ["disable", "allow", "prefer", "require"] {
+            let ci = ConnInfo::parse(&format!("host=h password=s3cr3t-pw sslmode={mode}")).unwrap();
+            assert!(
+                ci.to_string().ends_with(&format!(" sslmode={mode}")),
+                "{ci}"
+            );
+            assert!(!ci.to_string().contains("s3cr3t-pw"), "{ci}");
+        }
+        assert!(ConnInfo::parse("host=h")
+            .unwrap()
+            .to_string()
+            .ends_with(" sslmode=prefer"));
+        let ci = ConnInfo::parse("postgresql://u:s3cr3t-pw@h/d?sslmode=require").unwrap();
+        assert_eq!(
+            ci.to_string(),
+            // The driver fills in the default port of a URL without one.
+            "host=h port=5432 user=u dbname=d password=*** sslmode=require"
+        );
+        assert_eq!(ci.config().get_ssl_mode(), SslMode::Require);
+    }
+
+    #[test]
+    fn verification_needs_a_root_certificate_file() {
+        let e = ConnInfo::parse("host=h sslmode=verify-full sslrootcert=/nonexistent/ca.pem")
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StoreError::TlsConfig {
+                    setting: "sslrootcert",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        assert!(e.to_string().contains("cannot read"), "{e}");
+
+        // Without sslrootcert, libpq's default file is used; this machine has none.
+        let default = std::env::var("HOME").unwrap() + "/.postgresql/root.crt";
+        assert!(
+            !std::path::Path::new(&default).exists(),
+            "{default} exists here"
+        );
+        for mode in ["verify-ca", "verify-full"] {
+            let e = ConnInfo::parse(&format!("host=h sslmode={mode}")).unwrap_err();
+            assert!(matches!(e, StoreError::TlsConfig { .. }), "{e:?}");
+            assert!(e.to_string().contains(&default), "{e}");
+            assert!(e.to_string().contains("sslrootcert="), "{e}");
+        }
+        // require without a root certificate encrypts without checking, as libpq does.
+        let ci = ConnInfo::parse("host=h sslmode=require").unwrap();
+        assert_eq!(ci.verification(), &Verification::None);
+    }
+
+    #[test]
+    fn a_file_without_certificates_is_refused() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, b"not a certificate\n").unwrap();
+        let path = f.path().display().to_string();
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let e =
+                ConnInfo::parse(&format!("host=h sslmode={mode} sslrootcert={path}")).unwrap_err();
+            assert!(matches!(e, StoreError::TlsConfig { .. }), "{e:?}");
+            assert!(e.to_string().contains(&path), "{e}");
+            assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        for half in ["sslcert=/c.pem", "sslkey=/k.pem"] {
+            let e = ConnInfo::parse(&format!("host=h sslmode=require {half}")).unwrap_err();
+            assert!(matches!(e, StoreError::InvalidConnInfo { .. }), "{e:?}");
+            assert!(e.to_string().contains("sslcert and sslkey"), "{e}");
+        }
     }
 }

@@ -17,12 +17,25 @@ pub enum StoreError {
     #[error("invalid PostgreSQL connection string: {reason}")]
     InvalidConnInfo { reason: String },
 
-    /// The connection string asks for TLS, which this build cannot provide.
-    #[error(
-        "sslmode={mode} requires TLS, but this build connects without TLS; use sslmode=disable \
-         or prefer (see the conflict_io::store module documentation on TLS)"
-    )]
-    TlsUnavailable { mode: &'static str },
+    /// A TLS setting names a file that cannot be used (missing, unreadable, not PEM, no
+    /// certificate), or `verify-ca`/`verify-full` has no root certificate. Paths are not
+    /// secret; file contents are never shown.
+    #[error("TLS setting {setting}={path}: {reason}")]
+    TlsConfig {
+        setting: &'static str,
+        path: String,
+        reason: String,
+    },
+
+    /// The TLS handshake failed: the server's certificate was not accepted (unknown issuer,
+    /// name mismatch, expired, …), the server does not offer TLS where it is required, or the
+    /// server refused the client. Nothing was sent to the server past the handshake.
+    #[error("TLS with PostgreSQL at {target} failed: {problem}")]
+    TlsHandshake {
+        /// Redacted connection target.
+        target: String,
+        problem: String,
+    },
 
     /// No connection could be opened (server down, refused, authentication failed, pool
     /// exhausted for longer than the connection timeout).

@@ -15,6 +15,8 @@
 //!   private `pair_table`, `row_writes` and `conflict_rows` carry the decisions out with
 //!   binary COPY into temporary tables and set-based statements).
 //! * [`runs`] and [`ledger`]: `detection_runs`, the run lock, and the per-batch ledger.
+//! * [`tls_options`] and [`tls`]: the TLS settings of the connection string and the connector
+//!   built from them (see "TLS" below).
 //! * [`error`]: the [`StoreError`] enum.
 //!
 //! # Connection strings and credentials
@@ -27,22 +29,22 @@
 //!
 //! # TLS
 //!
-//! This build connects without TLS (`postgres::NoTls`):
+//! Every connection the tool opens to the conflict database (single clients and each pooled
+//! connection) goes through the TLS connector that [`ConnInfo::parse`] builds, with libpq's
+//! semantics for `sslmode` (`disable`, `allow`, `prefer` (the default), `require`,
+//! `verify-ca`, `verify-full`), `sslrootcert` (PEM file of trusted CAs; libpq's default
+//! `~/.postgresql/root.crt` when it exists) and the optional client certificate
+//! `sslcert`/`sslkey` (PEM). The driver's own parser knows none of these but the plain modes,
+//! so [`tls_options`] takes them out of the string (key=value or URL query) first; [`tls`]
+//! builds the connector and names a failed handshake's cause ([`StoreError::TlsHandshake`]:
+//! unknown issuer, name mismatch, expired, …). File problems are found while parsing
+//! ([`StoreError::TlsConfig`]), before any connection.
 //!
-//! * `sslmode=disable` and `sslmode=prefer` (libpq's default) connect in plain text; `prefer`
-//!   cannot upgrade because no TLS implementation is compiled in.
-//! * `sslmode=require` is refused when the connection string is parsed
-//!   ([`StoreError::TlsUnavailable`]) rather than failing later at connect time.
-//! * `verify-ca` / `verify-full` are not understood by the driver's parser and are reported as
-//!   an invalid connection string.
-//!
-//! To enable TLS, a deployment adds a TLS connector crate (`postgres-native-tls` or
-//! `postgres-openssl`, which need the system's OpenSSL headers, `libssl-dev` on Debian) behind
-//! a cargo feature of this crate and passes its connector where [`pool`] passes `NoTls`;
-//! certificate verification is then configured on that connector (root certificates), not in
-//! the connection string. Until then, reach a remote server over a trusted network or through
-//! a local TLS tunnel (for example `stunnel` or an SSH port forward) and point `host`/`port` at
-//! the tunnel's local end.
+//! The connector is rustls with the `ring` crypto provider (through `tokio-postgres-rustls`):
+//! it needs neither the system's OpenSSL nor cmake, so the tool builds the same everywhere and
+//! the certificate checks do not depend on the host's OpenSSL configuration. Not supported:
+//! `sslrootcert=system`, encrypted client keys (`sslpassword`), `sslcrl`, and the `PGSSL*`
+//! environment variables; `allow` behaves as `prefer`.
 
 pub mod batch_plan;
 mod cell;
@@ -62,6 +64,8 @@ mod row_writes;
 pub mod runs;
 pub mod schema;
 pub mod stored_rows;
+pub mod tls;
+pub mod tls_options;
 pub mod uuid_param;
 pub mod writer;
 
@@ -72,4 +76,6 @@ pub use pool::{connect, Pool, PoolOptions, PooledClient};
 pub use reference::{load_reference, Reference};
 pub use schema::{check_schema, init_analytics_schema, init_schema, SchemaInfo};
 pub use stored_rows::CvmControlRow;
+pub use tls::Verification;
+pub use tls_options::TlsMode;
 pub use uuid_param::UuidParam;

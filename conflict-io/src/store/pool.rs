@@ -9,14 +9,18 @@
 
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 use r2d2::{CustomizeConnection, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::config::ConnInfo;
 use super::error::StoreError;
+use super::tls;
 
-type Manager = PostgresConnectionManager<NoTls>;
+/// Every pooled connection negotiates TLS as the connection string says (the connector is the
+/// one [`ConnInfo`] built; `sslmode=disable` never calls it).
+type Manager = PostgresConnectionManager<MakeRustlsConnect>;
 
 /// A connection checked out of a [`Pool`]; derefs to [`postgres::Client`].
 pub type PooledClient = PooledConnection<Manager>;
@@ -41,11 +45,12 @@ impl Default for PoolOptions {
     }
 }
 
-/// Opens one connection with the session set up (UTC).
+/// Opens one connection with the session set up (UTC), with TLS as the connection string
+/// says.
 pub fn connect(conn: &ConnInfo) -> Result<Client, StoreError> {
     let mut client = conn
         .config()
-        .connect(NoTls)
+        .connect(conn.tls_connector())
         .map_err(|e| connect_error(conn, &e))?;
     client
         .batch_execute(SESSION_SETUP)
@@ -67,7 +72,7 @@ impl Pool {
         // The probe turns the common failures (down, refused, bad login) into an immediate,
         // precise error; r2d2 alone would retry silently until its timeout.
         drop(connect(conn)?);
-        let manager = PostgresConnectionManager::new(conn.config().clone(), NoTls);
+        let manager = PostgresConnectionManager::new(conn.config().clone(), conn.tls_connector());
         let pool = r2d2::Pool::builder()
             .min_idle(Some(1))
             .max_size(options.workers.max(1))
@@ -125,6 +130,12 @@ impl CustomizeConnection<Client, postgres::Error> for SessionSetup {
 }
 
 fn connect_error(conn: &ConnInfo, e: &postgres::Error) -> StoreError {
+    if let Some(problem) = tls::handshake_problem(e, conn.verification()) {
+        return StoreError::TlsHandshake {
+            target: conn.to_string(),
+            problem,
+        };
+    }
     // A server-side refusal (bad password, unknown database) has a message and SQLSTATE of its
     // own; anything else (refused, timeout, DNS) is described by the error itself.
     let (message, sqlstate) = match e.as_db_error() {

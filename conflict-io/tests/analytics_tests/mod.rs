@@ -10,3 +10,4 @@ mod narrow;
 mod planning;
 mod probe;
 mod scope;
+mod tls;

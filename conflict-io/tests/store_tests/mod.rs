@@ -6,6 +6,7 @@ mod names;
 mod pool;
 mod reference;
 mod stored_rows;
+mod tls;
 
 // The batch writer and the store of the job.
 mod adoption;

@@ -67,8 +67,8 @@ fn odbc_value(v: &str) -> String {
     }
 }
 
-/// The psqlODBC connection string for the server of `CONFLICTS_TEST_PG`, with `extra`
-/// attributes (`Key=Value;…`) appended.
+/// The psqlODBC connection string for the server of `CONFLICTS_TEST_PG` over TLS
+/// (`SSLmode=require`), with `extra` attributes (`Key=Value;…`) appended.
 pub fn odbc_connection_string(extra: &str) -> String {
     odbc_connection_string_with(&driver_path(), None, extra)
 }
@@ -84,8 +84,9 @@ pub fn odbc_connection_string_with(driver: &str, password: Option<&str>, extra: 
         None => panic!("{PG_ENV} names no host"),
     };
     let port = c.get_ports().first().copied().unwrap_or(5432);
+    // The test cluster accepts TCP over TLS only (hostssl), and psqlODBC's default is no TLS.
     let mut s = format!(
-        "Driver={};Server={};Port={port};Database={};Uid={};",
+        "Driver={};Server={};Port={port};Database={};Uid={};SSLmode=require;",
         odbc_value(driver),
         odbc_value(&host),
         odbc_value(c.get_dbname().unwrap_or("postgres")),
