@@ -17,6 +17,7 @@ use super::pool::{connect, Pool, PoolOptions, PooledClient};
 use super::reference::{load_reference, Reference};
 use super::runs::{self, RunLock};
 use super::schema::{check_schema, SchemaInfo};
+use super::schema_plan::ensure_tool_tables;
 use super::{ledger, stored_rows, writer};
 use crate::run::{BatchInput, BatchSpec, ConflictStore, Outcome, RunInfo, RunParams, WriteCounts};
 
@@ -41,8 +42,9 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
-    /// Opens the pool (at most `max_connections` connections), runs the start-up check of
-    /// schema.md §1 once and creates the ledger table when it does not exist yet.
+    /// Opens the pool (at most `max_connections` connections), creates the tool's own tables
+    /// (`detection_runs`, the ledger) when they do not exist yet and runs the start-up check of
+    /// schema.md §1 once.
     pub fn connect(
         conn: &ConnInfo,
         names: SchemaNames,
@@ -56,11 +58,10 @@ impl PgStore {
             },
         )?;
         let mut client = pool.get()?;
+        // The tool's own tables first, so that a deployment's schema without them passes the
+        // check; the deployment's tables are only ever created by `db init`.
+        ensure_tool_tables(&mut client, &names)?;
         let info = check_schema(&mut *client, &names)?;
-        let table = names.conflict_table(ledger::LEDGER_TABLE);
-        client
-            .batch_execute(&ledger::ddl(&names))
-            .map_err(|e| StoreError::db("create the run ledger", Some(&table), e))?;
         drop(client);
         let layout = CvmLayout::new(&info);
         Ok(PgStore {
