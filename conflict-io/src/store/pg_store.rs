@@ -16,7 +16,7 @@ use super::error::StoreError;
 use super::pool::{connect, Pool, PoolOptions, PooledClient};
 use super::reference::{load_reference, Reference};
 use super::runs::{self, RunLock};
-use super::schema::{check_schema, SchemaInfo};
+use super::schema::{check_deployment_schema, check_schema, SchemaInfo};
 use super::schema_plan::ensure_tool_tables;
 use super::{ledger, stored_rows, writer};
 use crate::run::{BatchInput, BatchSpec, ConflictStore, Outcome, RunInfo, RunParams, WriteCounts};
@@ -58,8 +58,10 @@ impl PgStore {
             },
         )?;
         let mut client = pool.get()?;
-        // The tool's own tables first, so that a deployment's schema without them passes the
-        // check; the deployment's tables are only ever created by `db init`.
+        // The deployment's tables are only ever created by `db init`: when one is missing the
+        // run stops here, before it has created anything. The tool's own tables are created
+        // next when missing; the full check then covers them too.
+        check_deployment_schema(&mut *client, &names)?;
         ensure_tool_tables(&mut client, &names)?;
         let info = check_schema(&mut *client, &names)?;
         drop(client);
