@@ -270,7 +270,7 @@ fn run_works_on_a_deployment_with_and_without_db_init() {
                 .client
                 .query(
                     &format!(
-                        "SELECT \"CONFLICTID\", concat(\"SameSchTimeFlag\", \"SameVisitTimeFlag\", \
+                        "SELECT \"CONFLICTID\", concat_ws('/', \"ID\", \"StatusFlag\") AS dbg, concat(\"SameSchTimeFlag\", \"SameVisitTimeFlag\", \
                          \"SchAndVisitTimeSameFlag\", \"SchOverAnotherSchTimeFlag\", \
                          \"VisitTimeOverAnotherVisitTimeFlag\", \"SchTimeOverVisitTimeFlag\", \
                          \"DistanceFlag\"), \"{EXTRA_CVM_COLUMN}\" FROM {cvm} \
@@ -281,10 +281,18 @@ fn run_works_on_a_deployment_with_and_without_db_init() {
                 .unwrap();
             assert_eq!(rows.len(), 2, "both legacy rows of {v}/{c} are kept");
             for r in &rows {
-                assert!(r.get::<_, Option<i64>>(0).is_some(), "{v}/{c} adopted");
-                assert_eq!(r.get::<_, String>(1), harness::flags_text(flags), "{v}/{c}");
+                let dbg: Vec<String> = rows.iter().map(|r| r.get::<_, String>(1)).collect();
+                assert!(
+                    r.get::<_, Option<i64>>(0).is_some(),
+                    "{v}/{c} adopted {dbg:?}"
+                );
+                assert_eq!(
+                    r.get::<_, String>(2),
+                    harness::flags_text(flags),
+                    "{v}/{c} {dbg:?}"
+                );
                 // The unknown column keeps the legacy value.
-                assert!(r.get::<_, String>(2).starts_with("copy "));
+                assert!(r.get::<_, String>(3).starts_with("copy "));
             }
         }
         // Every detected pair is stored.

@@ -21,6 +21,12 @@ use super::env;
 pub const EXTRA_CVM_COLUMN: &str = "LegacyNote";
 pub const EXTRA_CONFLICTS_COLUMN: &str = "LegacyOwner";
 
+/// The seven rule flags; legacy rows carry `'N'` in each (a NULL flag is sticky, lifecycle.md
+/// §4, so a run would leave it NULL).
+const FLAGS: &str = "\"SameSchTimeFlag\", \"SameVisitTimeFlag\", \"SchAndVisitTimeSameFlag\", \
+     \"SchOverAnotherSchTimeFlag\", \"VisitTimeOverAnotherVisitTimeFlag\", \
+     \"SchTimeOverVisitTimeFlag\", \"DistanceFlag\"";
+
 /// A legacy CVM key and how many rows hold it.
 #[derive(Debug, Clone)]
 pub struct LegacyKey {
@@ -46,10 +52,14 @@ impl Deployment {
     pub fn create(schema: &str, keys: &[LegacyKey]) -> Deployment {
         let database = format!("conflicts_dep_{}", env::random_suffix());
         let mut admin = env::pg_client();
+        // Two calls: several statements in one simple query form one transaction, which
+        // CREATE DATABASE refuses.
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{database}\""))
+            .unwrap();
         admin
             .batch_execute(&format!(
-                "CREATE DATABASE \"{database}\"; \
-                 ALTER DATABASE \"{database}\" SET timezone = 'America/New_York';"
+                "ALTER DATABASE \"{database}\" SET timezone = 'America/New_York'"
             ))
             .unwrap();
         // The last `dbname` of a conninfo wins.
@@ -88,8 +98,9 @@ impl Deployment {
                     .execute(
                         &format!(
                             "INSERT INTO {cvm} (\"VisitID\", \"ConVisitID\", \"SSN\", \"VisitDate\", \
-                             \"StatusFlag\", \"{EXTRA_CVM_COLUMN}\") \
-                             VALUES ($1::text::uuid, $2::text::uuid, $3, $4, 'U', $5)"
+                             \"StatusFlag\", {FLAGS}, \"{EXTRA_CVM_COLUMN}\") \
+                             VALUES ($1::text::uuid, $2::text::uuid, $3, $4, 'U', \
+                             'N', 'N', 'N', 'N', 'N', 'N', 'N', $5)"
                         ),
                         &[
                             &k.visit_id,
