@@ -9,6 +9,7 @@ mod db;
 mod detect;
 mod failure;
 mod generate;
+mod generate_pg;
 mod progress;
 mod run;
 mod summary;

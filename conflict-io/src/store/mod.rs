@@ -9,6 +9,8 @@
 //! * [`schema_plan`]: what an existing (legacy) conflict schema lacks and the statements that
 //!   add it, never touching existing rows ([`review_plan`] for `--print-sql` and `db check`,
 //!   [`ensure_tool_tables`] at run start); [`ddl_items`] splits the DDL script into objects.
+//! * [`demo`]: synthetic analytics data and a legacy-shaped conflict schema in a PostgreSQL
+//!   the user names (`conflicts generate --pg`).
 //! * [`reference`]: X, speed bands and exclusions ([`load_reference`]).
 //! * [`stored_rows`]: control columns of stored CVM rows by batch scope or pair key, conflict
 //!   ids per primary visit; large key sets go through temporary tables loaded with binary COPY.
@@ -54,6 +56,7 @@ mod conflict_rows;
 pub mod cvm_row;
 pub mod ddl;
 pub mod ddl_items;
+pub mod demo;
 pub mod error;
 pub mod event_writer;
 mod key_tables;
