@@ -102,6 +102,9 @@ struct Catalog {
     columns: BTreeMap<String, BTreeSet<String>>,
     indexes: BTreeSet<String>,
     options: BTreeMap<String, Vec<String>>,
+    /// A unique index (or constraint) on exactly (`VisitID`, `ConVisitID`) of the CVM table,
+    /// under any name: a deployment may have its own, and a second one would only slow writes.
+    unique_pair: bool,
 }
 
 fn read_catalog<C: GenericClient>(client: &mut C, schema: &str) -> Result<Catalog, StoreError> {
@@ -152,11 +155,27 @@ fn read_catalog<C: GenericClient>(client: &mut C, schema: &str) -> Result<Catalo
         .into_iter()
         .map(|r| r.get(0))
         .collect();
+    let unique_pair: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_index i \
+             JOIN pg_class t ON t.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             WHERE n.nspname = $1 AND t.relname = $2 AND i.indisunique AND i.indpred IS NULL \
+             AND i.indnkeyatts = 2 \
+             AND (SELECT array_agg(a.attname::text ORDER BY k.ord) \
+                  FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+                  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum) \
+                 = ARRAY['VisitID', 'ConVisitID'])",
+            &[&schema, &CVM],
+        )
+        .map_err(err("look for a unique pair index"))?
+        .get(0);
     Ok(Catalog {
         schema_exists,
         columns,
         indexes,
         options,
+        unique_pair,
     })
 }
 
@@ -236,6 +255,9 @@ pub fn plan_schema<C: GenericClient>(
             }
             DdlItem::Index { name, table, sql } => {
                 if catalog.indexes.contains(name) {
+                    continue;
+                }
+                if name == PAIR_INDEX && catalog.unique_pair {
                     continue;
                 }
                 if name == PAIR_INDEX {

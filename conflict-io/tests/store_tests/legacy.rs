@@ -90,6 +90,27 @@ fn without_duplicates_the_unique_index_is_created() {
 }
 
 #[test]
+fn a_unique_pair_index_under_another_name_is_not_duplicated() {
+    let mut t = legacy();
+    let cvm = t.table("conflictvisitmaps");
+    t.exec(&format!(
+        "ALTER TABLE {cvm} ADD CONSTRAINT legacy_pair_key UNIQUE (\"VisitID\", \"ConVisitID\")"
+    ));
+    let plan = store::init_schema(&mut t.client, &t.names).unwrap();
+    assert!(plan.duplicates.is_none());
+    assert!(!has_index(&mut t, "cvm_pair_unique"));
+    // An index on the same columns in the other order, or a partial one, is not equivalent.
+    let mut t = legacy();
+    let cvm = t.table("conflictvisitmaps");
+    t.exec(&format!(
+        "CREATE UNIQUE INDEX legacy_rev ON {cvm} (\"ConVisitID\", \"VisitID\"); \
+         CREATE UNIQUE INDEX legacy_part ON {cvm} (\"VisitID\", \"ConVisitID\") WHERE \"SSN\" IS NULL"
+    ));
+    store::init_schema(&mut t.client, &t.names).unwrap();
+    assert!(has_index(&mut t, "cvm_pair_unique"));
+}
+
+#[test]
 fn missing_columns_are_added_without_touching_existing_rows() {
     let mut t = TestSchemas::initialised();
     let (cvm, conflicts) = (t.table("conflictvisitmaps"), t.table("conflicts"));
