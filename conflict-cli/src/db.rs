@@ -1,9 +1,13 @@
 //! `conflicts db …`: administration of the conflict database.
 //!
-//! * `conflicts db init --pg <conninfo> [--schema NAME]` creates the conflict schema of
-//!   schema.sql (tables, columns, indexes) in one transaction; running it again changes nothing.
+//! * `conflicts db init --pg <conninfo> [--schema NAME] [--print-sql]` creates the conflict
+//!   schema of schema.sql, or adds to an existing (legacy) one only what it lacks, in one
+//!   transaction; it never changes an existing row and never fails because of legacy data (the
+//!   unique pair index is skipped, with a warning, while keys are duplicated). `--print-sql`
+//!   prints the statements instead of running them, for a DBA to review.
 //! * `conflicts db check --pg <conninfo> [--schema NAME]` runs the start-up check of schema.md
-//!   §1 and lists every missing table or column.
+//!   §1, lists every missing table or column with the command that adds them, and notes
+//!   duplicate keys.
 //!
 //! The connection string falls back to `CONFLICTS_PG`, the schema name to
 //! `CONFLICTS_CONFLICT_SCHEMA` (default `conflict`). The connection string is kept as raw text
@@ -12,7 +16,7 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use conflict_io::store::{self, ConnInfo, SchemaNames, StoreError};
+use conflict_io::store::{self, ConnInfo, DuplicateKeys, SchemaNames, StoreError};
 
 use crate::failure::{EXIT_FAILURE, EXIT_INVALID};
 
@@ -24,10 +28,22 @@ pub struct DbArgs {
 
 #[derive(Subcommand)]
 pub enum DbCommand {
-    /// Create the conflict schema (tables, columns, indexes); safe to run again.
-    Init(Target),
+    /// Create the conflict schema, or add to an existing one what it lacks (tables, columns,
+    /// indexes); never changes existing rows; safe to run again.
+    Init(InitArgs),
     /// Check that every table and column the tool needs exists.
     Check(Target),
+}
+
+/// `db init` options.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Print the SQL that would be run on this database (only what is missing) and change
+    /// nothing.
+    #[arg(long)]
+    pub print_sql: bool,
 }
 
 /// Where the conflict schema lives.
@@ -63,7 +79,8 @@ impl std::fmt::Debug for Target {
 
 pub fn run(args: &DbArgs) -> anyhow::Result<()> {
     match &args.command {
-        DbCommand::Init(target) => init(target),
+        DbCommand::Init(a) if a.print_sql => print_sql(&a.target),
+        DbCommand::Init(a) => init(&a.target),
         DbCommand::Check(target) => check(target),
     }
 }
@@ -93,9 +110,24 @@ fn init(target: &Target) -> anyhow::Result<()> {
     let names = names(target)?;
     let conn = ConnInfo::parse(&target.pg)?;
     let mut client = store::connect(&conn)?;
-    store::init_schema(&mut client, &names)?;
-    // The check after creation catches a pre-existing table that lacks columns: IF NOT EXISTS
-    // leaves such a table as it is.
+    let plan = store::init_schema(&mut client, &names)?;
+    let schema = names.conflict.quoted();
+    if plan.steps.is_empty() {
+        eprintln!("conflict schema {schema} on {conn}: nothing to do, nothing is missing");
+    } else {
+        eprintln!(
+            "conflict schema {schema} on {conn}: added {} object(s):",
+            plan.steps.len()
+        );
+        for step in &plan.steps {
+            eprintln!("  {}", step.what);
+        }
+    }
+    if let Some(d) = &plan.duplicates {
+        eprintln!("{}", duplicates_warning(&names, d));
+    }
+    // A table that existed before init keeps whatever types it had; the check confirms that
+    // everything the tool needs is now there.
     let info = store::check_schema(&mut client, &names).with_context(|| {
         format!(
             "schema {:?} exists but is incomplete",
@@ -103,24 +135,115 @@ fn init(target: &Target) -> anyhow::Result<()> {
         )
     })?;
     eprintln!(
-        "conflict schema {} is ready on {conn} ({} varchar columns checked)",
-        names.conflict.quoted(),
+        "conflict schema {schema} is ready ({} varchar columns checked)",
         info.varchar_columns()
     );
     Ok(())
+}
+
+fn print_sql(target: &Target) -> anyhow::Result<()> {
+    let names = names(target)?;
+    let conn = ConnInfo::parse(&target.pg)?;
+    let mut client = store::connect(&conn)?;
+    let plan = store::review_plan(&mut client, &names)?;
+    if plan.steps.is_empty() {
+        eprintln!(
+            "conflict schema {} on {conn}: nothing is missing, no SQL to run",
+            names.conflict.quoted()
+        );
+    } else {
+        // stdout, so that it can be redirected to a file and reviewed or run with psql.
+        print!(
+            "-- conflicts db init for schema {} on {conn}\n{}",
+            names.conflict.quoted(),
+            plan.script()
+        );
+    }
+    if let Some(d) = &plan.duplicates {
+        eprintln!("{}", duplicates_warning(&names, d));
+    }
+    Ok(())
+}
+
+/// The warning for legacy duplicate keys: how many, three examples, the query that lists them
+/// all, and why it is not an error.
+fn duplicates_warning(names: &SchemaNames, d: &DuplicateKeys) -> String {
+    let cvm = names.conflict_table("conflictvisitmaps");
+    let mut s = format!(
+        "warning: {} (VisitID, ConVisitID) key(s) of {cvm} are held by more than one row, so the \
+         unique index {} is not created; runs update every row of such a key and warn \
+         duplicate_cvm_key (lifecycle.md §3). Examples:",
+        d.keys,
+        store::schema_plan::PAIR_INDEX
+    );
+    for k in &d.examples {
+        s += &format!(
+            "\n  VisitID {} ConVisitID {} ({} rows)",
+            k.visit_id, k.con_visit_id, k.rows
+        );
+    }
+    s += &format!(
+        "\nList them all with:\n  {}\nOnce they are merged, `conflicts db init` creates the index.",
+        d.list_sql
+    );
+    s
 }
 
 fn check(target: &Target) -> anyhow::Result<()> {
     let names = names(target)?;
     let conn = ConnInfo::parse(&target.pg)?;
     let mut client = store::connect(&conn)?;
-    let info = store::check_schema(&mut client, &names)?;
+    let plan = store::review_plan(&mut client, &names)?;
+    let fix = format!(
+        "conflicts db init --schema {} (review the SQL first with `conflicts db init --schema {} \
+         --print-sql`)",
+        names.conflict.as_str(),
+        names.conflict.as_str()
+    );
+    let checked = store::check_deployment_schema(&mut client, &names);
+    // Everything else init would add: optional columns, indexes, the tool's own tables.
+    let others: Vec<_> = plan
+        .steps
+        .iter()
+        .filter(|s| !s.what.starts_with("default of"))
+        .collect();
+    if let Some(d) = &plan.duplicates {
+        eprintln!(
+            "note: {}",
+            duplicates_warning(&names, d).trim_start_matches("warning: ")
+        );
+    }
+    let info = match checked {
+        Ok(info) => info,
+        Err(StoreError::MissingObjects { schema, missing }) => {
+            eprintln!(
+                "conflict schema {:?} on {conn} lacks what the tool needs:",
+                schema
+            );
+            for m in &missing {
+                eprintln!("  missing: {m}");
+            }
+            eprintln!("fix: {fix}");
+            return Err(anyhow::Error::new(StoreError::MissingObjects {
+                schema,
+                missing,
+            }));
+        }
+        Err(e) => return Err(e.into()),
+    };
     eprintln!(
         "conflict schema {} on {conn} has every table and column the tool needs ({} varchar \
          columns)",
         names.conflict.quoted(),
         info.varchar_columns()
     );
+    if !others.is_empty() {
+        eprintln!("note: `conflicts db init` would also add (the tool's own tables are otherwise created by the first run):");
+        for s in others {
+            eprintln!("  {}", s.what);
+        }
+        eprintln!("  with: {fix}");
+    }
     Ok(())
 }
 
@@ -165,6 +288,13 @@ mod tests {
         }
     }
 
+    fn init_cmd(target: Target) -> DbCommand {
+        DbCommand::Init(InitArgs {
+            target,
+            print_sql: false,
+        })
+    }
+
     /// Drops the schema when the test ends, also on panic.
     struct DropSchema(String);
 
@@ -182,9 +312,10 @@ mod tests {
         let cli =
             Cli::try_parse_from(["db", "init", "--pg", "host=h", "--schema", "c_dev"]).unwrap();
         match cli.command {
-            DbCommand::Init(t) => {
-                assert_eq!(t.pg, "host=h");
-                assert_eq!(t.schema, "c_dev");
+            DbCommand::Init(a) => {
+                assert_eq!(a.target.pg, "host=h");
+                assert_eq!(a.target.schema, "c_dev");
+                assert!(!a.print_sql);
             }
             DbCommand::Check(_) => panic!("parsed as check"),
         }
@@ -222,8 +353,8 @@ mod tests {
         let err = run(&args(DbCommand::Check, &pg, &schema)).unwrap_err();
         assert_eq!(exit_code(&err), EXIT_INVALID, "{err:#}");
         // … init creates everything, twice without harm, and check then passes.
-        run(&args(DbCommand::Init, &pg, &schema)).unwrap();
-        run(&args(DbCommand::Init, &pg, &schema)).unwrap();
+        run(&args(init_cmd, &pg, &schema)).unwrap();
+        run(&args(init_cmd, &pg, &schema)).unwrap();
         run(&args(DbCommand::Check, &pg, &schema)).unwrap();
         let conn = ConnInfo::parse(&pg).unwrap();
         let mut c = store::connect(&conn).unwrap();
@@ -234,14 +365,15 @@ mod tests {
             )
             .unwrap()
             .get(0);
-        assert_eq!(tables, 7);
+        // The six tables of schema.sql, detection_runs and the run ledger.
+        assert_eq!(tables, 8);
     }
 
     #[test]
     fn a_bad_schema_name_is_a_configuration_error_before_connecting() {
         // The port is closed: the name must be refused before any connection is tried.
         let err = run(&args(
-            DbCommand::Init,
+            init_cmd,
             "host=127.0.0.1 port=1 user=u",
             "conflict; drop",
         ))
@@ -257,7 +389,7 @@ mod tests {
         drop(listener);
         let pg = format!("host=127.0.0.1 port={port} user=u password=Very-s3cret dbname=d");
         let started = std::time::Instant::now();
-        let err = run(&args(DbCommand::Init, &pg, "conflict")).unwrap_err();
+        let err = run(&args(init_cmd, &pg, "conflict")).unwrap_err();
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
         assert_eq!(exit_code(&err), EXIT_FAILURE);
         let shown = format!("{err:#} {err:?}");

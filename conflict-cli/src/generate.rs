@@ -12,8 +12,33 @@ use crate::failure::{CliResult, Failure};
 #[derive(Args)]
 pub struct GenerateArgs {
     /// Output directory (created if missing); visits.csv and mph.csv are written into it.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "pg",
+        conflicts_with = "pg"
+    )]
+    pub out: Option<PathBuf>,
+    /// Instead of files: load the visits into analytics tables of a PostgreSQL database, with
+    /// a conflict schema shaped like a real deployment next to them, to try `conflicts run`
+    /// (libpq key=value or postgresql:// URL; never read from the environment, so that a
+    /// production CONFLICTS_PG cannot be written to by mistake).
+    #[arg(long, value_name = "CONNINFO")]
+    pub pg: Option<String>,
+    /// With --pg: name of the conflict schema to create.
+    #[arg(long, value_name = "NAME", default_value = "conflict", requires = "pg")]
+    pub conflict_schema: String,
+    /// With --pg: name of the analytics schema to create.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "analytics",
+        requires = "pg"
+    )]
+    pub analytics_schema: String,
+    /// With --pg: drop and recreate the two schemas when they already hold tables.
+    #[arg(long, requires = "pg")]
+    pub replace: bool,
     /// Number of caregivers (distinct SSNs); each works for one to four agencies.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub ssns: usize,
@@ -26,7 +51,8 @@ pub struct GenerateArgs {
     /// Centre of the date window of the generated visits. Default: today (UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
-    /// Visit and provider ids: readable sequential ids, or uuids as in database mode.
+    /// Visit and provider ids: readable sequential ids, or uuids as in database mode (--pg
+    /// always uses uuids).
     #[arg(long, value_enum, default_value_t = IdArg::Sequential)]
     pub ids: IdArg,
     /// Scales how much messy data (bad GPS strings, padded SSNs, state spellings) appears;
@@ -62,12 +88,21 @@ pub fn run(args: &GenerateArgs) -> CliResult {
         IdArg::Sequential => IdStyle::Sequential,
         IdArg::Uuid => IdStyle::Uuid,
     };
+    if let Some(pg) = &args.pg {
+        // Database mode needs uuids.
+        cfg.id_style = IdStyle::Uuid;
+        let visits = generate(&cfg);
+        return crate::generate_pg::load(args, pg, as_of, &visits, started);
+    }
+    let Some(out) = &args.out else {
+        return Err(Failure::invalid(anyhow!("give --out DIR or --pg CONNINFO")));
+    };
     let visits = generate(&cfg);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create {}", out.display()))
         .map_err(Failure::other)?;
-    let visits_path = args.out.join("visits.csv");
-    let mph_path = args.out.join("mph.csv");
+    let visits_path = out.join("visits.csv");
+    let mph_path = out.join("mph.csv");
     conflict_io::csv::write_visits(&visits_path, &visits).map_err(Failure::other)?;
     conflict_io::csv::write_bands(&mph_path, &conflict_synth::default_bands())
         .map_err(Failure::other)?;

@@ -10,6 +10,7 @@ mod detect;
 mod error_chain;
 mod failure;
 mod generate;
+mod generate_pg;
 mod progress;
 mod run;
 mod summary;

@@ -63,9 +63,12 @@ pub enum StoreError {
         error: postgres::Error,
     },
 
-    /// Start-up check (schema.md §1): tables or columns the tool needs are missing.
+    /// Start-up check (schema.md §1): tables or columns the tool needs are missing. The
+    /// message names the command that adds them, because that is the only way out for a user.
     #[error(
-        "the conflict schema {schema:?} lacks {} table(s)/column(s) the tool needs: {}",
+        "the conflict schema {schema:?} lacks {} table(s)/column(s) the tool needs: {}; \
+         `conflicts db init` adds what is missing (review it first with `conflicts db init \
+         --print-sql`)",
         missing.len(),
         missing.join(", ")
     )]

@@ -6,6 +6,11 @@
 //!   number of workers); every connection uses `TimeZone = 'UTC'`.
 //! * [`schema`]: [`init_schema`] (`conflicts db init`), [`init_analytics_schema`] (tests) and
 //!   the start-up check [`check_schema`].
+//! * [`schema_plan`]: what an existing (legacy) conflict schema lacks and the statements that
+//!   add it, never touching existing rows ([`review_plan`] for `--print-sql` and `db check`,
+//!   [`ensure_tool_tables`] at run start); [`ddl_items`] splits the DDL script into objects.
+//! * [`demo`]: synthetic analytics data and a legacy-shaped conflict schema in a PostgreSQL
+//!   the user names (`conflicts generate --pg`).
 //! * [`reference`]: X, speed bands and exclusions ([`load_reference`]).
 //! * [`stored_rows`]: control columns of stored CVM rows by batch scope or pair key, conflict
 //!   ids per primary visit; large key sets go through temporary tables loaded with binary COPY.
@@ -52,6 +57,8 @@ pub mod config;
 mod conflict_rows;
 pub mod cvm_row;
 pub mod ddl;
+pub mod ddl_items;
+pub mod demo;
 pub mod error;
 pub mod event_writer;
 mod key_tables;
@@ -63,6 +70,7 @@ pub mod reference;
 mod row_writes;
 pub mod runs;
 pub mod schema;
+pub mod schema_plan;
 pub mod stored_rows;
 pub mod tls;
 pub mod tls_options;
@@ -74,7 +82,10 @@ pub use error::StoreError;
 pub use pg_store::PgStore;
 pub use pool::{connect, Pool, PoolOptions, PooledClient};
 pub use reference::{load_reference, Reference};
-pub use schema::{check_schema, init_analytics_schema, init_schema, SchemaInfo};
+pub use schema::{
+    check_deployment_schema, check_schema, init_analytics_schema, init_schema, SchemaInfo,
+};
+pub use schema_plan::{ensure_tool_tables, review_plan, DuplicateKeys, SchemaPlan, Step};
 pub use stored_rows::CvmControlRow;
 pub use tls::Verification;
 pub use tls_options::TlsMode;

@@ -16,7 +16,8 @@ use super::error::StoreError;
 use super::pool::{connect, Pool, PoolOptions, PooledClient};
 use super::reference::{load_reference, Reference};
 use super::runs::{self, RunLock};
-use super::schema::{check_schema, SchemaInfo};
+use super::schema::{check_deployment_schema, check_schema, SchemaInfo};
+use super::schema_plan::ensure_tool_tables;
 use super::{ledger, stored_rows, writer};
 use crate::run::{BatchInput, BatchSpec, ConflictStore, Outcome, RunInfo, RunParams, WriteCounts};
 
@@ -41,8 +42,9 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
-    /// Opens the pool (at most `max_connections` connections), runs the start-up check of
-    /// schema.md §1 once and creates the ledger table when it does not exist yet.
+    /// Opens the pool (at most `max_connections` connections), creates the tool's own tables
+    /// (`detection_runs`, the ledger) when they do not exist yet and runs the start-up check of
+    /// schema.md §1 once.
     pub fn connect(
         conn: &ConnInfo,
         names: SchemaNames,
@@ -56,11 +58,12 @@ impl PgStore {
             },
         )?;
         let mut client = pool.get()?;
+        // The deployment's tables are only ever created by `db init`: when one is missing the
+        // run stops here, before it has created anything. The tool's own tables are created
+        // next when missing; the full check then covers them too.
+        check_deployment_schema(&mut *client, &names)?;
+        ensure_tool_tables(&mut client, &names)?;
         let info = check_schema(&mut *client, &names)?;
-        let table = names.conflict_table(ledger::LEDGER_TABLE);
-        client
-            .batch_execute(&ledger::ddl(&names))
-            .map_err(|e| StoreError::db("create the run ledger", Some(&table), e))?;
         drop(client);
         let layout = CvmLayout::new(&info);
         Ok(PgStore {

@@ -2,34 +2,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use postgres::GenericClient;
+use postgres::{Client, GenericClient};
 
 use super::config::SchemaNames;
-use super::ddl::{analytics_script, conflict_script, conflict_tables};
+use super::ddl::{analytics_script, conflict_tables};
+use super::ddl_items::TOOL_TABLES;
 use super::error::StoreError;
+use super::schema_plan::{apply_schema_plan, SchemaPlan};
 
-/// Creates the conflict schema of schema.sql under `names.conflict`: every table, column and
-/// index, in one transaction. Objects that already exist are left as they are, so running it
-/// again is harmless.
-pub fn init_schema<C: GenericClient>(
-    client: &mut C,
-    names: &SchemaNames,
-) -> Result<(), StoreError> {
-    let schema = names.conflict.as_str();
-    let mut tx = client
-        .transaction()
-        .map_err(|e| StoreError::db("begin the schema transaction", Some(schema), e))?;
-    // Two concurrent inits of the same schema would race on `IF NOT EXISTS` (both see the table
-    // missing, one fails on the catalog's unique index); the lock makes the second wait.
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('conflicts.init.' || $1::text))",
-        &[&schema],
-    )
-    .map_err(|e| StoreError::db("lock the schema for init", Some(schema), e))?;
-    tx.batch_execute(&conflict_script(&names.conflict))
-        .map_err(|e| StoreError::db("create the conflict schema", Some(schema), e))?;
-    tx.commit()
-        .map_err(|e| StoreError::db("commit the conflict schema", Some(schema), e))
+/// `conflicts db init`: creates the conflict schema of schema.sql under `names.conflict`, or
+/// adds to an existing one only what it lacks (tables, columns, indexes), in one transaction.
+/// Existing objects and rows are left as they are, so running it again is harmless; the
+/// unique pair index is skipped when legacy rows share a key (see [`super::schema_plan`]).
+/// Returns what was added and any such duplicates.
+pub fn init_schema(client: &mut Client, names: &SchemaNames) -> Result<SchemaPlan, StoreError> {
+    apply_schema_plan(client, names)
 }
 
 /// Creates the analytics tables of schema.sql under `names.analytics` (tests load their source
@@ -145,8 +132,28 @@ pub fn check_schema<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
 ) -> Result<SchemaInfo, StoreError> {
+    check_columns(client, names, required_columns())
+}
+
+/// The check of [`check_schema`] for the deployment's tables only (`db check`): the tool's own
+/// tables are created by the first run, so their absence is not a problem of the deployment.
+pub fn check_deployment_schema<C: GenericClient>(
+    client: &mut C,
+    names: &SchemaNames,
+) -> Result<SchemaInfo, StoreError> {
+    let required = required_columns()
+        .into_iter()
+        .filter(|(t, _)| !TOOL_TABLES.contains(&t.as_str()))
+        .collect();
+    check_columns(client, names, required)
+}
+
+fn check_columns<C: GenericClient>(
+    client: &mut C,
+    names: &SchemaNames,
+    required: Vec<(String, Vec<String>)>,
+) -> Result<SchemaInfo, StoreError> {
     let schema = names.conflict.as_str();
-    let required = required_columns();
     let tables: Vec<&str> = required.iter().map(|(t, _)| t.as_str()).collect();
     let rows = client
         .query(

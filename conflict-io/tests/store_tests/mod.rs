@@ -2,6 +2,7 @@ mod support;
 
 mod check;
 mod init;
+mod legacy;
 mod names;
 mod pool;
 mod reference;
