@@ -18,12 +18,12 @@ use crate::generate::GenerateArgs;
 /// absolute path: the tool's vendored unixODBC does not read odbcinst.ini.
 const PSQLODBC: &str = "/usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so";
 
+/// Configuration errors (names, connection string, TLS) exit 2, as in `conflicts db`.
 fn store_failure(e: StoreError) -> Failure {
-    match e {
-        StoreError::InvalidIdentifier { .. }
-        | StoreError::InvalidConnInfo { .. }
-        | StoreError::TlsUnavailable { .. } => Failure::invalid(e),
-        other => Failure::other(other),
+    let error = anyhow::Error::from(e);
+    Failure {
+        code: crate::db::exit_code(&error),
+        error,
     }
 }
 
