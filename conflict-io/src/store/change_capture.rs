@@ -79,7 +79,13 @@ impl Capture {
         inserted: &[i32],
     ) -> Result<Vec<Change>, StoreError> {
         let cvm = names.conflict_table("conflictvisitmaps");
-        let err = |e| StoreError::db("compare the written rows for the changes file", Some(&cvm), e);
+        let err = |e| {
+            StoreError::db(
+                "compare the written rows for the changes file",
+                Some(&cvm),
+                e,
+            )
+        };
         // `IS DISTINCT FROM` on jsonb compares values (numbers numerically), and the values
         // are sent as their JSON text, so nothing is rounded on the way.
         let changed = tx

@@ -96,7 +96,9 @@ pub enum StoreError {
 
     /// Shadow mode: the changed rows found do not match what the transaction counted (a bug
     /// or a concurrent writer); the transaction is rolled back rather than report two truths.
-    #[error("the changes file would not match the run's counters (counted {counted}; found {found})")]
+    #[error(
+        "the changes file would not match the run's counters (counted {counted}; found {found})"
+    )]
     ChangesMismatch { counted: String, found: String },
 
     /// Shadow mode: the committed batch's lines could not be written to the changes sink.

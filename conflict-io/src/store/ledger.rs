@@ -255,7 +255,10 @@ mod tests {
     fn ledger_counts_with_and_without_a_report_share_read_back() {
         let old = serde_json::json!({"updated": 2, "inserted": 5, "resolved": 1});
         let t = totals_of(old).unwrap();
-        assert_eq!((t.writes.updated, t.writes.inserted, t.writes.resolved), (2, 5, 1));
+        assert_eq!(
+            (t.writes.updated, t.writes.inserted, t.writes.resolved),
+            (2, 5, 1)
+        );
         assert_eq!(t.input.visits_read, 0);
 
         let new = serde_json::json!({"inserted": 5, "report": {"input": {"visits_read": 40},

@@ -21,8 +21,8 @@ use conflict_core::plan::{plan_conflict_ids, stale_rows, RowKind, StoredRow};
 use postgres::{Client, GenericClient};
 
 use super::batch_plan::{plan_rows, PairKey, RowPlan};
-use super::config::SchemaNames;
 use super::change_capture;
+use super::config::SchemaNames;
 use super::conflict_rows;
 use super::cvm_row::{CvmLayout, PairRow};
 use super::error::StoreError;

@@ -4,3 +4,4 @@ mod full_run;
 mod incremental;
 mod inservice;
 mod resume_and_join;
+mod shadow;
