@@ -5,3 +5,4 @@ mod incremental;
 mod inservice;
 mod resume_and_join;
 mod shadow;
+mod whole_run_report;
