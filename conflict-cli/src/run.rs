@@ -133,7 +133,7 @@ fn finish_changes(sink: &CsvChangeSink, outcome: Outcome) -> Result<(), Failure>
     }
     let n = sink
         .finish()
-        .map_err(|e| Failure::other(anyhow::Error::new(e).context("--changes-out")))?;
+        .map_err(|e| Failure::other(anyhow!("--changes-out: {e}")))?;
     eprintln!(
         "changes written to {}: {} insert, {} update, {} resolve",
         sink.path().display(),
@@ -277,7 +277,8 @@ pub fn run(args: &RunArgs) -> CliResult {
         .as_deref()
         .map(CsvChangeSink::create)
         .transpose()
-        .map_err(|e| invalid(anyhow::Error::new(e).context("--changes-out")))?
+        // One line: the error's own text already names the file and the OS's reason.
+        .map_err(|e| invalid(anyhow!("--changes-out: {e}")))?
         .map(Arc::new);
     let mut store = PgStore::connect(&r.pg, r.names.clone(), r.job.workers as u32 + 2)
         .map_err(|e| Failure::other(anyhow::Error::new(e).context("conflict database")))?;

@@ -63,7 +63,9 @@ impl CsvChangeSink {
             .prefix(".conflicts-")
             .suffix(".tmp")
             .tempfile_in(dir)
-            .map_err(io)?;
+            // tempfile appends the random temporary name to the OS error; the user named
+            // `path`, so only the OS's reason is kept.
+            .map_err(|e| io(os_reason(e)))?;
         let mut writer = csv::Writer::from_writer(BufWriter::new(tmp));
         writer
             .write_record(CHANGES_HEADER)
@@ -115,6 +117,16 @@ impl CsvChangeSink {
         if let Ok(mut g) = self.open.lock() {
             g.take();
         }
+    }
+}
+
+/// tempfile's error without the ` at path "…"` it appends (the random temporary name means
+/// nothing to the user, who named the target).
+fn os_reason(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    match text.rsplit_once(" at path ") {
+        Some((reason, _)) => std::io::Error::new(e.kind(), reason.to_string()),
+        None => e,
     }
 }
 
