@@ -10,7 +10,9 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use conflict_io::analytics::AnalyticsSource;
 use conflict_io::csv::CsvChangeSink;
-use conflict_io::run::{run_job, JobResult, Mode, Outcome, RunParams, Silent, Start};
+use conflict_io::run::{
+    run_job, Change, ChangeSink, JobResult, Mode, Outcome, RunParams, Silent, Start,
+};
 use conflict_io::store::PgStore;
 use serde_json::{Map, Value};
 
@@ -288,7 +290,11 @@ fn the_changes_file_says_what_each_run_changed_and_a_dry_run_says_it_first() {
     dry_p.dry_run = true;
     let dry = run_with_changes(&loaded, &schema, &dry_p, &dry_path);
     assert_eq!(dry.outcome, Outcome::DryRun);
-    assert_eq!(rows_by_id(&mut schema), before, "a dry run changes no row");
+    // (A boolean: a failure would otherwise print every row twice.)
+    assert!(
+        rows_by_id(&mut schema) == before,
+        "a dry run changes no row"
+    );
     let dry_lines = read_lines(&dry_path);
     assert_counts_match(&dry_lines, &dry);
 
@@ -366,5 +372,37 @@ fn the_changes_file_says_what_each_run_changed_and_a_dry_run_says_it_first() {
         assert_eq!(l.new["MissedVisitReason"], "shadow-test", "{l:?}");
         assert_ne!(l.old["MissedVisitReason"], "shadow-test", "{l:?}");
         assert!(l.columns.iter().any(|c| c == "UpdatedDate"), "{l:?}");
+    }
+
+    // A sink that cannot take the lines ends the run as failed, with the reason.
+    let broken = loaded.conflict_schema("shadow_broken");
+    let store = PgStore::connect(&env::conninfo(), broken.names.clone(), 8)
+        .unwrap()
+        .with_changes(Arc::new(DiskFull));
+    let source = loaded.db.config(true);
+    let make = || AnalyticsSource::connect(source.clone());
+    let err = run_job(
+        &store,
+        make,
+        Start::New(p.clone()),
+        &p,
+        &job(1, 1),
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .expect_err("the run fails");
+    assert!(
+        err.to_string()
+            .contains("cannot write the changes file: no space left (test)"),
+        "{err}"
+    );
+}
+
+/// A sink whose disk is full.
+struct DiskFull;
+
+impl ChangeSink for DiskFull {
+    fn write(&self, _changes: &[Change]) -> std::io::Result<()> {
+        Err(std::io::Error::other("no space left (test)"))
     }
 }
