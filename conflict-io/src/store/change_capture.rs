@@ -86,21 +86,25 @@ impl Capture {
                 e,
             )
         };
-        // `IS DISTINCT FROM` on jsonb compares values (numbers numerically), and the values
-        // are sent as their JSON text, so nothing is rounded on the way.
+        // Each row is turned into JSON once (MATERIALIZED) and each document is expanded
+        // once (`jsonb_each`): looking columns up one by one re-read (and de-TOASTed) the
+        // whole document per column, which made a batch of a few thousand rows take minutes.
+        // `IS DISTINCT FROM` on jsonb compares values (numbers numerically), and the values are
+        // sent as their JSON text, so nothing is rounded on the way.
         let changed = tx
             .query(
                 &format!(
-                    "SELECT b.id, b.action, c.\"VisitID\"::text, c.\"ConVisitID\"::text, \
-                     d.cols, d.olds, d.news \
-                     FROM {BEFORE} b JOIN {cvm} c ON c.\"ID\" = b.id \
-                     CROSS JOIN LATERAL (SELECT to_jsonb(c) AS doc) a \
+                    "WITH cur AS MATERIALIZED (SELECT b.id, b.action, c.\"VisitID\"::text AS v, \
+                       c.\"ConVisitID\"::text AS cv, b.doc AS old, to_jsonb(c) AS new \
+                       FROM {BEFORE} b JOIN {cvm} c ON c.\"ID\" = b.id) \
+                     SELECT cur.id, cur.action, cur.v, cur.cv, d.cols, d.olds, d.news FROM cur \
                      CROSS JOIN LATERAL (SELECT array_agg(k.name ORDER BY k.n) AS cols, \
-                       array_agg((b.doc -> k.name)::text ORDER BY k.n) AS olds, \
-                       array_agg((a.doc -> k.name)::text ORDER BY k.n) AS news \
-                       FROM unnest($1::text[]) WITH ORDINALITY AS k(name, n) \
-                       WHERE (b.doc -> k.name) IS DISTINCT FROM (a.doc -> k.name)) d \
-                     WHERE d.cols IS NOT NULL ORDER BY b.action DESC, b.id"
+                       array_agg(o.value::text ORDER BY k.n) AS olds, \
+                       array_agg(w.value::text ORDER BY k.n) AS news \
+                       FROM jsonb_each(cur.old) o JOIN jsonb_each(cur.new) w ON w.key = o.key \
+                       JOIN unnest($1::text[]) WITH ORDINALITY AS k(name, n) ON k.name = o.key \
+                       WHERE o.value IS DISTINCT FROM w.value) d \
+                     WHERE d.cols IS NOT NULL ORDER BY cur.action DESC, cur.id"
                 ),
                 &[&self.columns],
             )
@@ -130,15 +134,17 @@ impl Capture {
         let rows = tx
             .query(
                 &format!(
-                    "SELECT c.\"VisitID\"::text, c.\"ConVisitID\"::text, d.cols, d.news \
-                     FROM {cvm} c JOIN {PAIRS} p \
-                     ON c.\"VisitID\" = p.\"VisitID\" AND c.\"ConVisitID\" = p.\"ConVisitID\" \
-                     CROSS JOIN LATERAL (SELECT to_jsonb(c) AS doc) a \
+                    "WITH cur AS MATERIALIZED (SELECT c.\"VisitID\" AS v, c.\"ConVisitID\" AS cv, \
+                       to_jsonb(c) AS new FROM {cvm} c JOIN {PAIRS} p \
+                       ON c.\"VisitID\" = p.\"VisitID\" AND c.\"ConVisitID\" = p.\"ConVisitID\" \
+                       WHERE p.idx = ANY($2)) \
+                     SELECT cur.v::text, cur.cv::text, d.cols, d.news FROM cur \
                      CROSS JOIN LATERAL (SELECT array_agg(k.name ORDER BY k.n) AS cols, \
-                       array_agg((a.doc -> k.name)::text ORDER BY k.n) AS news \
-                       FROM unnest($1::text[]) WITH ORDINALITY AS k(name, n) \
-                       WHERE k.name <> 'ID' AND jsonb_typeof(a.doc -> k.name) <> 'null') d \
-                     WHERE p.idx = ANY($2) ORDER BY c.\"VisitID\", c.\"ConVisitID\""
+                       array_agg(w.value::text ORDER BY k.n) AS news \
+                       FROM jsonb_each(cur.new) w \
+                       JOIN unnest($1::text[]) WITH ORDINALITY AS k(name, n) ON k.name = w.key \
+                       WHERE w.key <> 'ID' AND jsonb_typeof(w.value) <> 'null') d \
+                     ORDER BY cur.v, cur.cv"
                 ),
                 &[&self.columns, &inserted],
             )
