@@ -8,6 +8,8 @@
 //! and its planned inserts), and [`check_counts`] makes sure that per action the lines equal
 //! the counters before anything reaches a sink.
 
+use std::collections::HashMap;
+
 use postgres::GenericClient;
 
 use super::config::SchemaNames;
@@ -20,8 +22,9 @@ const BEFORE: &str = "conflicts_tmp_changes_before";
 
 /// Rows captured before the writes of one transaction; see the module documentation.
 pub(crate) struct Capture {
-    /// Columns of conflictvisitmaps in table order: the order of a line's `columns`.
-    columns: Vec<String>,
+    /// Position of each column of conflictvisitmaps in the table: the order of a line's
+    /// `columns`.
+    position: HashMap<String, usize>,
 }
 
 /// Copies the rows about to be updated (`updates`) or resolved (`resolves`), by `"ID"`, into a
@@ -33,7 +36,7 @@ pub(crate) fn begin<C: GenericClient>(
     resolves: &[i64],
 ) -> Result<Capture, StoreError> {
     let cvm = names.conflict_table("conflictvisitmaps");
-    let columns: Vec<String> = tx
+    let position: HashMap<String, usize> = tx
         .query(
             "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass \
              AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
@@ -41,7 +44,8 @@ pub(crate) fn begin<C: GenericClient>(
         )
         .map_err(|e| StoreError::db("read the columns for the changes file", Some(&cvm), e))?
         .iter()
-        .map(|r| r.get(0))
+        .enumerate()
+        .map(|(i, r)| (r.get(0), i))
         .collect();
     tx.batch_execute(&format!(
         "CREATE TEMP TABLE {BEFORE} (id int8 PRIMARY KEY, action text NOT NULL, doc jsonb NOT NULL) \
@@ -64,7 +68,7 @@ pub(crate) fn begin<C: GenericClient>(
     };
     copy(tx, updates, ChangeAction::Update)?;
     copy(tx, resolves, ChangeAction::Resolve)?;
-    Ok(Capture { columns })
+    Ok(Capture { position })
 }
 
 impl Capture {
@@ -95,18 +99,15 @@ impl Capture {
             .query(
                 &format!(
                     "WITH cur AS MATERIALIZED (SELECT b.id, b.action, c.\"VisitID\"::text AS v, \
-                       c.\"ConVisitID\"::text AS cv, b.doc AS old, to_jsonb(c) AS new \
+                       c.\"ConVisitID\"::text AS cv, b.doc || '{{}}'::jsonb AS old, to_jsonb(c) AS new \
                        FROM {BEFORE} b JOIN {cvm} c ON c.\"ID\" = b.id) \
                      SELECT cur.id, cur.action, cur.v, cur.cv, d.cols, d.olds, d.news FROM cur \
-                     CROSS JOIN LATERAL (SELECT array_agg(k.name ORDER BY k.n) AS cols, \
-                       array_agg(o.value::text ORDER BY k.n) AS olds, \
-                       array_agg(w.value::text ORDER BY k.n) AS news \
-                       FROM jsonb_each(cur.old) o JOIN jsonb_each(cur.new) w ON w.key = o.key \
-                       JOIN unnest($1::text[]) WITH ORDINALITY AS k(name, n) ON k.name = o.key \
-                       WHERE o.value IS DISTINCT FROM w.value) d \
+                     CROSS JOIN LATERAL (SELECT array_agg(w.key) AS cols, \
+                       array_agg((cur.old -> w.key)::text) AS olds, array_agg(w.value::text) AS news \
+                       FROM jsonb_each(cur.new) w WHERE (cur.old -> w.key) IS DISTINCT FROM w.value) d \
                      WHERE d.cols IS NOT NULL ORDER BY cur.action DESC, cur.id"
                 ),
-                &[&self.columns],
+                &[],
             )
             .map_err(err)?;
         let mut out = Vec::with_capacity(changed.len() + inserted.len());
@@ -115,9 +116,7 @@ impl Capture {
                 "resolve" => ChangeAction::Resolve,
                 _ => ChangeAction::Update,
             };
-            let columns: Vec<String> = r.get(4);
-            let olds: Vec<String> = r.get(5);
-            let news: Vec<String> = r.get(6);
+            let (columns, olds, news) = self.in_table_order(r.get(4), r.get(5), r.get(6));
             out.push(Change {
                 action,
                 id: Some(r.get(0)),
@@ -137,21 +136,20 @@ impl Capture {
                     "WITH cur AS MATERIALIZED (SELECT c.\"VisitID\" AS v, c.\"ConVisitID\" AS cv, \
                        to_jsonb(c) AS new FROM {cvm} c JOIN {PAIRS} p \
                        ON c.\"VisitID\" = p.\"VisitID\" AND c.\"ConVisitID\" = p.\"ConVisitID\" \
-                       WHERE p.idx = ANY($2)) \
+                       WHERE p.idx = ANY($1)) \
                      SELECT cur.v::text, cur.cv::text, d.cols, d.news FROM cur \
-                     CROSS JOIN LATERAL (SELECT array_agg(k.name ORDER BY k.n) AS cols, \
-                       array_agg(w.value::text ORDER BY k.n) AS news \
-                       FROM jsonb_each(cur.new) w \
-                       JOIN unnest($1::text[]) WITH ORDINALITY AS k(name, n) ON k.name = w.key \
+                     CROSS JOIN LATERAL (SELECT array_agg(w.key) AS cols, \
+                       array_agg(w.value::text) AS news FROM jsonb_each(cur.new) w \
                        WHERE w.key <> 'ID' AND jsonb_typeof(w.value) <> 'null') d \
                      ORDER BY cur.v, cur.cv"
                 ),
-                &[&self.columns, &inserted],
+                &[&inserted],
             )
             .map_err(err)?;
         for r in &rows {
             let columns: Vec<String> = r.get::<_, Option<Vec<String>>>(2).unwrap_or_default();
             let news: Vec<String> = r.get::<_, Option<Vec<String>>>(3).unwrap_or_default();
+            let (columns, _, news) = self.in_table_order(columns, news.clone(), news);
             out.push(Change {
                 action: ChangeAction::Insert,
                 id: None,
@@ -163,6 +161,35 @@ impl Capture {
             });
         }
         Ok(out)
+    }
+}
+
+impl Capture {
+    /// Sorts (column, old, new) triples into table column order (jsonb keeps its keys in its
+    /// own order); a column unknown to the list (added meanwhile) goes last, by name.
+    fn in_table_order(
+        &self,
+        columns: Vec<String>,
+        olds: Vec<String>,
+        news: Vec<String>,
+    ) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let mut t: Vec<(String, String, String)> = columns
+            .into_iter()
+            .zip(olds)
+            .zip(news)
+            .map(|((c, o), n)| (c, o, n))
+            .collect();
+        t.sort_by(|a, b| {
+            let pos = |c: &str| self.position.get(c).copied().unwrap_or(usize::MAX);
+            (pos(&a.0), &a.0).cmp(&(pos(&b.0), &b.0))
+        });
+        let mut out = (Vec::new(), Vec::new(), Vec::new());
+        for (c, o, n) in t {
+            out.0.push(c);
+            out.1.push(o);
+            out.2.push(n);
+        }
+        out
     }
 }
 
