@@ -135,3 +135,54 @@ fn the_owner_reports_the_batches_a_joined_process_did() {
     assert_eq!(stored["writes"]["inserted"], rows);
     assert_eq!(stored["timing"]["batches"], total);
 }
+
+/// Raises the cancel flag after the first finished batch, as Ctrl-C would.
+struct StopAfterOne<'a> {
+    cancel: &'a AtomicBool,
+}
+
+impl Observer for StopAfterOne<'_> {
+    fn batch_done(&self, _key: &str, _visits: u64, _c: &WriteCounts) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_resumed_run_reports_the_batches_of_the_interrupted_attempt_too() {
+    let loaded = Loaded::new(59);
+    let expected = loaded.expected_pairs();
+    let mut schema = loaded.conflict_schema("resumed");
+    let p = params(Mode::Full, loaded.cfg.as_of);
+    let target = Target::of(&loaded, &schema);
+    let cancel = AtomicBool::new(false);
+    let first = target.run(
+        Start::New(p.clone()),
+        &p,
+        &job(1, 1),
+        &cancel,
+        &StopAfterOne { cancel: &cancel },
+    );
+    assert_eq!(first.outcome, Outcome::Interrupted);
+    let done_before = first.report.timing.batches;
+    assert!(done_before >= 1);
+
+    let resumed = target.run(
+        Start::Resume(None),
+        &p,
+        &job(1, 1),
+        &AtomicBool::new(false),
+        &Silent,
+    );
+    assert_eq!(resumed.outcome, Outcome::Succeeded);
+    let r = &resumed.report;
+    let rows = schema.scalar_i64(&format!(
+        "SELECT count(*) FROM {}",
+        schema.t("conflictvisitmaps")
+    )) as u64;
+    assert!(
+        rows > first.report.writes.inserted,
+        "the resumed part wrote rows too"
+    );
+    assert_eq!(r.writes.inserted, rows, "both attempts");
+    assert_eq!(r.detection.pairs_detected as usize, expected.len());
+}
