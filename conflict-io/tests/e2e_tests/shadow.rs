@@ -409,3 +409,41 @@ impl ChangeSink for DiskFull {
         Err(std::io::Error::other("no space left (test)"))
     }
 }
+
+#[test]
+fn a_batch_retried_after_a_transient_failure_has_its_lines_once() {
+    let loaded = Loaded::new(93);
+    let mut schema = loaded.conflict_schema("shadow_retry");
+    let order = column_order(&mut schema);
+    let s = schema.names.conflict.quoted();
+    let batches = schema.t("detection_run_batches");
+    // The run creates its ledger when it is missing; the trigger needs it now.
+    schema.exec(&conflict_io::store::ledger::ddl(&schema.names));
+    // The first batch with new rows to be marked done fails with a serialization failure
+    // (transient, so the batch is retried) after its rows were written and captured. A sequence counts the
+    // attempts because it is not rolled back with the failed transaction.
+    schema.exec(&format!(
+        "CREATE SEQUENCE {s}.attempts;
+         CREATE FUNCTION {s}.fail_once() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF nextval('{s}.attempts') = 1 THEN \
+         RAISE EXCEPTION 'injected serialization failure' USING ERRCODE = '40001'; END IF; \
+         RETURN NEW; END $$;
+         CREATE TRIGGER fail_once BEFORE UPDATE ON {batches} FOR EACH ROW \
+         WHEN (NEW.\"Status\" = 'done' AND (NEW.\"Counts\" ->> 'inserted')::int > 0) EXECUTE FUNCTION {s}.fail_once();"
+    ));
+    let p = params(Mode::Full, loaded.cfg.as_of);
+    let before = rows_by_id(&mut schema);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("retry.csv");
+    let r = run_with_changes(&loaded, &schema, &p, &path);
+    assert_eq!(r.outcome, Outcome::Succeeded);
+    let attempts = schema.scalar_i64(&format!("SELECT last_value FROM {s}.attempts"));
+    let with_inserts = schema.scalar_i64(&format!(
+        "SELECT count(*) FROM {batches} WHERE (\"Counts\" ->> 'inserted')::int > 0"
+    ));
+    assert_eq!(attempts, with_inserts + 1, "one batch was retried once");
+    let lines = read_lines(&path);
+    assert!(!lines.is_empty());
+    assert_counts_match(&lines, &r);
+    assert_file_matches_database(&lines, &before, &rows_by_id(&mut schema), &order);
+}
