@@ -16,6 +16,7 @@ use conflict_core::Profile;
 use conflict_io::analytics::{
     AnalyticsConfig, AnalyticsSchema, AnalyticsSource, ConnectionString, Dialect,
 };
+use conflict_io::csv::CsvChangeSink;
 use conflict_io::preflight::{preflight, PreflightOptions};
 use conflict_io::run::{run_job, JobError, JobOptions, Mode, Outcome, RunParams, Start};
 use conflict_io::store::{ConnInfo, SchemaNames};
@@ -88,6 +89,11 @@ pub struct RunArgs {
     /// Compute and report what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Shadow mode: write one CSV line per conflict row the run changes (or, with --dry-run,
+    /// would change) to this file: action, ID, VisitID, ConVisitID, columns, old, new. The
+    /// file appears when the run ends well; a failed or interrupted run leaves none.
+    #[arg(long, value_name = "FILE")]
+    pub changes_out: Option<PathBuf>,
     /// Also write the run report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub report_json: Option<PathBuf>,
@@ -115,6 +121,30 @@ struct Resolved {
     job: JobOptions,
     fetch_rows: Option<usize>,
     prefilter: bool,
+}
+
+/// Renames the changes file into place after a complete run (or dry run); otherwise drops it
+/// (its lines would cover only part of the run).
+fn finish_changes(sink: &CsvChangeSink, outcome: Outcome) -> Result<(), Failure> {
+    if !matches!(outcome, Outcome::Succeeded | Outcome::DryRun) {
+        sink.discard();
+        eprintln!(
+            "changes file {} not written: the run did not complete",
+            sink.path().display()
+        );
+        return Ok(());
+    }
+    let n = sink
+        .finish()
+        .map_err(|e| Failure::other(anyhow!("--changes-out: {e}")))?;
+    eprintln!(
+        "changes written to {}: {} insert, {} update, {} resolve",
+        sink.path().display(),
+        n.inserted,
+        n.updated,
+        n.resolved
+    );
+    Ok(())
 }
 
 fn invalid(e: impl Into<anyhow::Error>) -> Failure {
@@ -256,6 +286,15 @@ pub fn run(args: &RunArgs) -> CliResult {
             }
         });
     }
+    // Created first: an unwritable target fails before anything is written to the database.
+    let changes = args
+        .changes_out
+        .as_deref()
+        .map(CsvChangeSink::create)
+        .transpose()
+        // One line: the error's own text already names the file and the OS's reason.
+        .map_err(|e| invalid(anyhow!("--changes-out: {e}")))?
+        .map(Arc::new);
     let mut acfg = AnalyticsConfig::new(r.odbc.clone(), r.analytics.clone(), r.dialect);
     if let Some(n) = r.fetch_rows {
         acfg.fetch_rows = n.max(1);
@@ -274,6 +313,10 @@ pub fn run(args: &RunArgs) -> CliResult {
         },
     )
     .map_err(invalid)?;
+    let store = match &changes {
+        Some(sink) => store.with_changes(sink.clone()),
+        None => store,
+    };
     let make_source = || AnalyticsSource::connect(acfg.clone());
     let start = match (args.join, &args.resume) {
         (Some(id), _) => Start::Join(id),
@@ -313,6 +356,9 @@ pub fn run(args: &RunArgs) -> CliResult {
         }
     };
     eprint!("{}", crate::summary::render_run(&result.report));
+    if let Some(sink) = &changes {
+        finish_changes(sink, result.outcome)?;
+    }
     if let Some(path) = &args.report_json {
         let text = serde_json::to_string_pretty(&result.report)
             .context("serialising the report")

@@ -11,6 +11,7 @@
 //! the default bands, seeds `--existing` stored rows (re-detected pairs, so the first run has
 //! updates to check, plus stale rows), then runs a full run twice (the second shows the
 //! unchanged-rows path) and prints the time per step. Both schemas are dropped at the end.
+//! `--changes-out DIR` runs in shadow mode, writing `DIR/run-1.csv` and `DIR/run-2.csv`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -106,7 +107,10 @@ fn main() {
         seeded
     );
 
-    let store = PgStore::connect(&env::conninfo(), names.clone(), workers as u32 + 2).unwrap();
+    let changes_dir = std::env::args()
+        .skip_while(|a| a != "--changes-out")
+        .nth(1)
+        .map(std::path::PathBuf::from);
     let source_cfg = db.config(true);
     let make = || AnalyticsSource::connect(source_cfg.clone());
     let params = RunParams {
@@ -127,7 +131,19 @@ fn main() {
         poll: Duration::from_millis(50),
         ..JobOptions::default()
     };
-    for attempt in ["first run", "second run (nothing changed)"] {
+    for (n, attempt) in ["first run", "second run (nothing changed)"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut store =
+            PgStore::connect(&env::conninfo(), names.clone(), workers as u32 + 2).unwrap();
+        let sink = changes_dir.as_ref().map(|d| {
+            let path = d.join(format!("run-{}.csv", n + 1));
+            std::sync::Arc::new(conflict_io::csv::CsvChangeSink::create(&path).unwrap())
+        });
+        if let Some(sink) = &sink {
+            store = store.with_changes(sink.clone());
+        }
         let t = Instant::now();
         let r = run_job(
             &store,
@@ -139,6 +155,13 @@ fn main() {
             &Silent,
         )
         .unwrap();
+        if let Some(sink) = &sink {
+            let c = sink.finish().unwrap();
+            println!(
+                "  changes file: {} insert, {} update, {} resolve",
+                c.inserted, c.updated, c.resolved
+            );
+        }
         let secs = t.elapsed().as_secs_f64();
         let (tm, w, i) = (&r.report.timing, &r.report.writes, &r.report.input);
         println!(

@@ -2,6 +2,7 @@
 
 mod atomic;
 mod bands;
+mod changes;
 mod conflicts;
 mod events;
 mod fields;
@@ -9,6 +10,7 @@ mod problems;
 mod visits;
 
 pub use bands::{read_bands, read_bands_from, write_bands};
+pub use changes::{ChangeCounts, CsvChangeSink, CHANGES_HEADER};
 pub use conflicts::{write_conflicts, write_conflicts_to, CONFLICTS_HEADER};
 pub use events::{read_events, read_events_from, write_inservice, INSERVICE_HEADER};
 pub use problems::{CsvError, Problem, MAX_REPORTED};

@@ -273,6 +273,9 @@ where
         report.timing.scope = t.elapsed().as_secs_f64();
     }
 
+    let owner = !matches!(start, Start::Join(_));
+    // What the report holds before any batch: the owner adds the ledger's batch shares to it.
+    let base = report.clone();
     let shared = Shared {
         report: Mutex::new(std::mem::take(report)),
         failures: Mutex::new(Vec::new()),
@@ -318,6 +321,17 @@ where
         .report
         .into_inner()
         .unwrap_or_else(|e| e.into_inner());
+    if owner {
+        // The whole run, whichever process did each batch (issue 9, item 6). When the ledger
+        // cannot be read the report keeps this process's own batches.
+        if let Ok(Some(shares)) = store.batch_totals(run.run_id) {
+            let mut whole = base;
+            for share in &shares {
+                whole.add_batch(share);
+            }
+            *report = whole;
+        }
+    }
     let failures = shared
         .failures
         .into_inner()
@@ -328,7 +342,6 @@ where
             first: first.clone(),
         });
     }
-    let owner = !matches!(start, Start::Join(_));
     if owner && !cancel.load(Ordering::SeqCst) {
         let kinds = [
             (EventKind::InService, params.inservice),

@@ -1,15 +1,17 @@
 //! `conflicts run`: the job that replaces the nightly batch (lifecycle.md).
 
+mod changes;
 mod job;
 mod ports;
 mod report;
 
+pub use changes::{Change, ChangeAction, ChangeSink};
 pub use job::{run_job, JobError, JobOptions, JobResult, Observer, Silent, Start};
 pub use ports::{
     BatchInput, BatchSpec, ConflictStore, EventCounts, EventInput, Key, Mode, Outcome, RunInfo,
     RunParams, VisitSource, WriteCounts,
 };
-pub use report::RunReport;
+pub use report::{BatchTotals, RunReport};
 
 #[cfg(test)]
 mod job_tests;

@@ -254,6 +254,16 @@ pub trait ConflictStore: Sync {
         dry_run: bool,
     ) -> Result<EventCounts, Self::Error>;
 
+    /// The report shares of every done batch of the run, whichever process did them, so the
+    /// owner's report covers the whole run. `None` when the store keeps no shares (then the
+    /// owner reports the batches it did itself).
+    fn batch_totals(
+        &self,
+        _run_id: i64,
+    ) -> Result<Option<Vec<super::report::BatchTotals>>, Self::Error> {
+        Ok(None)
+    }
+
     /// Gives a claimed batch back (after a failure or an interruption).
     fn release_batch(&self, run_id: i64, key: &str, error: Option<&str>)
         -> Result<(), Self::Error>;

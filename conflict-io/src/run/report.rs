@@ -3,14 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use conflict_core::stats::{AdmitStats, DropReason, PairStats};
 use conflict_core::{Warnings, FLAG_NAMES};
 
-use super::ports::{RunInfo, WriteCounts};
+use super::ports::{BatchInput, RunInfo, WriteCounts};
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct InputCounts {
     pub visits_read: u64,
     pub visits_admitted: u64,
@@ -18,7 +19,8 @@ pub struct InputCounts {
     pub keys: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DetectionCounts {
     pub candidates: u64,
     pub pairs_detected: u64,
@@ -26,7 +28,8 @@ pub struct DetectionCounts {
     pub per_flag: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WriteReport {
     pub updated: u64,
     pub unchanged: u64,
@@ -137,6 +140,48 @@ impl RunReport {
         self.add_warnings(&w.warnings);
     }
 
+    /// Adds one batch's share (read from the ledger, possibly written by another process).
+    pub fn add_batch(&mut self, b: &BatchTotals) {
+        let i = &mut self.input;
+        i.visits_read += b.input.visits_read;
+        i.visits_admitted += b.input.visits_admitted;
+        for (k, n) in &b.input.dropped {
+            *i.dropped.entry(k.clone()).or_default() += n;
+        }
+        i.keys += b.input.keys;
+        let d = &mut self.detection;
+        d.candidates += b.detection.candidates;
+        d.pairs_detected += b.detection.pairs_detected;
+        d.pairs_dropped_cross_state += b.detection.pairs_dropped_cross_state;
+        for (k, n) in &b.detection.per_flag {
+            *d.per_flag.entry(k.clone()).or_default() += n;
+        }
+        let w = &mut self.writes;
+        w.updated += b.writes.updated;
+        w.unchanged += b.writes.unchanged;
+        w.adopted += b.writes.adopted;
+        w.inserted += b.writes.inserted;
+        w.not_inserted_by_switch += b.writes.not_inserted_by_switch;
+        w.resolved += b.writes.resolved;
+        w.conflicts_created += b.writes.conflicts_created;
+        for (k, n) in &b.warnings {
+            *self.warnings.entry(k.clone()).or_default() += n;
+        }
+        for (k, ex) in &b.warning_examples {
+            let mine = self.warning_examples.entry(k.clone()).or_default();
+            for e in ex {
+                if mine.len() < conflict_core::stats::WARNING_EXAMPLES {
+                    mine.push(e.clone());
+                }
+            }
+        }
+        self.warning_examples.retain(|_, v| !v.is_empty());
+        self.timing.read_visits += b.read_visits;
+        self.timing.detect += b.detect;
+        self.timing.apply += b.apply;
+        self.timing.batches += 1;
+    }
+
     pub fn add_warnings(&mut self, w: &Warnings) {
         for (kind, n, ex) in w.iter() {
             *self.warnings.entry(kind.into()).or_default() += n;
@@ -152,5 +197,110 @@ impl RunReport {
 
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// One batch's share of the run report. The store keeps it in the batch's ledger entry, in
+/// the batch's own transaction, so the process that owns a run can report every batch of it,
+/// including those done by `--join` processes or by an earlier attempt of a resumed run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BatchTotals {
+    pub input: InputCounts,
+    pub detection: DetectionCounts,
+    pub writes: WriteReport,
+    pub warnings: BTreeMap<String, u64>,
+    pub warning_examples: BTreeMap<String, Vec<String>>,
+    /// Seconds spent reading, detecting and writing this batch.
+    pub read_visits: f64,
+    pub detect: f64,
+    pub apply: f64,
+}
+
+impl BatchTotals {
+    /// The share of a batch from what it read and detected (`input`) and what it wrote.
+    pub fn of_batch(input: &BatchInput<'_>, counts: &WriteCounts, apply_secs: f64) -> Self {
+        let mut r = RunReport::default();
+        r.add_detection(input.report.admit_stats(), &input.report.pairs);
+        r.add_writes(counts);
+        BatchTotals {
+            input: r.input,
+            detection: r.detection,
+            writes: r.writes,
+            warnings: r.warnings,
+            warning_examples: r.warning_examples,
+            read_visits: input.fetch_secs,
+            detect: input.detect_secs,
+            apply: apply_secs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_shares_add_up_field_by_field() {
+        let share = |n: u64, warning: &str| BatchTotals {
+            input: InputCounts {
+                visits_read: 10 * n,
+                visits_admitted: 9 * n,
+                dropped: [("blank_ssn".to_string(), n)].into(),
+                keys: 5 * n,
+            },
+            detection: DetectionCounts {
+                candidates: 4 * n,
+                pairs_detected: 3 * n,
+                pairs_dropped_cross_state: n,
+                per_flag: [("DistanceFlag".to_string(), 2 * n)].into(),
+            },
+            writes: WriteReport {
+                updated: n,
+                unchanged: 2 * n,
+                adopted: 0,
+                inserted: 3 * n,
+                not_inserted_by_switch: 0,
+                resolved: n,
+                conflicts_created: n,
+            },
+            warnings: [(warning.to_string(), n)].into(),
+            warning_examples: [(warning.to_string(), vec![format!("v{n}")])].into(),
+            read_visits: 1.5,
+            detect: 0.5,
+            apply: 2.0,
+        };
+        let mut r = RunReport::default();
+        r.add_batch(&share(1, "gps_unparsable"));
+        r.add_batch(&share(2, "gps_unparsable"));
+        r.add_batch(&share(4, "truncated_value"));
+        assert_eq!(r.input.visits_read, 70);
+        assert_eq!(r.input.visits_admitted, 63);
+        assert_eq!(r.input.dropped["blank_ssn"], 7);
+        assert_eq!(r.input.keys, 35);
+        assert_eq!(r.detection.candidates, 28);
+        assert_eq!(r.detection.pairs_detected, 21);
+        assert_eq!(r.detection.pairs_dropped_cross_state, 7);
+        assert_eq!(r.detection.per_flag["DistanceFlag"], 14);
+        assert_eq!(
+            (r.writes.updated, r.writes.unchanged, r.writes.inserted),
+            (7, 14, 21)
+        );
+        assert_eq!((r.writes.resolved, r.writes.conflicts_created), (7, 7));
+        assert_eq!(r.warnings["gps_unparsable"], 3);
+        assert_eq!(r.warnings["truncated_value"], 4);
+        assert_eq!(r.warning_examples["gps_unparsable"], ["v1", "v2"]);
+        assert_eq!(r.timing.batches, 3);
+        assert_eq!(r.timing.read_visits, 4.5);
+        assert_eq!(r.timing.apply, 6.0);
+    }
+
+    #[test]
+    fn a_ledger_share_without_new_keys_still_reads() {
+        // Ledger entries written before the share existed hold only the write counters.
+        let old: BatchTotals =
+            serde_json::from_value(serde_json::json!({"writes": {"inserted": 3}})).unwrap();
+        assert_eq!(old.writes.inserted, 3);
+        assert_eq!(old.input, InputCounts::default());
     }
 }

@@ -111,6 +111,20 @@ pub enum StoreError {
         value: String,
         reason: String,
     },
+
+    /// Shadow mode: the changed rows found do not match what the transaction counted (a bug
+    /// or a concurrent writer); the transaction is rolled back rather than report two truths.
+    #[error(
+        "the changes file would not match the run's counters (counted {counted}; found {found})"
+    )]
+    ChangesMismatch { counted: String, found: String },
+
+    /// Shadow mode: the committed batch's lines could not be written to the changes sink.
+    #[error("cannot write the changes file: {source}")]
+    ChangesOut {
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {

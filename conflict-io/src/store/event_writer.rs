@@ -32,6 +32,7 @@ use super::batch_plan::{
     MatchedRow, PairKey, PlannedInsert, PlannedUpdate, RowPlan, DUPLICATE_CVM_KEY,
     KEY_HELD_BY_OTHER_KIND,
 };
+use super::change_capture;
 use super::config::SchemaNames;
 use super::cvm_row::{CvmLayout, PairRow, SideInput};
 use super::error::StoreError;
@@ -40,7 +41,7 @@ use super::pg_store::PgStore;
 use super::row_writes::{self, ExtraColumns};
 use super::writer;
 use crate::details::VisitDetails;
-use crate::run::{EventCounts, EventInput, RunInfo, WriteCounts};
+use crate::run::{Change, EventCounts, EventInput, RunInfo, WriteCounts};
 
 /// Temporary table of the pairs' event dates: `idx` (as in [`super::pair_table::PAIRS`]), the row's side and the
 /// event's start and end.
@@ -102,7 +103,7 @@ pub fn apply_events(
     let mut tx = client
         .transaction()
         .map_err(|e| StoreError::db("begin the InService transaction", None, e))?;
-    let mut counts = write_events(
+    let (mut counts, lines) = write_events(
         &mut tx,
         store.names(),
         layout,
@@ -110,6 +111,7 @@ pub fn apply_events(
         input.kind,
         &rows,
         &dates,
+        store.changes().is_some(),
     )?;
     counts.warnings.merge(&warnings);
     if dry_run {
@@ -118,6 +120,11 @@ pub fn apply_events(
     } else {
         tx.commit()
             .map_err(|e| StoreError::db("commit the InService step", None, e))?;
+    }
+    // Shadow mode: the lines go out only once the transaction is settled.
+    if let (Some(sink), Some(lines)) = (store.changes(), lines) {
+        sink.write(&lines)
+            .map_err(|source| StoreError::ChangesOut { source })?;
     }
     Ok(counts)
 }
@@ -196,6 +203,8 @@ fn build_rows(
     Ok((rows, dates))
 }
 
+/// The writes of the step; with `capture`, also the changed rows (shadow mode).
+#[allow(clippy::too_many_arguments)]
 fn write_events<C: GenericClient>(
     tx: &mut C,
     names: &SchemaNames,
@@ -204,10 +213,11 @@ fn write_events<C: GenericClient>(
     kind: EventKind,
     rows: &[PairRow],
     dates: &[EventDates],
-) -> Result<EventCounts, StoreError> {
+    capture: bool,
+) -> Result<(EventCounts, Option<Vec<Change>>), StoreError> {
     let mut counts = EventCounts::default();
     if rows.is_empty() {
-        return Ok(counts);
+        return Ok((counts, capture.then(Vec::new)));
     }
     let cols = kind_columns(kind);
     let keys: Vec<PairKey> = rows
@@ -230,6 +240,12 @@ fn write_events<C: GenericClient>(
 
     let mut wc = WriteCounts::default();
     let conflict_ids = writer::conflict_ids(tx, names, &plan, run, &mut wc)?;
+    let capture = if capture {
+        let updated: Vec<i64> = plan.updates.iter().map(|u| u.row.id).collect();
+        Some(change_capture::begin(tx, names, &updated, &[])?)
+    } else {
+        None
+    };
     let extra_update = update_columns(&cols);
     counts.updated = row_writes::update_rows_with(
         tx,
@@ -254,7 +270,16 @@ fn write_events<C: GenericClient>(
     counts.conflicts_created = wc.conflicts_created;
     counts.warnings.merge(&plan.warnings);
     counts.warnings.merge(&wc.warnings);
-    Ok(counts)
+    let lines = match capture {
+        None => None,
+        Some(capture) => {
+            let inserted: Vec<i32> = plan.inserts.iter().map(|i| i.idx as i32).collect();
+            let lines = capture.collect(tx, names, &inserted)?;
+            change_capture::check_counts(&lines, counts.updated, counts.inserted, 0)?;
+            Some(lines)
+        }
+    };
+    Ok((counts, lines))
 }
 
 /// Creates [`EVENT_DATES`] (dropped at commit) with one row per pair.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::SchemaNames;
 use super::error::StoreError;
-use crate::run::{BatchSpec, WriteCounts};
+use crate::run::{BatchSpec, BatchTotals, WriteCounts};
 use crate::scope::Scope;
 
 /// Table owned by the tool (created on demand, like `detection_runs` a new table).
@@ -137,8 +137,11 @@ pub fn mark_done<C: GenericClient>(
     run_id: i64,
     key: &str,
     counts: &WriteCounts,
+    totals: &BatchTotals,
 ) -> Result<(), StoreError> {
     let t = names.conflict_table(LEDGER_TABLE);
+    // The top-level counters are what earlier versions wrote; `report` (the batch's share of
+    // the run report) was added in the same jsonb column so ledgers need no new column.
     let json = serde_json::json!({
         "updated": counts.updated,
         "unchanged": counts.unchanged,
@@ -147,6 +150,7 @@ pub fn mark_done<C: GenericClient>(
         "not_inserted_by_switch": counts.not_inserted_by_switch,
         "resolved": counts.resolved,
         "conflicts_created": counts.conflicts_created,
+        REPORT_KEY: totals,
     });
     client
         .execute(
@@ -180,6 +184,50 @@ pub fn release<C: GenericClient>(
     Ok(())
 }
 
+/// Key of a batch's [`BatchTotals`] inside its `"Counts"` jsonb.
+const REPORT_KEY: &str = "report";
+
+/// The report shares of every done batch of a run, in batch key order. An entry written by an
+/// earlier version (without the share) contributes its write counters only.
+pub fn batch_totals<C: GenericClient>(
+    client: &mut C,
+    names: &SchemaNames,
+    run_id: i64,
+) -> Result<Vec<BatchTotals>, StoreError> {
+    let t = names.conflict_table(LEDGER_TABLE);
+    let rows = client
+        .query(
+            &format!(
+                "SELECT \"BatchKey\", coalesce(\"Counts\", '{{}}'::jsonb) FROM {t} \
+                 WHERE \"RunID\" = $1 AND \"Status\" = 'done' ORDER BY \"BatchKey\""
+            ),
+            &[&run_id],
+        )
+        .map_err(|e| StoreError::db("read the batch reports of the run", Some(&t), e))?;
+    rows.iter()
+        .map(|r| {
+            let key: String = r.get(0);
+            let counts: serde_json::Value = r.get(1);
+            totals_of(counts).map_err(|e| StoreError::InvalidSetting {
+                table: LEDGER_TABLE.into(),
+                column: "Counts",
+                value: key,
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn totals_of(mut counts: serde_json::Value) -> Result<BatchTotals, serde_json::Error> {
+    match counts.get_mut(REPORT_KEY).map(serde_json::Value::take) {
+        Some(share) => serde_json::from_value(share),
+        None => Ok(BatchTotals {
+            writes: serde_json::from_value(counts)?,
+            ..BatchTotals::default()
+        }),
+    }
+}
+
 pub fn progress<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
@@ -202,6 +250,23 @@ pub fn progress<C: GenericClient>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ledger_counts_with_and_without_a_report_share_read_back() {
+        let old = serde_json::json!({"updated": 2, "inserted": 5, "resolved": 1});
+        let t = totals_of(old).unwrap();
+        assert_eq!(
+            (t.writes.updated, t.writes.inserted, t.writes.resolved),
+            (2, 5, 1)
+        );
+        assert_eq!(t.input.visits_read, 0);
+
+        let new = serde_json::json!({"inserted": 5, "report": {"input": {"visits_read": 40},
+            "writes": {"inserted": 5}}});
+        let t = totals_of(new).unwrap();
+        assert_eq!((t.input.visits_read, t.writes.inserted), (40, 5));
+        assert!(totals_of(serde_json::json!({"report": {"input": 3}})).is_err());
+    }
 
     #[test]
     fn scopes_round_trip_through_the_ledger_text() {

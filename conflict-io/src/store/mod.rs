@@ -53,6 +53,7 @@
 
 pub mod batch_plan;
 mod cell;
+mod change_capture;
 pub mod config;
 mod conflict_rows;
 pub mod cvm_row;

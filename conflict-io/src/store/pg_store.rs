@@ -6,6 +6,7 @@
 //! method checks a connection out for the duration of one call; the lock alone keeps its own
 //! connection for the whole run.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use conflict_core::{Warnings, Window};
@@ -19,7 +20,10 @@ use super::runs::{self, RunLock};
 use super::schema::{check_deployment_schema, check_schema, SchemaInfo};
 use super::schema_plan::ensure_tool_tables;
 use super::{ledger, stored_rows, writer};
-use crate::run::{BatchInput, BatchSpec, ConflictStore, Outcome, RunInfo, RunParams, WriteCounts};
+use crate::run::{
+    BatchInput, BatchSpec, BatchTotals, ChangeSink, ConflictStore, Outcome, RunInfo, RunParams,
+    WriteCounts,
+};
 
 /// The conflict store over a PostgreSQL conflict schema.
 pub struct PgStore {
@@ -28,6 +32,8 @@ pub struct PgStore {
     pool: Pool,
     info: SchemaInfo,
     layout: CvmLayout,
+    /// Shadow mode: where committed changes go (see [`PgStore::with_changes`]).
+    changes: Option<Arc<dyn ChangeSink>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -72,7 +78,20 @@ impl PgStore {
             pool,
             info,
             layout,
+            changes: None,
         })
+    }
+
+    /// Shadow mode (`--changes-out`): every conflict row a batch or the InService/PTO step
+    /// changes (or, dry, would change) is handed to `sink` once its transaction is settled.
+    pub fn with_changes(mut self, sink: Arc<dyn ChangeSink>) -> PgStore {
+        self.changes = Some(sink);
+        self
+    }
+
+    /// The shadow-mode sink, when one is set.
+    pub(crate) fn changes(&self) -> Option<&dyn ChangeSink> {
+        self.changes.as_deref()
     }
 
     pub fn names(&self) -> &SchemaNames {
@@ -190,7 +209,12 @@ impl ConflictStore for PgStore {
             batch,
             input,
             dry_run,
+            self.changes(),
         )
+    }
+
+    fn batch_totals(&self, run_id: i64) -> Result<Option<Vec<BatchTotals>>, StoreError> {
+        ledger::batch_totals(&mut *self.client()?, &self.names, run_id).map(Some)
     }
 
     fn release_batch(&self, run_id: i64, key: &str, error: Option<&str>) -> Result<(), StoreError> {

@@ -21,6 +21,7 @@ use conflict_core::plan::{plan_conflict_ids, stale_rows, RowKind, StoredRow};
 use postgres::{Client, GenericClient};
 
 use super::batch_plan::{plan_rows, PairKey, RowPlan};
+use super::change_capture;
 use super::config::SchemaNames;
 use super::conflict_rows;
 use super::cvm_row::{CvmLayout, PairRow};
@@ -29,14 +30,18 @@ use super::ledger;
 use super::pair_table;
 use super::row_writes;
 use super::stored_rows::{existing_conflicts, read_scope_rows, smallest_conflict_ids};
-use crate::run::{BatchInput, BatchSpec, RunInfo, WriteCounts};
+use crate::run::{BatchInput, BatchSpec, BatchTotals, Change, ChangeSink, RunInfo, WriteCounts};
 use crate::scope::BatchScope;
 
 /// Warning of a `CONFLICTID` written or kept without a parent `conflicts` row (one is added).
 pub const MISSING_PARENT_CONFLICT: &str = "missing_parent_conflict";
 
 /// Writes one batch; see the module documentation. With `dry_run` the data transaction is
-/// rolled back and the ledger entry is then marked done on its own.
+/// rolled back and the ledger entry is then marked done on its own. With `changes` (shadow
+/// mode) the changed rows are captured inside the transaction and handed to the sink only
+/// once the batch's ledger entry is committed, so a rolled-back or retried batch leaves no
+/// line behind.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply_batch(
     client: &mut Client,
     names: &SchemaNames,
@@ -45,7 +50,9 @@ pub(crate) fn apply_batch(
     batch: &BatchSpec,
     input: &BatchInput<'_>,
     dry_run: bool,
+    changes: Option<&dyn ChangeSink>,
 ) -> Result<WriteCounts, StoreError> {
+    let started = std::time::Instant::now();
     let mut counts = WriteCounts::default();
     // Building the values is pure and may fail on bad input: do it before opening anything.
     let rows = input
@@ -62,7 +69,7 @@ pub(crate) fn apply_batch(
     // runs once.
     tx.batch_execute("SET LOCAL jit = off")
         .map_err(|e| StoreError::db("configure the batch transaction", None, e))?;
-    write_batch(
+    let lines = write_batch(
         &mut tx,
         names,
         layout,
@@ -71,18 +78,26 @@ pub(crate) fn apply_batch(
         input,
         &rows,
         &mut counts,
+        changes.is_some(),
     )?;
+    // The batch's share of the whole-run report, kept in the ledger so that the process that
+    // owns the run can report batches other processes did.
+    let totals = BatchTotals::of_batch(input, &counts, started.elapsed().as_secs_f64());
     if dry_run {
         tx.rollback()
             .map_err(|e| StoreError::db("roll back the dry-run batch", None, e))?;
         let mut tx = client.transaction().map_err(begin)?;
-        ledger::mark_done(&mut tx, names, run.run_id, &batch.key, &counts)?;
+        ledger::mark_done(&mut tx, names, run.run_id, &batch.key, &counts, &totals)?;
         tx.commit()
             .map_err(|e| StoreError::db("commit the dry-run ledger entry", None, e))?;
     } else {
-        ledger::mark_done(&mut tx, names, run.run_id, &batch.key, &counts)?;
+        ledger::mark_done(&mut tx, names, run.run_id, &batch.key, &counts, &totals)?;
         tx.commit()
             .map_err(|e| StoreError::db("commit the batch", None, e))?;
+    }
+    if let (Some(sink), Some(lines)) = (changes, lines) {
+        sink.write(&lines)
+            .map_err(|source| StoreError::ChangesOut { source })?;
     }
     Ok(counts)
 }
@@ -97,7 +112,8 @@ fn write_batch<C: GenericClient>(
     input: &BatchInput<'_>,
     rows: &[PairRow],
     counts: &mut WriteCounts,
-) -> Result<(), StoreError> {
+    capture: bool,
+) -> Result<Option<Vec<Change>>, StoreError> {
     let keys: Vec<PairKey> = rows
         .iter()
         .map(|r| PairKey {
@@ -131,6 +147,22 @@ fn write_batch<C: GenericClient>(
     );
     let conflict_ids = conflict_ids(tx, names, &plan, run, counts)?;
 
+    // Pairs suppressed by a switch or held by another kind still count as detected (§5.1).
+    let detected: HashSet<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k.visit_id.as_str(), k.con_visit_id.as_str()))
+        .collect();
+    let stale: Vec<i64> = stale_rows(&scope_rows, &detected)
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let capture = if capture {
+        let updated: Vec<i64> = plan.updates.iter().map(|u| u.row.id).collect();
+        Some(change_capture::begin(tx, names, &updated, &stale)?)
+    } else {
+        None
+    };
+
     counts.updated =
         row_writes::update_rows(tx, names, layout, &plan.updates, &conflict_ids, run.run_ts)?;
     counts.adopted = plan.adopted();
@@ -142,17 +174,16 @@ fn write_batch<C: GenericClient>(
 
     repair_parents(tx, names, &plan, &conflict_ids, run, counts)?;
 
-    // Pairs suppressed by a switch or held by another kind still count as detected (§5.1).
-    let detected: HashSet<(&str, &str)> = keys
-        .iter()
-        .map(|k| (k.visit_id.as_str(), k.con_visit_id.as_str()))
-        .collect();
-    let stale: Vec<i64> = stale_rows(&scope_rows, &detected)
-        .iter()
-        .map(|r| r.id)
-        .collect();
     counts.resolved = row_writes::resolve_stale(tx, names, &stale, run.run_ts)?;
-    Ok(())
+    match capture {
+        None => Ok(None),
+        Some(capture) => {
+            let inserted: Vec<i32> = plan.inserts.iter().map(|i| i.idx as i32).collect();
+            let lines = capture.collect(tx, names, &inserted)?;
+            change_capture::check_counts(&lines, counts.updated, counts.inserted, counts.resolved)?;
+            Ok(Some(lines))
+        }
+    }
 }
 
 /// §5.2: the `CONFLICTID` of every primary visit that needs one in this batch — the smallest

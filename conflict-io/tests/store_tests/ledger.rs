@@ -153,6 +153,7 @@ fn released_batches_are_pending_again_and_done_ones_stay_done() {
         1,
         "ssn:001",
         &WriteCounts::default(),
+        &Default::default(),
     )
     .unwrap();
     w.store.release_batch(1, "ssn:001", None).unwrap();
