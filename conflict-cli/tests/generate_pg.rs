@@ -8,7 +8,6 @@ use std::process::{Command, Output, Stdio};
 use chrono::NaiveDate;
 use conflict_core::{detect, DetectConfig, DetectedPair};
 use conflict_synth::{generate, IdStyle, SynthConfig};
-use postgres::{Client, NoTls};
 
 fn test_pg() -> String {
     match std::env::var("CONFLICTS_TEST_PG") {
@@ -30,7 +29,9 @@ struct Cleanup(Vec<String>);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if let Ok(mut c) = Client::connect(&test_pg(), NoTls) {
+        if let Ok(mut c) = conflict_io::store::ConnInfo::parse(&test_pg())
+            .and_then(|ci| conflict_io::store::connect(&ci))
+        {
             for s in &self.0 {
                 let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"));
             }
@@ -144,7 +145,8 @@ fn generate_pg_then_the_printed_commands_give_a_real_run() {
     detect(&generated, &DetectConfig::new(as_of()).unwrap(), &mut pairs).unwrap();
     assert!(pairs.len() >= 3, "the data has pairs: {}", pairs.len());
 
-    let mut c = Client::connect(&pg, NoTls).unwrap();
+    let mut c =
+        conflict_io::store::connect(&conflict_io::store::ConnInfo::parse(&pg).unwrap()).unwrap();
     let stored: i64 = c
         .query_one(
             &format!(

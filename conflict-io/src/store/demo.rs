@@ -23,6 +23,8 @@ use super::ddl_items::{conflict_items, search_path_sql, DdlItem};
 use super::error::StoreError;
 use super::schema::init_analytics_schema;
 use super::schema_plan::PAIR_INDEX;
+use super::tls::Verification;
+use super::tls_options::TlsMode;
 
 /// A column the tool does not know, as deployments have them.
 pub const LEGACY_COLUMN: &str = "LegacyNote";
@@ -421,7 +423,26 @@ pub fn plain_conninfo(conn: &ConnInfo) -> String {
     if let Some(db) = c.get_dbname() {
         parts.push(format!("dbname={db}"));
     }
+    // The printed command must reach the server the way the loader did (a TLS-only server
+    // refuses plain text); prefer is libpq's default and needs no key.
+    if conn.tls_mode() != TlsMode::Prefer {
+        parts.push(format!("sslmode={}", conn.tls_mode()));
+    }
+    if let Some(root) = root_cert(conn) {
+        parts.push(format!(
+            "sslrootcert='{}'",
+            root.replace('\\', "\\\\").replace('\'', "\\'")
+        ));
+    }
     parts.join(" ")
+}
+
+/// The root certificate file the connection verifies against, if any.
+fn root_cert(conn: &ConnInfo) -> Option<String> {
+    match conn.verification() {
+        Verification::None => None,
+        Verification::Chain(p) | Verification::ChainAndName(p) => Some(p.display().to_string()),
+    }
 }
 
 fn host(conn: &ConnInfo) -> String {
@@ -447,6 +468,12 @@ pub fn psqlodbc_string(conn: &ConnInfo, driver: &str) -> String {
     );
     if let Some(user) = c.get_user() {
         s += &format!("Uid={};", odbc_value(user));
+    }
+    // psqlODBC takes libpq's sslmode names; its own default is not libpq's, so it is always
+    // given. A root certificate goes through libpq options (`pqopt`).
+    s += &format!("SSLmode={};", conn.tls_mode());
+    if let Some(root) = root_cert(conn) {
+        s += &format!("pqopt={};", odbc_value(&format!("sslrootcert={root}")));
     }
     s
 }
@@ -476,8 +503,14 @@ mod tests {
         );
         assert_eq!(
             psqlodbc_string(&conn, "/x/psqlodbcw.so"),
-            "Driver=/x/psqlodbcw.so;Server=db.example;Port=5433;Database=try;Uid=me;"
+            "Driver=/x/psqlodbcw.so;Server=db.example;Port=5433;Database=try;Uid=me;SSLmode=prefer;"
         );
+        let conn = ConnInfo::parse("host=db.example user=me sslmode=require").unwrap();
+        assert_eq!(
+            plain_conninfo(&conn),
+            "host=db.example user=me sslmode=require"
+        );
+        assert!(psqlodbc_string(&conn, "/x/p.so").ends_with(";Uid=me;SSLmode=require;"));
         assert_eq!(odbc_value("a;b"), "{a;b}");
         assert_eq!(odbc_value("a}b "), "{a}}b }");
     }

@@ -13,7 +13,7 @@
 
 use chrono::NaiveDate;
 use conflict_io::store::{self, SchemaNames};
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use super::env;
 
@@ -65,7 +65,12 @@ impl Deployment {
         // The last `dbname` of a conninfo wins.
         let pg = format!("{} dbname={database}", env::conninfo_text());
         let names = SchemaNames::new(schema, "analytics").unwrap();
-        let mut client = Client::connect(&pg, NoTls).unwrap();
+        // Through the tool's connector (the test server takes TLS only); its session is set to
+        // UTC, so RESET brings back the database's America/New_York as a deployment has it.
+        let mut client =
+            conflict_io::store::connect(&conflict_io::store::ConnInfo::parse(&pg).unwrap())
+                .unwrap();
+        client.batch_execute("RESET TimeZone").unwrap();
         store::init_schema(&mut client, &names).unwrap();
         let mut dep = Deployment {
             database,
