@@ -3,6 +3,7 @@
 //! failures (`errors`).
 
 mod details;
+mod dialect;
 mod errors;
 mod events;
 mod fixture;
