@@ -233,11 +233,12 @@ impl AnalyticsSource {
     ) -> Result<Vec<Visit>, AnalyticsError> {
         self.ensure_exclusions(ex)?;
         self.window = Some(*window);
-        let mut params = window_params(window);
+        let mut params = Vec::new();
         if let Some(p) = prefix {
             params.push(p.chars().count().to_string().into_parameter());
             params.push(p.into_parameter());
         }
+        params.extend(window_params(window));
         let query = self.sql().narrow(filter, prefilter);
         let mut out = Vec::new();
         let fetch_rows = self.cfg.fetch_rows;

@@ -22,7 +22,7 @@ pub const EXCLUDED_SSNS_TABLE: &str = "conflicts_excluded_ssns";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeFilter {
     Window,
-    /// `SUBSTR(ssn, 1, ?) = ?` (length and prefix are parameters).
+    /// `SUBSTR(ssn, 1, length) = prefix`; length and prefix are the first two parameters.
     SsnPrefix,
     /// Joined with [`KEYS_TABLE`].
     Keys,
@@ -210,9 +210,9 @@ impl Sql<'_> {
         )
     }
 
-    /// The filtered visits of a scope as CTE `base`. Parameters: window from, window to (text
-    /// dates); then, for a prefix scope, the prefix length and the prefix. With `exclusions`,
-    /// the exclusion tables must be loaded.
+    /// The filtered visits of a scope as CTE `base`. Parameters: for a prefix scope, the
+    /// prefix length and the prefix; then window from, window to (text dates). With
+    /// `exclusions`, the exclusion tables must be loaded.
     fn base_cte(&self, scope: ScopeFilter, exclusions: bool) -> String {
         let d = self.dialect;
         let ssn = self.ssn_trimmed();
@@ -226,7 +226,14 @@ impl Sql<'_> {
         let mut join_keys = String::new();
         match scope {
             ScopeFilter::Window => {}
-            ScopeFilter::SsnPrefix => wh.push(format!("SUBSTR({ssn}, 1, CAST(? AS INTEGER)) = ?")),
+            ScopeFilter::SsnPrefix => {
+                // Length and prefix come in through a one-row join, not as markers inside
+                // SUBSTR, which a rewriter (fakesnow's) may expand into several copies.
+                join_keys = " CROSS JOIN (SELECT CAST(? AS INTEGER) AS plen, \
+                             CAST(? AS VARCHAR) AS pfx) PF"
+                    .to_string();
+                wh.push(format!("SUBSTR({ssn}, 1, PF.plen) = PF.pfx"))
+            }
             ScopeFilter::Keys => {
                 join_keys = format!(
                     " JOIN {} K ON K.key_date = F.\"Visit Date\" AND K.key_ssn = {ssn}",
@@ -275,10 +282,13 @@ impl Sql<'_> {
 
     /// Visit counts per SSN prefix over the window, without exclusions (planning only needs a
     /// superset of the keys that hold data). Parameters: window from, window to, prefix length.
+    /// The length comes in through a one-row join rather than inside the grouped expression,
+    /// where a rewriter that expands the `GROUP BY` alias (fakesnow's) would copy the marker.
     pub fn prefixes(&self) -> String {
         format!(
             "WITH {} SELECT prefix, COUNT(*) AS n FROM \
-             (SELECT SUBSTR(ssn_t, 1, CAST(? AS INTEGER)) AS prefix FROM base) P \
+             (SELECT SUBSTR(ssn_t, 1, L.len) AS prefix FROM base \
+             CROSS JOIN (SELECT CAST(? AS INTEGER) AS len) L) P \
              GROUP BY prefix",
             self.base_cte(ScopeFilter::Window, false)
         )
@@ -321,7 +331,8 @@ impl Sql<'_> {
         format!(
             "WITH {base}{cand_cte}, {addr} \
              SELECT B.vid, B.app_vid, B.ssn_raw, B.pid, B.vdate, B.sch_s, B.sch_e, B.vis_s, \
-             B.vis_e, B.gps_out, B.gps_in, {lat}, {lon}, {zip}, {st}, {ast}, B.prov_state, \
+             B.vis_e, B.gps_out, B.gps_in, {lat} AS lat, {lon} AS lon, {zip} AS zip, \
+             {st} AS p_state, {ast} AS pa_state, B.prov_state, \
              B.missed, B.upd, B.cg \
              FROM {from} B \
              LEFT JOIN addr PA ON PA.addr_pid = B.pp_id AND PA.addr_rank = 1 \
@@ -341,9 +352,15 @@ impl Sql<'_> {
     /// Snowflake prune the fact table's micro-partitions by visit date instead of scanning it.
     pub fn wide(&self) -> String {
         let d = self.dialect;
-        let exprs: Vec<String> = super::wide::select_list(d);
+        // Every column named: two unnamed columns of the same source column (the address
+        // blocks of both patients) would share a name, which some clients collapse into one.
+        let exprs: Vec<String> = super::wide::select_list(d)
+            .into_iter()
+            .zip(crate::details::DETAIL_COLUMNS.iter())
+            .map(|(e, c)| format!("{e} AS {}", c.cvm))
+            .collect();
         format!(
-            "WITH {addr} SELECT {vid}, {cols} \
+            "WITH {addr} SELECT {vid} AS vid, {cols} \
              FROM {f} F JOIN {ids} I ON {ideq} \
              LEFT JOIN {c} C ON C.\"Caregiver Id\" = F.\"Caregiver Id\" \
              LEFT JOIN {p} PR ON PR.\"Provider Id\" = F.\"Provider Id\" \

@@ -28,7 +28,7 @@ pub enum Step {
     ReplaceTable(&'static str),
     /// A multi-row insert into a temporary table; one parameter per cell.
     Insert(&'static str),
-    /// The narrow visit query. Parameters: from, to (and for a prefix: length, prefix).
+    /// The narrow visit query. Parameters: (for a prefix: length, prefix,) from, to.
     Narrow(ScopeFilter),
     /// The events query. Parameters: from, to.
     Events(EventKind),

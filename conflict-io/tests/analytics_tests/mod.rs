@@ -6,6 +6,7 @@ mod details;
 mod dialect;
 mod errors;
 mod events;
+mod fakesnow;
 mod fixture;
 mod narrow;
 mod planning;
