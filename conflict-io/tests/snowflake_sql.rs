@@ -122,10 +122,11 @@ fn violations(sql: &str) -> Vec<String> {
                     v.push(format!("timestamp type other than TIMESTAMP_NTZ: {e}"));
                 }
             }
-            Expr::TypedString(t) if is_timestamp_type(&t.data_type) => {
-                if !matches!(t.data_type, DataType::TimestampNtz(_)) {
-                    v.push(format!("timestamp literal other than TIMESTAMP_NTZ: {e}"));
-                }
+            Expr::TypedString(t)
+                if is_timestamp_type(&t.data_type)
+                    && !matches!(t.data_type, DataType::TimestampNtz(_)) =>
+            {
+                v.push(format!("timestamp literal other than TIMESTAMP_NTZ: {e}"));
             }
             Expr::In {
                 target: InTarget::List(list),
