@@ -1,6 +1,10 @@
 //! The analytics source over ODBC (Snowflake in production, psqlODBC in tests): base visits
 //! of a scope with the work pushed into the warehouse, columnar bulk fetch, and a second,
 //! wide fetch of business columns only for visits that ended up in a pair.
+//!
+//! Every statement it can send is listed, in order and with its purpose, by
+//! [`statements::run_statements`] (what `conflicts sql` prints); lists built from data travel
+//! in temporary tables (`scratch`), and the two SQL dialects differ only in `dialect`.
 
 mod cells;
 mod config;

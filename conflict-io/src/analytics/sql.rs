@@ -33,13 +33,18 @@ pub enum ScopeFilter {
 /// One temporary table: its name and column definitions, and the insert expression of each
 /// column (a `?` with the cast the column needs).
 pub struct TempTable {
+    /// Unqualified name; [`Sql::scratch_table`] places it.
     pub name: &'static str,
+    /// (column, type) in order. Text columns are unbounded: Snowflake rejects an insert longer
+    /// than a declared length, and nothing is fetched from these tables.
     pub columns: Vec<(&'static str, &'static str)>,
+    /// The insert expression of each column: a `?`, cast where the column is not text.
     pub values: Vec<String>,
 }
 
 /// The statement builder of one connection.
 pub struct Sql<'a> {
+    /// The analytics schema the warehouse tables are read from.
     pub schema: &'a AnalyticsSchema,
     pub dialect: Dialect,
     /// Snowflake: the schema of the temporary tables (`None`: the current schema).

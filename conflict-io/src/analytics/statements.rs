@@ -2,7 +2,7 @@
 //! with what it is for. `conflicts sql` prints this list for warehouse administrators (who
 //! review it before granting access), and the dialect tests parse and execute it. The source
 //! builds its statements with the same builders, so the list cannot drift from what is sent;
-//! a new statement is one more [`List::push`] here.
+//! a new statement is one more `List::push` here.
 
 use conflict_core::inservice::EventKind;
 
