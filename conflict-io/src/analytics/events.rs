@@ -7,7 +7,7 @@ use conflict_core::{Exclusions, Visit, Window};
 use super::cells::{Col, Rows};
 use super::dialect::{id_text, text};
 use super::error::AnalyticsError;
-use super::sql::ScopeFilter;
+use super::sql::{Excluding, ScopeFilter};
 use super::{window_params, AnalyticsSource};
 use crate::details::{SourcedEvent, Value, VisitDetails};
 
@@ -37,8 +37,8 @@ const EVENT_COLUMNS: [Col; 20] = [
 impl AnalyticsSource {
     /// In-service events (or absences) of the window. Parameters: window from, window to; the
     /// exclusion tables must be loaded.
-    pub(super) fn events_sql(&self, kind: EventKind) -> String {
-        self.sql().events(kind)
+    pub(super) fn events_sql(&self, kind: EventKind, ex: Excluding) -> String {
+        self.sql().events(kind, ex)
     }
 
     /// Events of the window (joins and filters of rules.md §13 pushed down).
@@ -48,9 +48,9 @@ impl AnalyticsSource {
         window: &Window,
         ex: &Exclusions,
     ) -> Result<Vec<SourcedEvent>, AnalyticsError> {
-        self.ensure_exclusions(ex)?;
+        let excluding = self.ensure_exclusions(ex)?;
         let params = window_params(window);
-        let sql = self.events_sql(kind);
+        let sql = self.events_sql(kind, excluding);
         let mut out = Vec::new();
         let fetch_rows = self.cfg.fetch_rows;
         self.fetch(
@@ -91,7 +91,7 @@ impl AnalyticsSource {
 
 impl super::sql::Sql<'_> {
     /// The events query of `kind` (see [`AnalyticsSource::events`]).
-    pub fn events(&self, kind: EventKind) -> String {
+    pub fn events(&self, kind: EventKind, ex: Excluding) -> String {
         let d = self.dialect;
         let s = self.schema;
         let ssn = self.ssn_trimmed();
@@ -145,7 +145,7 @@ impl super::sql::Sql<'_> {
             ),
             format!("{ssn} <> ''"),
         ];
-        wh.extend(self.not_excluded("E.\"Provider Id\"", &ssn));
+        wh.extend(self.not_excluded(ex, "E.\"Provider Id\"", &ssn));
         format!(
             "SELECT {id}, {env}, {cg}, {ssn_raw}, {pid}, {st}, {en}, {office_cols}, \
              PR.\"Application Provider Id\", {pname}, {tax}, {phone}, \

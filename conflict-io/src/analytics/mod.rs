@@ -235,7 +235,7 @@ impl AnalyticsSource {
         ex: &Exclusions,
         prefilter: bool,
     ) -> Result<Vec<Visit>, AnalyticsError> {
-        self.ensure_exclusions(ex)?;
+        let excluding = self.ensure_exclusions(ex)?;
         self.window = Some(*window);
         let mut params = Vec::new();
         if let Some(p) = prefix {
@@ -243,7 +243,7 @@ impl AnalyticsSource {
             params.push(p.into_parameter());
         }
         params.extend(window_params(window));
-        let query = self.sql().narrow(filter, prefilter);
+        let query = self.sql().narrow(filter, prefilter, excluding);
         let mut out = Vec::new();
         let fetch_rows = self.cfg.fetch_rows;
         self.fetch(

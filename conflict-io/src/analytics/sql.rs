@@ -30,6 +30,28 @@ pub enum ScopeFilter {
     Ssns,
 }
 
+/// Which exclusion lists are non-empty (their tables loaded, their conditions in the query).
+/// An empty list has neither table nor condition: an anti-join against an empty, unanalysed
+/// temporary table still costs PostgreSQL a noticeable share of the fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Excluding {
+    pub providers: bool,
+    pub ssns: bool,
+}
+
+impl Excluding {
+    /// Both lists present: the statement `conflicts sql` shows.
+    pub const ALL: Excluding = Excluding {
+        providers: true,
+        ssns: true,
+    };
+    /// No exclusions (planning reads).
+    pub const NONE: Excluding = Excluding {
+        providers: false,
+        ssns: false,
+    };
+}
+
 /// One temporary table: its name and column definitions, and the insert expression of each
 /// column (a `?` with the cast the column needs).
 pub struct TempTable {
@@ -184,20 +206,24 @@ impl Sql<'_> {
         trim_ws("C.\"SSN\"")
     }
 
-    /// The exclusion conditions (lifecycle.md exclusions) on a provider id and a trimmed SSN
-    /// expression, against the two exclusion tables.
-    pub fn not_excluded(&self, provider_col: &str, ssn: &str) -> [String; 2] {
-        [
-            format!(
+    /// The exclusion conditions on a provider id and a trimmed SSN expression, against the
+    /// exclusion tables of the non-empty lists.
+    pub fn not_excluded(&self, ex: Excluding, provider_col: &str, ssn: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        if ex.providers {
+            out.push(format!(
                 "NOT EXISTS (SELECT 1 FROM {} XP WHERE XP.ex_pid = {})",
                 self.scratch_table(EXCLUDED_PROVIDERS_TABLE),
                 id_text(provider_col)
-            ),
-            format!(
+            ));
+        }
+        if ex.ssns {
+            out.push(format!(
                 "NOT EXISTS (SELECT 1 FROM {} XS WHERE XS.ex_ssn = {ssn})",
                 self.scratch_table(EXCLUDED_SSNS_TABLE)
-            ),
-        ]
+            ));
+        }
+        out
     }
 
     /// Latest primary GPS address per patient (schema.md §3).
@@ -216,18 +242,16 @@ impl Sql<'_> {
     }
 
     /// The filtered visits of a scope as CTE `base`. Parameters: for a prefix scope, the
-    /// prefix length and the prefix; then window from, window to (text dates). With
-    /// `exclusions`, the exclusion tables must be loaded.
-    fn base_cte(&self, scope: ScopeFilter, exclusions: bool) -> String {
+    /// prefix length and the prefix; then window from, window to (text dates). The
+    /// exclusion tables of `ex` must be loaded.
+    fn base_cte(&self, scope: ScopeFilter, ex: Excluding) -> String {
         let d = self.dialect;
         let ssn = self.ssn_trimmed();
         let mut wh = vec![
             "F.\"Visit Date\" BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)".to_string(),
             format!("{ssn} <> ''"),
         ];
-        if exclusions {
-            wh.extend(self.not_excluded("F.\"Provider Id\"", &ssn));
-        }
+        wh.extend(self.not_excluded(ex, "F.\"Provider Id\"", &ssn));
         let mut join_keys = String::new();
         match scope {
             ScopeFilter::Window => {}
@@ -295,7 +319,7 @@ impl Sql<'_> {
              (SELECT SUBSTR(ssn_t, 1, L.len) AS prefix FROM base \
              CROSS JOIN (SELECT CAST(? AS INTEGER) AS len) L) P \
              GROUP BY prefix",
-            self.base_cte(ScopeFilter::Window, false)
+            self.base_cte(ScopeFilter::Window, Excluding::NONE)
         )
     }
 
@@ -317,8 +341,8 @@ impl Sql<'_> {
 
     /// The narrow query: the columns of [`NARROW_COLUMNS`] for the visits of `scope`, with
     /// the exclusion tables applied. Parameters as [`Self::base_cte`].
-    pub fn narrow(&self, scope: ScopeFilter, prefilter: bool) -> String {
-        let base = self.base_cte(scope, true);
+    pub fn narrow(&self, scope: ScopeFilter, prefilter: bool, ex: Excluding) -> String {
+        let base = self.base_cte(scope, ex);
         // "Two or more providers in the group" as MIN <> MAX over a window rather than a
         // GROUP BY ... HAVING joined back: no self-join, and PostgreSQL's planner no longer
         // underestimates the survivors as one row (which made it join the addresses by nested

@@ -8,7 +8,7 @@ use conflict_core::inservice::EventKind;
 
 use super::config::AnalyticsSchema;
 use super::dialect::{query_tag, Dialect};
-use super::sql::{ScopeFilter, Sql, TempTable};
+use super::sql::{Excluding, ScopeFilter, Sql, TempTable};
 use crate::run::Mode;
 
 /// What a listed statement does; tests use it to bind the right parameters.
@@ -96,11 +96,17 @@ impl List<'_> {
         let t = self.sql.excluded_providers_table();
         self.load(
             t,
-            "the excluded provider ids (once per connection)",
+            "the excluded provider ids (once per connection; none, and no NOT EXISTS on \
+             them in the queries below, when the list is empty)",
             insert_rows,
         );
         let t = self.sql.excluded_ssns_table();
-        self.load(t, "the excluded SSNs (once per connection)", insert_rows);
+        self.load(
+            t,
+            "the excluded SSNs (once per connection; none, and no NOT EXISTS on them, when \
+             the list is empty)",
+            insert_rows,
+        );
     }
 
     fn details(&mut self, insert_rows: usize) {
@@ -177,7 +183,7 @@ pub fn run_statements(o: &ListOptions) -> Vec<Statement> {
     l.push(
         Step::Narrow(scope),
         "every batch: the columns the rules need, for the batch's visits",
-        l.sql.narrow(scope, o.prefilter),
+        l.sql.narrow(scope, o.prefilter, Excluding::ALL),
     );
     l.details(rows);
     for (kind, tag, when) in [
@@ -193,14 +199,14 @@ pub fn run_statements(o: &ListOptions) -> Vec<Statement> {
         l.push(
             Step::Events(kind),
             format!("{tag} step: the events of the window"),
-            l.sql.events(kind),
+            l.sql.events(kind, Excluding::ALL),
         );
         let t = l.sql.ssns_table();
         l.load(t, "the SSNs of the caregivers with events", rows);
         l.push(
             Step::Narrow(ScopeFilter::Ssns),
             format!("{tag} step: the visits of those caregivers"),
-            l.sql.narrow(ScopeFilter::Ssns, false),
+            l.sql.narrow(ScopeFilter::Ssns, false, Excluding::ALL),
         );
         l.details(rows);
     }

@@ -80,6 +80,15 @@ fn loading_keys_takes_one_statement_per_chunk_of_rows() {
         .cloned()
         .collect();
     assert_same_visits("700 keys", second, expected);
+
+    // Without exclusions there are no exclusion tables: connect 1, keys 2 + 1, narrow 1.
+    let mut src = t.source(false);
+    src.visits(
+        &t.scope(Scope::Keys(keys[..700].to_vec())),
+        &conflict_core::Exclusions::default(),
+    )
+    .expect("read keys without exclusions");
+    assert_eq!(src.statements_sent(), 1 + 3 + 1);
 }
 
 #[test]
