@@ -13,7 +13,7 @@ use conflict_core::Exclusions;
 
 use super::cells::Col;
 use super::error::AnalyticsError;
-use super::sql::TempTable;
+use super::sql::{Excluding, TempTable};
 use super::{AnalyticsSource, Dialect};
 
 /// Statements one load of `rows` rows sends: the (re)creation of the table, then one insert per
@@ -106,25 +106,37 @@ impl AnalyticsSource {
     }
 
     /// Makes the exclusion tables hold `ex` (provider ids lower-cased; SSNs as given, i.e.
-    /// trimmed by `Exclusions`). Loaded once per connection and again only when the
-    /// exclusions change, which they do not within a run.
-    pub(super) fn ensure_exclusions(&mut self, ex: &Exclusions) -> Result<(), AnalyticsError> {
+    /// trimmed by `Exclusions`); an empty list gets no table. Loaded once per connection and
+    /// again only when the exclusions change, which they do not within a run. Returns which
+    /// lists the queries must apply.
+    pub(super) fn ensure_exclusions(
+        &mut self,
+        ex: &Exclusions,
+    ) -> Result<Excluding, AnalyticsError> {
         let mut providers: Vec<String> = ex.providers.iter().map(|p| p.to_lowercase()).collect();
         providers.sort_unstable();
         providers.dedup();
         let mut ssns: Vec<String> = ex.ssns.iter().cloned().collect();
         ssns.sort_unstable();
         let wanted = (providers, ssns);
+        let excluding = Excluding {
+            providers: !wanted.0.is_empty(),
+            ssns: !wanted.1.is_empty(),
+        };
         if self.loaded_exclusions.as_ref() == Some(&wanted) {
-            return Ok(());
+            return Ok(excluding);
         }
         let (providers, ssns) = &wanted;
-        let t = self.sql().excluded_providers_table();
-        self.load_temp_table(t, providers.iter().map(|p| vec![p.clone()]))?;
-        let t = self.sql().excluded_ssns_table();
-        self.load_temp_table(t, ssns.iter().map(|s| vec![s.clone()]))?;
+        if excluding.providers {
+            let t = self.sql().excluded_providers_table();
+            self.load_temp_table(t, providers.iter().map(|p| vec![p.clone()]))?;
+        }
+        if excluding.ssns {
+            let t = self.sql().excluded_ssns_table();
+            self.load_temp_table(t, ssns.iter().map(|s| vec![s.clone()]))?;
+        }
         self.loaded_exclusions = Some(wanted);
-        Ok(())
+        Ok(excluding)
     }
 }
 
