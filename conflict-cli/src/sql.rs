@@ -19,7 +19,7 @@ pub struct SqlArgs {
     /// The run mode whose statements are listed.
     #[arg(long, value_enum, default_value = "incremental")]
     pub mode: ModeArg,
-    /// Analytics schema name, may be qualified as DATABASE.SCHEMA (default analytics).
+    /// Analytics schema name, may be qualified as DATABASE.SCHEMA.
     #[arg(long, value_name = "NAME", default_value = "analytics")]
     pub analytics_schema: String,
     /// Snowflake: schema of the temporary tables (default: the session's current schema).
