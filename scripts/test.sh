@@ -8,6 +8,7 @@
 #   CONFLICTS_TEST_PG_BIN  directory of the PostgreSQL server binaries (initdb, pg_ctl, psql)
 #   CONFLICTS_TEST_PG_CA, CONFLICTS_TEST_PG_OTHER_CA, CONFLICTS_TEST_PG_CLIENT_CERT,
 #   CONFLICTS_TEST_PG_CLIENT_KEY  the TLS test files (the cluster accepts TCP over TLS only)
+#   CONFLICTS_TEST_FAKESNOW_PYTHON, CONFLICTS_REQUIRE_FAKESNOW  the Snowflake emulator (lib/fakesnow.sh)
 set -euo pipefail
 
 # shellcheck source=lib/throwaway-pg.sh
@@ -19,6 +20,10 @@ source "$(dirname "$0")/lib/throwaway-pg.sh"
 export CONFLICTS_TEST_PSQLODBC="${CONFLICTS_TEST_PSQLODBC:-/usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so}"
 [[ -f "$CONFLICTS_TEST_PSQLODBC" ]] ||
   die "psqlODBC driver not found at $CONFLICTS_TEST_PSQLODBC (apt-get install odbc-postgresql, or set CONFLICTS_TEST_PSQLODBC)"
+
+# --- 3b. Snowflake emulator (fakesnow in a virtual environment) -------------------------------
+# shellcheck source=lib/fakesnow.sh
+source "$(dirname "$0")/lib/fakesnow.sh"
 
 # --- 4. Tests ---------------------------------------------------------------------------------
 # Not `exec`: the EXIT trap must still stop the cluster. --no-fail-fast runs every test binary

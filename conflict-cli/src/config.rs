@@ -33,8 +33,10 @@ pub struct FileConfig {
     pub odbc: Option<String>,
     pub conflict_schema: Option<String>,
     pub analytics_schema: Option<String>,
-    /// `snowflake` (default) or `postgres`.
+    /// `snowflake` or `postgres`; default: from the driver's DBMS name.
     pub analytics_dialect: Option<String>,
+    /// Snowflake: schema of the temporary tables (default: the session's current schema).
+    pub scratch_schema: Option<String>,
     pub profile: Option<String>,
     pub workers: Option<usize>,
     pub prefix_len: Option<usize>,

@@ -13,6 +13,7 @@ mod generate;
 mod generate_pg;
 mod progress;
 mod run;
+mod sql;
 mod summary;
 
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     Run(run::RunArgs),
     /// Administer the conflict database (create or check the schema).
     Db(db::DbArgs),
+    /// Print every statement a run sends to the analytics warehouse (no connection needed).
+    Sql(sql::SqlArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Run(args) => run::run(args),
+        Command::Sql(args) => sql::run(args),
         Command::Db(args) => db::run(args).map_err(|error| failure::Failure {
             code: db::exit_code(&error),
             error,

@@ -31,7 +31,7 @@ pub const EXIT_INTERRUPTED: u8 = 4;
 #[derive(Args)]
 pub struct RunArgs {
     /// TOML configuration file (keys: pg, odbc, conflict_schema, analytics_schema,
-    /// analytics_dialect, profile, workers, prefix_len, keys_per_batch, lookback_hours,
+    /// analytics_dialect, scratch_schema, profile, workers, prefix_len, keys_per_batch, lookback_hours,
     /// lookback_years, lookforward_days, fetch_rows, prefilter, inservice, pto, [rules]).
     /// Flags and environment variables win over the file.
     #[arg(long, value_name = "FILE", env = "CONFLICTS_CONFIG")]
@@ -77,9 +77,14 @@ pub struct RunArgs {
     /// Analytics schema name, may be qualified as DATABASE.SCHEMA (default analytics).
     #[arg(long, value_name = "NAME", env = "CONFLICTS_ANALYTICS_SCHEMA")]
     pub analytics_schema: Option<String>,
-    /// SQL dialect of the analytics warehouse: snowflake (default) or postgres.
+    /// SQL dialect of the analytics warehouse: snowflake or postgres (default: from the DBMS
+    /// name the ODBC driver reports).
     #[arg(long, value_name = "DIALECT", env = "CONFLICTS_ANALYTICS_DIALECT")]
     pub analytics_dialect: Option<String>,
+    /// Snowflake: schema for the temporary tables, may be qualified as DATABASE.SCHEMA
+    /// (default: the session's current schema, set by Schema= in the connection string).
+    #[arg(long, value_name = "NAME", env = "CONFLICTS_SCRATCH_SCHEMA")]
+    pub scratch_schema: Option<String>,
     /// Batches processed at once (default: number of cores).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -116,7 +121,8 @@ struct Resolved {
     odbc: ConnectionString,
     names: SchemaNames,
     analytics: AnalyticsSchema,
-    dialect: Dialect,
+    dialect: Option<Dialect>,
+    scratch: Option<AnalyticsSchema>,
     params: RunParams,
     job: JobOptions,
     fetch_rows: Option<usize>,
@@ -191,13 +197,19 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         .unwrap_or_else(|| "analytics".into());
     let names = SchemaNames::new(&conflict_schema, &analytics_schema).map_err(invalid)?;
     let analytics = AnalyticsSchema::new(&analytics_schema).map_err(invalid)?;
-    let dialect: Dialect = args
+    let dialect: Option<Dialect> = args
         .analytics_dialect
         .clone()
         .or(file.analytics_dialect.clone())
-        .unwrap_or_else(|| "snowflake".into())
-        .parse()
+        .map(|d| d.parse())
+        .transpose()
         .map_err(|e: String| invalid(anyhow!(e)))?;
+    let scratch = args
+        .scratch_schema
+        .clone()
+        .or(file.scratch_schema.clone())
+        .map(|s| crate::sql::scratch_schema(&s))
+        .transpose()?;
     let profile = match args.profile {
         Some(ProfileArg::Current) => Profile::Current,
         Some(ProfileArg::Classic) => Profile::Classic,
@@ -267,6 +279,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         names,
         analytics,
         dialect,
+        scratch,
         params,
         job,
         fetch_rows: file.fetch_rows,
@@ -300,6 +313,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         acfg.fetch_rows = n.max(1);
     }
     acfg.prefilter = r.prefilter;
+    acfg.scratch_schema = r.scratch.clone();
     // Before anything is written: a problem found here is one of configuration or connection,
     // with no run recorded and nothing to resume (exit code 2).
     let store = preflight(

@@ -108,30 +108,47 @@ pub fn valid_identifier(s: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
+/// Rows per temporary-table insert statement by default: 20,000 keys of a batch take 20
+/// statements, each with at most 2,000 parameters and well under Snowflake's limit of 16,384
+/// rows in one `VALUES` clause.
+pub const DEFAULT_INSERT_ROWS: usize = 1_000;
+
 #[derive(Debug, Clone)]
 pub struct AnalyticsConfig {
     pub connection: ConnectionString,
     pub schema: AnalyticsSchema,
-    pub dialect: Dialect,
+    /// `None`: chosen from the DBMS name the driver reports when connecting.
+    pub dialect: Option<Dialect>,
+    /// Snowflake: the schema that holds the temporary tables (`DATABASE.SCHEMA` or `SCHEMA`;
+    /// validated like the analytics schema). `None`: the session's current schema, which the
+    /// connection string's `Schema=` sets. PostgreSQL keeps temporary tables in the session's
+    /// own `pg_temp` schema and ignores this setting.
+    pub scratch_schema: Option<AnalyticsSchema>,
     /// Rows per columnar fetch of the narrow query.
     pub fetch_rows: usize,
     /// Rows per columnar fetch of the wide (business columns) query.
     pub detail_fetch_rows: usize,
-    /// Rows per bulk insert into temporary tables.
+    /// Rows per multi-row `INSERT ... VALUES` into a temporary table (one statement each).
     pub insert_rows: usize,
     /// Only keep visits whose (SSN, date) group has visits of two or more providers.
     pub prefilter: bool,
 }
 
 impl AnalyticsConfig {
-    pub fn new(connection: ConnectionString, schema: AnalyticsSchema, dialect: Dialect) -> Self {
+    /// A configuration with default sizes; `dialect` is a [`Dialect`] or `None` (detect).
+    pub fn new(
+        connection: ConnectionString,
+        schema: AnalyticsSchema,
+        dialect: impl Into<Option<Dialect>>,
+    ) -> Self {
         AnalyticsConfig {
             connection,
             schema,
-            dialect,
+            dialect: dialect.into(),
+            scratch_schema: None,
             fetch_rows: 20_000,
             detail_fetch_rows: 2_000,
-            insert_rows: 10_000,
+            insert_rows: DEFAULT_INSERT_ROWS,
             prefilter: true,
         }
     }

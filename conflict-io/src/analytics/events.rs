@@ -7,8 +7,8 @@ use conflict_core::{Exclusions, Visit, Window};
 use super::cells::{Col, Rows};
 use super::dialect::{id_text, text};
 use super::error::AnalyticsError;
-use super::sql::{placeholders, ScopeFilter, SSNS_TABLE};
-use super::{exclusion_params, AnalyticsSource};
+use super::sql::{Excluding, ScopeFilter};
+use super::{window_params, AnalyticsSource};
 use crate::details::{SourcedEvent, Value, VisitDetails};
 
 const EVENT_COLUMNS: [Col; 20] = [
@@ -35,15 +35,66 @@ const EVENT_COLUMNS: [Col; 20] = [
 ];
 
 impl AnalyticsSource {
-    pub(super) fn events_sql(
-        &self,
+    /// In-service events (or absences) of the window. Parameters: window from, window to; the
+    /// exclusion tables must be loaded.
+    pub(super) fn events_sql(&self, kind: EventKind, ex: Excluding) -> String {
+        self.sql().events(kind, ex)
+    }
+
+    /// Events of the window (joins and filters of rules.md §13 pushed down).
+    pub fn events(
+        &mut self,
         kind: EventKind,
-        excluded_providers: usize,
-        excluded_ssns: usize,
-    ) -> String {
-        let d = self.cfg.dialect;
-        let s = &self.cfg.schema;
-        let ssn = self.sql().ssn_trimmed();
+        window: &Window,
+        ex: &Exclusions,
+    ) -> Result<Vec<SourcedEvent>, AnalyticsError> {
+        let excluding = self.ensure_exclusions(ex)?;
+        let params = window_params(window);
+        let sql = self.events_sql(kind, excluding);
+        let mut out = Vec::new();
+        let fetch_rows = self.cfg.fetch_rows;
+        self.fetch(
+            "reading in-service events",
+            &sql,
+            &params,
+            &EVENT_COLUMNS,
+            fetch_rows,
+            |rows| {
+                for r in 0..rows.len() {
+                    out.push(sourced_event(kind, rows, r)?);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Visits of the window whose trimmed SSN is one of `ssns` (no candidate pre-filter:
+    /// in-service pairs do not need a second provider on the same date).
+    pub fn visits_of_ssns(
+        &mut self,
+        window: &Window,
+        ssns: &[String],
+        ex: &Exclusions,
+    ) -> Result<Vec<Visit>, AnalyticsError> {
+        if ssns.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The SSN table is joined to the visits: an SSN listed twice would deliver its visits
+        // twice.
+        let ssns: std::collections::BTreeSet<&String> = ssns.iter().collect();
+        let table = self.sql().ssns_table();
+        self.load_temp_table(table, ssns.iter().map(|s| vec![s.to_string()]))?;
+        self.visits_filtered(window, ScopeFilter::Ssns, None, ex, false)
+    }
+}
+
+impl super::sql::Sql<'_> {
+    /// The events query of `kind` (see [`AnalyticsSource::events`]).
+    pub fn events(&self, kind: EventKind, ex: Excluding) -> String {
+        let d = self.dialect;
+        let s = self.schema;
+        let ssn = self.ssn_trimmed();
         let (table, id, env, join_cg, start, end, office) = match kind {
             EventKind::InService => (
                 "factcaregiverinservice",
@@ -87,22 +138,14 @@ impl AnalyticsSource {
         let mut wh = vec![
             format!("{start} IS NOT NULL"),
             format!("{end} IS NOT NULL"),
+            // The UTC date of the zoned start, not its date in the session's or account's zone.
             format!(
-                "CAST({} AS DATE) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)",
-                d.utc(start)
+                "{} BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)",
+                d.utc_date(start)
             ),
             format!("{ssn} <> ''"),
         ];
-        if excluded_providers > 0 {
-            wh.push(format!(
-                "{} NOT IN ({})",
-                id_text("E.\"Provider Id\""),
-                placeholders(excluded_providers)
-            ));
-        }
-        if excluded_ssns > 0 {
-            wh.push(format!("{ssn} NOT IN ({})", placeholders(excluded_ssns)));
-        }
+        wh.extend(self.not_excluded(ex, "E.\"Provider Id\"", &ssn));
         format!(
             "SELECT {id}, {env}, {cg}, {ssn_raw}, {pid}, {st}, {en}, {office_cols}, \
              PR.\"Application Provider Id\", {pname}, {tax}, {phone}, \
@@ -128,56 +171,6 @@ impl AnalyticsSource {
             p = s.table("dimprovider"),
             wh = wh.join(" AND "),
         )
-    }
-
-    /// Events of the window (joins and filters of rules.md §13 pushed down).
-    pub fn events(
-        &mut self,
-        kind: EventKind,
-        window: &Window,
-        ex: &Exclusions,
-    ) -> Result<Vec<SourcedEvent>, AnalyticsError> {
-        let (params, providers, ssns) = exclusion_params(window, ex);
-        let sql = self.events_sql(kind, providers, ssns);
-        let mut out = Vec::new();
-        self.fetch(
-            "reading in-service events",
-            &sql,
-            &params,
-            &EVENT_COLUMNS,
-            self.cfg.fetch_rows,
-            |rows| {
-                for r in 0..rows.len() {
-                    out.push(sourced_event(kind, rows, r)?);
-                }
-                Ok(())
-            },
-        )?;
-        Ok(out)
-    }
-
-    /// Visits of the window whose trimmed SSN is one of `ssns` (no candidate pre-filter:
-    /// in-service pairs do not need a second provider on the same date).
-    pub fn visits_of_ssns(
-        &mut self,
-        window: &Window,
-        ssns: &[String],
-        ex: &Exclusions,
-    ) -> Result<Vec<Visit>, AnalyticsError> {
-        if ssns.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The SSN table is joined to the visits: an SSN listed twice would deliver its visits
-        // twice.
-        let ssns: std::collections::BTreeSet<&String> = ssns.iter().collect();
-        self.load_temp_table(
-            SSNS_TABLE,
-            &format!("CREATE TEMPORARY TABLE {SSNS_TABLE} (scope_ssn VARCHAR(100))"),
-            &format!("INSERT INTO {SSNS_TABLE} (scope_ssn) VALUES (?)"),
-            &[100],
-            ssns.iter().map(|s| vec![s.to_string()]),
-        )?;
-        self.visits_filtered(window, ScopeFilter::Ssns, None, ex, false)
     }
 }
 

@@ -1,6 +1,10 @@
 //! The analytics source over ODBC (Snowflake in production, psqlODBC in tests): base visits
 //! of a scope with the work pushed into the warehouse, columnar bulk fetch, and a second,
 //! wide fetch of business columns only for visits that ended up in a pair.
+//!
+//! Every statement it can send is listed, in order and with its purpose, by
+//! [`statements::run_statements`] (what `conflicts sql` prints); lists built from data travel
+//! in temporary tables (`scratch`), and the two SQL dialects differ only in `dialect`.
 
 mod attributes;
 mod cells;
@@ -9,7 +13,9 @@ mod dialect;
 mod error;
 mod events;
 mod probe;
+mod scratch;
 mod sql;
+pub mod statements;
 mod wide;
 
 use std::collections::HashMap;
@@ -21,10 +27,13 @@ use odbc_api::{Connection, ConnectionOptions, Cursor, Environment, IntoParameter
 
 use conflict_core::{Exclusions, Visit};
 
-pub use config::{valid_identifier, AnalyticsConfig, AnalyticsSchema, ConnectionString};
-pub use dialect::Dialect;
+pub use config::{
+    valid_identifier, AnalyticsConfig, AnalyticsSchema, ConnectionString, DEFAULT_INSERT_ROWS,
+};
+pub use dialect::{query_tag, Dialect};
 pub use error::{AnalyticsError, OdbcFailure};
 pub use probe::ReadColumns;
+pub use scratch::load_statements;
 pub use sql::{ScopeFilter, NARROW_COLUMNS};
 
 use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
@@ -70,10 +79,22 @@ const NARROW: [Col; 20] = [
 /// A connection to the analytics warehouse.
 pub struct AnalyticsSource {
     cfg: AnalyticsConfig,
+    /// The configured dialect, or the one the driver's DBMS name implies.
+    dialect: Dialect,
     conn: Connection<'static>,
+    /// Statements sent so far (each `SQLExecDirect`/`SQLExecute`; every one carries exactly
+    /// one parameter set, so it is one request to the server).
+    statements: u64,
+    /// The exclusions the exclusion tables hold (sorted), once loaded.
+    loaded_exclusions: Option<(Vec<String>, Vec<String>)>,
+    /// The window of the latest visit read: the date condition of the wide query.
+    window: Option<conflict_core::Window>,
 }
 
 impl AnalyticsSource {
+    /// Connects, settles the dialect (configured, or from the driver's DBMS name), sends the
+    /// session settings and, on Snowflake without a scratch schema, checks that the session
+    /// has a current schema to hold the temporary tables.
     pub fn connect(cfg: AnalyticsConfig) -> Result<Self, AnalyticsError> {
         if cfg.connection.is_blank() {
             return Err(AnalyticsError::Config(
@@ -95,11 +116,35 @@ impl AnalyticsSource {
         let conn = env
             .connect_with_connection_string(cfg.connection.expose(), ConnectionOptions::default())
             .map_err(connect_err)?;
-        let source = AnalyticsSource { cfg, conn };
-        source.exec(
-            "setting the session time zone to UTC",
-            source.cfg.dialect.session_setup(),
-        )?;
+        let dialect = match cfg.dialect {
+            Some(d) => d,
+            None => {
+                let name = conn
+                    .database_management_system_name()
+                    .map_err(connect_err)?;
+                Dialect::from_dbms_name(&name).ok_or_else(|| {
+                    AnalyticsError::Config(format!(
+                        "the ODBC driver reports the DBMS {name:?}, which is neither Snowflake \
+                         nor PostgreSQL: give --analytics-dialect snowflake|postgres \
+                         (CONFLICTS_ANALYTICS_DIALECT, analytics_dialect)"
+                    ))
+                })?
+            }
+        };
+        let mut source = AnalyticsSource {
+            cfg,
+            dialect,
+            conn,
+            statements: 0,
+            loaded_exclusions: None,
+            window: None,
+        };
+        for (_, statement) in dialect.session_setup() {
+            source.exec("setting up the session", statement)?;
+        }
+        if dialect == Dialect::Snowflake && source.cfg.scratch_schema.is_none() {
+            source.require_current_schema()?;
+        }
         Ok(source)
     }
 
@@ -107,10 +152,21 @@ impl AnalyticsSource {
         &self.cfg
     }
 
+    /// The dialect in use (configured or detected).
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Statements sent to the server since connecting, the session settings included.
+    pub fn statements_sent(&self) -> u64 {
+        self.statements
+    }
+
     fn sql(&self) -> sql::Sql<'_> {
         sql::Sql {
             schema: &self.cfg.schema,
-            dialect: self.cfg.dialect,
+            dialect: self.dialect,
+            scratch: self.cfg.scratch_schema.as_ref(),
         }
     }
 
@@ -122,7 +178,14 @@ impl AnalyticsSource {
         }
     }
 
-    fn exec(&self, what: &'static str, statement: &str) -> Result<(), AnalyticsError> {
+    /// Tags the statements that follow with the tool, run and batch ([`query_tag`]).
+    pub fn tag(&mut self, run_id: i64, batch: &str) -> Result<(), AnalyticsError> {
+        let statement = self.dialect.tag_statement(&query_tag(run_id, batch));
+        self.exec("setting the query tag", &statement)
+    }
+
+    fn exec(&mut self, what: &'static str, statement: &str) -> Result<(), AnalyticsError> {
+        self.statements += 1;
         self.conn
             .execute(statement, (), None)
             .map(|_| ())
@@ -131,7 +194,7 @@ impl AnalyticsSource {
 
     /// Runs `query` and hands each fetched row set to `each`.
     fn fetch(
-        &self,
+        &mut self,
         what: &'static str,
         query: &str,
         params: &[VarCharBox],
@@ -139,6 +202,7 @@ impl AnalyticsSource {
         rows_per_fetch: usize,
         mut each: impl FnMut(&Rows<'_>) -> Result<(), AnalyticsError>,
     ) -> Result<usize, AnalyticsError> {
+        self.statements += 1;
         let q = |e| self.query_err(what, e);
         let Some(cursor) = self.conn.execute(query, params, None).map_err(q)? else {
             return Ok(0);
@@ -160,39 +224,6 @@ impl AnalyticsSource {
         Ok(offset)
     }
 
-    /// Replaces temporary table `table` by one holding `rows` (each a row of text cells).
-    fn load_temp_table(
-        &self,
-        table: &str,
-        create: &str,
-        insert: &str,
-        max_len: &[usize],
-        rows: impl Iterator<Item = Vec<String>>,
-    ) -> Result<(), AnalyticsError> {
-        let what = "loading a temporary table";
-        let q = |e| self.query_err(what, e);
-        self.exec(what, &self.sql().drop_table(table))?;
-        self.exec(what, create)?;
-        let prepared = self.conn.prepare(insert).map_err(q)?;
-        let cap = self.cfg.insert_rows.max(1);
-        let mut inserter = prepared
-            .into_text_inserter(cap, max_len.iter().copied())
-            .map_err(q)?;
-        for row in rows {
-            if inserter.num_rows() == cap {
-                inserter.execute().map_err(q)?;
-                inserter.clear();
-            }
-            inserter
-                .append(row.iter().map(|s| Some(s.as_bytes())))
-                .map_err(q)?;
-        }
-        if inserter.num_rows() > 0 {
-            inserter.execute().map_err(q)?;
-        }
-        Ok(())
-    }
-
     /// Base visits of `scope` (schema.md §3 joins and filters, window and exclusions pushed
     /// down; with `prefilter`, only (SSN, date) groups holding two or more providers).
     pub fn visits(
@@ -202,22 +233,14 @@ impl AnalyticsSource {
     ) -> Result<Vec<Visit>, AnalyticsError> {
         let (filter, prefix) = match &scope.scope {
             Scope::Window => (ScopeFilter::Window, None),
-            Scope::SsnPrefix(p) => (
-                ScopeFilter::SsnPrefix {
-                    len: p.chars().count(),
-                },
-                Some(p.clone()),
-            ),
+            Scope::SsnPrefix(p) => (ScopeFilter::SsnPrefix, Some(p.clone())),
             Scope::Keys(keys) => {
                 // The key table is joined to the visits: a key listed twice would deliver its
                 // visits twice.
                 let keys: std::collections::BTreeSet<_> = keys.iter().collect();
-                let sql = self.sql();
+                let table = self.sql().keys_table();
                 self.load_temp_table(
-                    sql::KEYS_TABLE,
-                    &sql.create_keys_table(),
-                    &sql.insert_key(),
-                    &[10, 100],
+                    table,
                     keys.iter().map(|(d, s)| vec![d.to_string(), s.clone()]),
                 )?;
                 (ScopeFilter::Keys, None)
@@ -235,16 +258,23 @@ impl AnalyticsSource {
         ex: &Exclusions,
         prefilter: bool,
     ) -> Result<Vec<Visit>, AnalyticsError> {
-        let (mut params, providers, ssns) = exclusion_params(window, ex);
-        params.extend(prefix.map(|p| p.into_parameter()));
-        let query = self.sql().narrow(filter, providers, ssns, prefilter);
+        let excluding = self.ensure_exclusions(ex)?;
+        self.window = Some(*window);
+        let mut params = Vec::new();
+        if let Some(p) = prefix {
+            params.push(p.chars().count().to_string().into_parameter());
+            params.push(p.into_parameter());
+        }
+        params.extend(window_params(window));
+        let query = self.sql().narrow(filter, prefilter, excluding);
         let mut out = Vec::new();
+        let fetch_rows = self.cfg.fetch_rows;
         self.fetch(
             "reading base visits",
             &query,
             &params,
             &NARROW,
-            self.cfg.fetch_rows,
+            fetch_rows,
             |rows| {
                 out.reserve(rows.len());
                 for r in 0..rows.len() {
@@ -256,25 +286,20 @@ impl AnalyticsSource {
         Ok(out)
     }
 
-    /// Business columns of the given visits (canonical lower-case ids), by visit id.
+    /// Business columns of the given visits (canonical lower-case ids), by visit id, within
+    /// the window of the latest visit read (or any date when nothing was read yet).
     pub fn details<'a>(
         &mut self,
         visit_ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashMap<String, VisitDetails>, AnalyticsError> {
-        let sql = self.sql();
         let mut ids: Vec<&str> = visit_ids.into_iter().collect();
         ids.sort_unstable();
         ids.dedup();
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        self.load_temp_table(
-            sql::IDS_TABLE,
-            &sql.create_ids_table(),
-            &sql.insert_id(),
-            &[36],
-            ids.iter().map(|s| vec![s.to_string()]),
-        )?;
+        let table = self.sql().ids_table();
+        self.load_temp_table(table, ids.iter().map(|s| vec![s.to_string()]))?;
         let mut cols = vec![Col::ascii("Visit Id", 36)];
         for c in DETAIL_COLUMNS {
             cols.push(match c.kind {
@@ -285,13 +310,19 @@ impl AnalyticsSource {
             });
         }
         let query = self.sql().wide();
+        let window = self.window.unwrap_or(conflict_core::Window {
+            from: chrono::NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"),
+            to: chrono::NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
+        });
+        let params = window_params(&window);
         let mut out = HashMap::with_capacity(ids.len());
+        let fetch_rows = self.cfg.detail_fetch_rows;
         self.fetch(
             "reading business columns",
             &query,
-            &[],
+            &params,
             &cols,
-            self.cfg.detail_fetch_rows,
+            fetch_rows,
             |rows| {
                 for r in 0..rows.len() {
                     let id = rows.required(0, r)?;
@@ -317,24 +348,12 @@ impl AnalyticsSource {
     }
 }
 
-/// The window bounds followed by the excluded providers (lower case) and the excluded SSNs,
-/// each sorted, as text parameters; with the two list lengths the SQL needs for its `NOT IN`s.
-fn exclusion_params(
-    window: &conflict_core::Window,
-    ex: &Exclusions,
-) -> (Vec<VarCharBox>, usize, usize) {
-    let mut providers: Vec<String> = ex.providers.iter().map(|p| p.to_lowercase()).collect();
-    providers.sort_unstable();
-    let mut ssns: Vec<&String> = ex.ssns.iter().collect();
-    ssns.sort_unstable();
-    let counts = (providers.len(), ssns.len());
-    let mut params: Vec<VarCharBox> = vec![
+/// The window bounds as text parameters (the first two parameters of every visit query).
+fn window_params(window: &conflict_core::Window) -> Vec<VarCharBox> {
+    vec![
         window.from.to_string().into_parameter(),
         window.to.to_string().into_parameter(),
-    ];
-    params.extend(providers.into_iter().map(|p| p.into_parameter()));
-    params.extend(ssns.into_iter().map(|s| s.clone().into_parameter()));
-    (params, counts.0, counts.1)
+    ]
 }
 
 fn narrow_visit(rows: &Rows<'_>, r: usize) -> Result<Visit, AnalyticsError> {
@@ -375,18 +394,18 @@ impl AnalyticsSource {
         window: &conflict_core::Window,
         len: usize,
     ) -> Result<Vec<(String, u64)>, AnalyticsError> {
-        let params = vec![
-            window.from.to_string().into_parameter(),
-            window.to.to_string().into_parameter(),
-        ];
+        let mut params = window_params(window);
+        params.push(len.max(1).to_string().into_parameter());
         let cols = [Col::text("prefix", 100), Col::i64("count")];
         let mut out = Vec::new();
+        let query = self.sql().prefixes();
+        let fetch_rows = self.cfg.fetch_rows;
         self.fetch(
             "counting visits per SSN prefix",
-            &self.sql().prefixes(len.max(1), 0, 0),
+            &query,
             &params,
             &cols,
-            self.cfg.fetch_rows,
+            fetch_rows,
             |rows| {
                 for r in 0..rows.len() {
                     out.push((
@@ -416,12 +435,14 @@ impl AnalyticsSource {
         ];
         let cols = [Col::date("Visit Date"), Col::text("SSN", 100)];
         let mut out = Vec::new();
+        let query = self.sql().delta_keys();
+        let fetch_rows = self.cfg.fetch_rows;
         self.fetch(
             "reading delta keys",
-            &self.sql().delta_keys(),
+            &query,
             &params,
             &cols,
-            self.cfg.fetch_rows,
+            fetch_rows,
             |rows| {
                 for r in 0..rows.len() {
                     if let (Some(d), Some(s)) = (rows.date(0, r)?, rows.string(1, r)?) {
@@ -437,6 +458,10 @@ impl AnalyticsSource {
 
 impl crate::run::VisitSource for AnalyticsSource {
     type Error = AnalyticsError;
+
+    fn begin_batch(&mut self, run_id: i64, batch: &str) -> Result<(), AnalyticsError> {
+        self.tag(run_id, batch)
+    }
 
     fn visits(
         &mut self,

@@ -24,28 +24,33 @@ use odbc_api::ResultSetMetadata;
 
 use super::config::AnalyticsSchema;
 use super::error::AnalyticsError;
-use super::sql::ScopeFilter;
+use super::sql::{Excluding, ScopeFilter};
 use super::AnalyticsSource;
+
+/// The probe of one analytics table: its result columns, no rows (and no scan).
+pub(super) fn probe_sql(schema: &AnalyticsSchema, table: &str) -> String {
+    format!("SELECT * FROM {} LIMIT 0", schema.table(table))
+}
 
 /// Tables of the analytics schema (unqualified names, as the queries write them) and the
 /// columns the queries read from each.
 pub type ReadColumns = BTreeMap<String, BTreeSet<String>>;
 
 impl AnalyticsSource {
-    /// The query texts a run with these switches sends, with placeholders for one excluded
-    /// provider and SSN (so the exclusion conditions are included).
+    /// The query texts a run with these switches sends. Without exclusions: those go through
+    /// temporary tables of the tool's own, not analytics tables.
     fn probed_queries(&self, inservice: bool, pto: bool) -> Vec<String> {
         let sql = self.sql();
         let mut queries = vec![
-            sql.narrow(ScopeFilter::Window, 1, 1, self.cfg.prefilter),
+            sql.narrow(ScopeFilter::Window, self.cfg.prefilter, Excluding::NONE),
             sql.delta_keys(),
             sql.wide(),
         ];
         if inservice {
-            queries.push(self.events_sql(EventKind::InService, 1, 1));
+            queries.push(self.events_sql(EventKind::InService, Excluding::NONE));
         }
         if pto {
-            queries.push(self.events_sql(EventKind::Pto, 1, 1));
+            queries.push(self.events_sql(EventKind::Pto, Excluding::NONE));
         }
         queries
     }
@@ -63,7 +68,7 @@ impl AnalyticsSource {
         let mut missing = Vec::new();
         for (table, needed) in self.read_columns(inservice, pto) {
             let qualified = schema.table(&table);
-            let probe = format!("SELECT * FROM {qualified} LIMIT 0");
+            let probe = probe_sql(schema, &table);
             let present = match self.result_columns(&probe) {
                 Ok(present) => present,
                 Err(e) => {
@@ -329,9 +334,10 @@ mod tests {
             let sql = Sql {
                 schema: &schema,
                 dialect,
+                scratch: None,
             };
             let queries = vec![
-                sql.narrow(ScopeFilter::Window, 1, 1, true),
+                sql.narrow(ScopeFilter::Window, true, Excluding::ALL),
                 sql.delta_keys(),
                 sql.wide(),
             ];

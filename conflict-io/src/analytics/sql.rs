@@ -1,5 +1,8 @@
 //! Text of the analytics queries (schema.md §3). Values always travel as parameters; the only
-//! interpolated names are the validated schema and fixed table and column names.
+//! interpolated names are the validated analytics and scratch schemas and fixed table and
+//! column names. Lists built from data (keys, SSNs, ids, exclusions) travel through temporary
+//! tables loaded with multi-row `INSERT ... VALUES`, never as `IN (?, ?, ...)` lists
+//! (Snowflake rejects lists of more than 16,384 items).
 
 use super::config::AnalyticsSchema;
 use super::dialect::{bool_int, id_text, real_text, text, trim_ws, Dialect};
@@ -10,24 +13,64 @@ pub const KEYS_TABLE: &str = "conflicts_scope_keys";
 pub const SSNS_TABLE: &str = "conflicts_scope_ssns";
 /// Temporary table holding the visit ids whose business columns are wanted.
 pub const IDS_TABLE: &str = "conflicts_detail_ids";
+/// Temporary table holding the excluded provider ids (lower case).
+pub const EXCLUDED_PROVIDERS_TABLE: &str = "conflicts_excluded_providers";
+/// Temporary table holding the excluded (trimmed) SSNs.
+pub const EXCLUDED_SSNS_TABLE: &str = "conflicts_excluded_ssns";
 
 /// How the visits of a query are restricted besides the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeFilter {
     Window,
-    /// `SUBSTR(ssn, 1, len) = ?`
-    SsnPrefix {
-        len: usize,
-    },
+    /// `SUBSTR(ssn, 1, length) = prefix`; length and prefix are the first two parameters.
+    SsnPrefix,
     /// Joined with [`KEYS_TABLE`].
     Keys,
     /// Joined with [`SSNS_TABLE`] (visits that may meet an in-service event).
     Ssns,
 }
 
+/// Which exclusion lists are non-empty (their tables loaded, their conditions in the query).
+/// An empty list has neither table nor condition: an anti-join against an empty, unanalysed
+/// temporary table still costs PostgreSQL a noticeable share of the fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Excluding {
+    pub providers: bool,
+    pub ssns: bool,
+}
+
+impl Excluding {
+    /// Both lists present: the statement `conflicts sql` shows.
+    pub const ALL: Excluding = Excluding {
+        providers: true,
+        ssns: true,
+    };
+    /// No exclusions (planning reads).
+    pub const NONE: Excluding = Excluding {
+        providers: false,
+        ssns: false,
+    };
+}
+
+/// One temporary table: its name and column definitions, and the insert expression of each
+/// column (a `?` with the cast the column needs).
+pub struct TempTable {
+    /// Unqualified name; [`Sql::scratch_table`] places it.
+    pub name: &'static str,
+    /// (column, type) in order. Text columns are unbounded: Snowflake rejects an insert longer
+    /// than a declared length, and nothing is fetched from these tables.
+    pub columns: Vec<(&'static str, &'static str)>,
+    /// The insert expression of each column: a `?`, cast where the column is not text.
+    pub values: Vec<String>,
+}
+
+/// The statement builder of one connection.
 pub struct Sql<'a> {
+    /// The analytics schema the warehouse tables are read from.
     pub schema: &'a AnalyticsSchema,
     pub dialect: Dialect,
+    /// Snowflake: the schema of the temporary tables (`None`: the current schema).
+    pub scratch: Option<&'a AnalyticsSchema>,
 }
 
 /// Columns of the narrow query, in select order (names are used in error messages).
@@ -59,8 +102,128 @@ impl Sql<'_> {
         self.schema.table(table)
     }
 
+    /// The name a temporary table is created, filled and joined under. PostgreSQL: the
+    /// session's own `pg_temp` schema, so that neither the `DROP` nor a join can reach a
+    /// permanent table of the same name. Snowflake: the scratch schema, or unqualified (the
+    /// session's current schema).
+    pub fn scratch_table(&self, table: &str) -> String {
+        match (self.dialect, self.scratch) {
+            (Dialect::Postgres, _) => format!("pg_temp.{table}"),
+            (Dialect::Snowflake, Some(s)) => s.table(table),
+            (Dialect::Snowflake, None) => table.to_string(),
+        }
+    }
+
+    /// The statements that (re)create an empty temporary table. Snowflake replaces it in one
+    /// statement; PostgreSQL has no `CREATE OR REPLACE TABLE` and drops its own temporary
+    /// table (`pg_temp`) first.
+    pub fn replace_temp_table(&self, t: &TempTable) -> Vec<String> {
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|(n, ty)| format!("{n} {ty}"))
+            .collect();
+        let name = self.scratch_table(t.name);
+        match self.dialect {
+            Dialect::Snowflake => vec![format!(
+                "CREATE OR REPLACE TEMPORARY TABLE {name} ({})",
+                cols.join(", ")
+            )],
+            Dialect::Postgres => vec![
+                format!("DROP TABLE IF EXISTS {name}"),
+                format!("CREATE TEMPORARY TABLE {name} ({})", cols.join(", ")),
+            ],
+        }
+    }
+
+    /// `INSERT INTO t (...) VALUES (...), (...)` with `rows` rows of parameters: one statement
+    /// per chunk of rows, so loading never depends on the driver's array binding (which the
+    /// Snowflake driver may silently turn into one request per row).
+    pub fn insert_rows(&self, t: &TempTable, rows: usize) -> String {
+        let names: Vec<&str> = t.columns.iter().map(|(n, _)| *n).collect();
+        let tuple = format!("({})", t.values.join(", "));
+        format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            self.scratch_table(t.name),
+            names.join(", "),
+            vec![tuple.as_str(); rows.max(1)].join(", ")
+        )
+    }
+
+    /// [`KEYS_TABLE`]: (visit date as text, trimmed SSN) per row.
+    pub fn keys_table(&self) -> TempTable {
+        TempTable {
+            name: KEYS_TABLE,
+            columns: vec![("key_date", "DATE"), ("key_ssn", "VARCHAR")],
+            values: vec!["CAST(? AS DATE)".into(), "?".into()],
+        }
+    }
+
+    /// [`SSNS_TABLE`]: one trimmed SSN per row.
+    pub fn ssns_table(&self) -> TempTable {
+        TempTable {
+            name: SSNS_TABLE,
+            columns: vec![("scope_ssn", "VARCHAR")],
+            values: vec!["?".into()],
+        }
+    }
+
+    /// [`IDS_TABLE`]: one canonical visit id per row.
+    pub fn ids_table(&self) -> TempTable {
+        let ty = self.dialect.id_type();
+        TempTable {
+            name: IDS_TABLE,
+            columns: vec![("detail_vid", ty)],
+            values: vec![format!("CAST(? AS {ty})")],
+        }
+    }
+
+    /// [`EXCLUDED_PROVIDERS_TABLE`]: one lower-case provider id per row.
+    pub fn excluded_providers_table(&self) -> TempTable {
+        TempTable {
+            name: EXCLUDED_PROVIDERS_TABLE,
+            columns: vec![("ex_pid", "VARCHAR")],
+            values: vec!["?".into()],
+        }
+    }
+
+    /// [`EXCLUDED_SSNS_TABLE`]: one trimmed SSN per row.
+    pub fn excluded_ssns_table(&self) -> TempTable {
+        TempTable {
+            name: EXCLUDED_SSNS_TABLE,
+            columns: vec![("ex_ssn", "VARCHAR")],
+            values: vec!["?".into()],
+        }
+    }
+
+    /// Snowflake: the session's current schema (NULL when the connection string names none;
+    /// temporary tables then cannot be created).
+    pub fn current_schema(&self) -> &'static str {
+        "SELECT CURRENT_SCHEMA()"
+    }
+
     pub fn ssn_trimmed(&self) -> String {
         trim_ws("C.\"SSN\"")
+    }
+
+    /// The exclusion conditions on a provider id and a trimmed SSN expression, against the
+    /// exclusion tables of the non-empty lists.
+    pub fn not_excluded(&self, ex: Excluding, provider_col: &str, ssn: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        if ex.providers {
+            out.push(format!(
+                "NOT EXISTS (SELECT 1 FROM {} XP WHERE XP.ex_pid = {})",
+                self.scratch_table(EXCLUDED_PROVIDERS_TABLE),
+                id_text(provider_col)
+            ));
+        }
+        if ex.ssns {
+            out.push(format!(
+                "NOT EXISTS (SELECT 1 FROM {} XS WHERE XS.ex_ssn = {ssn})",
+                self.scratch_table(EXCLUDED_SSNS_TABLE)
+            ));
+        }
+        out
     }
 
     /// Latest primary GPS address per patient (schema.md §3).
@@ -78,42 +241,39 @@ impl Sql<'_> {
         )
     }
 
-    /// The filtered visits of a scope as CTE `base`. Parameters: window from, window to (text
-    /// dates); then `excluded_providers` provider ids; then `excluded_ssns` SSNs; then the
-    /// prefix when the scope is a prefix.
-    fn base_cte(
-        &self,
-        scope: ScopeFilter,
-        excluded_providers: usize,
-        excluded_ssns: usize,
-    ) -> String {
+    /// The filtered visits of a scope as CTE `base`. Parameters: for a prefix scope, the
+    /// prefix length and the prefix; then window from, window to (text dates). The
+    /// exclusion tables of `ex` must be loaded.
+    fn base_cte(&self, scope: ScopeFilter, ex: Excluding) -> String {
         let d = self.dialect;
         let ssn = self.ssn_trimmed();
         let mut wh = vec![
             "F.\"Visit Date\" BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)".to_string(),
             format!("{ssn} <> ''"),
         ];
-        if excluded_providers > 0 {
-            wh.push(format!(
-                "{} NOT IN ({})",
-                id_text("F.\"Provider Id\""),
-                placeholders(excluded_providers)
-            ));
-        }
-        if excluded_ssns > 0 {
-            wh.push(format!("{ssn} NOT IN ({})", placeholders(excluded_ssns)));
-        }
+        wh.extend(self.not_excluded(ex, "F.\"Provider Id\"", &ssn));
         let mut join_keys = String::new();
         match scope {
             ScopeFilter::Window => {}
-            ScopeFilter::SsnPrefix { len } => wh.push(format!("SUBSTR({ssn}, 1, {len}) = ?")),
+            ScopeFilter::SsnPrefix => {
+                // Length and prefix come in through a one-row join, not as markers inside
+                // SUBSTR, which a rewriter (fakesnow's) may expand into several copies.
+                join_keys = " CROSS JOIN (SELECT CAST(? AS INTEGER) AS plen, \
+                             CAST(? AS VARCHAR) AS pfx) PF"
+                    .to_string();
+                wh.push(format!("SUBSTR({ssn}, 1, PF.plen) = PF.pfx"))
+            }
             ScopeFilter::Keys => {
                 join_keys = format!(
-                    " JOIN {KEYS_TABLE} K ON K.key_date = F.\"Visit Date\" AND K.key_ssn = {ssn}"
+                    " JOIN {} K ON K.key_date = F.\"Visit Date\" AND K.key_ssn = {ssn}",
+                    self.scratch_table(KEYS_TABLE)
                 )
             }
             ScopeFilter::Ssns => {
-                join_keys = format!(" JOIN {SSNS_TABLE} SS ON SS.scope_ssn = {ssn}")
+                join_keys = format!(
+                    " JOIN {} SS ON SS.scope_ssn = {ssn}",
+                    self.scratch_table(SSNS_TABLE)
+                )
             }
         }
         format!(
@@ -149,13 +309,17 @@ impl Sql<'_> {
         )
     }
 
-    /// Visit counts per SSN prefix of length `len` (parameters as [`Self::narrow`] for the
-    /// window scope).
-    pub fn prefixes(&self, len: usize, excluded_providers: usize, excluded_ssns: usize) -> String {
+    /// Visit counts per SSN prefix over the window, without exclusions (planning only needs a
+    /// superset of the keys that hold data). Parameters: window from, window to, prefix length.
+    /// The length comes in through a one-row join rather than inside the grouped expression,
+    /// where a rewriter that expands the `GROUP BY` alias (fakesnow's) would copy the marker.
+    pub fn prefixes(&self) -> String {
         format!(
-            "WITH {} SELECT SUBSTR(ssn_t, 1, {len}) AS prefix, COUNT(*) AS n FROM base \
-             GROUP BY SUBSTR(ssn_t, 1, {len})",
-            self.base_cte(ScopeFilter::Window, excluded_providers, excluded_ssns)
+            "WITH {} SELECT prefix, COUNT(*) AS n FROM \
+             (SELECT SUBSTR(ssn_t, 1, L.len) AS prefix FROM base \
+             CROSS JOIN (SELECT CAST(? AS INTEGER) AS len) L) P \
+             GROUP BY prefix",
+            self.base_cte(ScopeFilter::Window, Excluding::NONE)
         )
     }
 
@@ -166,23 +330,19 @@ impl Sql<'_> {
         format!(
             "SELECT DISTINCT CAST(F.\"Visit Date\" AS DATE) AS key_date, {key_ssn} AS key_ssn \
              FROM {f} F JOIN {c} C ON C.\"Caregiver Id\" = F.\"Caregiver Id\" \
-             WHERE F.\"Visit Updated Timestamp\" >= CAST(? AS TIMESTAMP) \
+             WHERE F.\"Visit Updated Timestamp\" >= CAST(? AS {ts}) \
              AND F.\"Visit Date\" BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) AND {ssn} <> ''",
             key_ssn = text(&ssn, 100),
+            ts = self.dialect.timestamp_type(),
             f = self.t("factvisitcallperformance_cr"),
             c = self.t("dimcaregiver"),
         )
     }
 
-    /// Parameters as [`Self::base_cte`].
-    pub fn narrow(
-        &self,
-        scope: ScopeFilter,
-        excluded_providers: usize,
-        excluded_ssns: usize,
-        prefilter: bool,
-    ) -> String {
-        let base = self.base_cte(scope, excluded_providers, excluded_ssns);
+    /// The narrow query: the columns of [`NARROW_COLUMNS`] for the visits of `scope`, with
+    /// the exclusion tables applied. Parameters as [`Self::base_cte`].
+    pub fn narrow(&self, scope: ScopeFilter, prefilter: bool, ex: Excluding) -> String {
+        let base = self.base_cte(scope, ex);
         // "Two or more providers in the group" as MIN <> MAX over a window rather than a
         // GROUP BY ... HAVING joined back: no self-join, and PostgreSQL's planner no longer
         // underestimates the survivors as one row (which made it join the addresses by nested
@@ -197,10 +357,11 @@ impl Sql<'_> {
         } else {
             ("", "base", "")
         };
-        let sql = format!(
+        format!(
             "WITH {base}{cand_cte}, {addr} \
              SELECT B.vid, B.app_vid, B.ssn_raw, B.pid, B.vdate, B.sch_s, B.sch_e, B.vis_s, \
-             B.vis_e, B.gps_out, B.gps_in, {lat}, {lon}, {zip}, {st}, {ast}, B.prov_state, \
+             B.vis_e, B.gps_out, B.gps_in, {lat} AS lat, {lon} AS lon, {zip} AS zip, \
+             {st} AS p_state, {ast} AS pa_state, B.prov_state, \
              B.missed, B.upd, B.cg \
              FROM {from} B \
              LEFT JOIN addr PA ON PA.addr_pid = B.pp_id AND PA.addr_rank = 1 \
@@ -211,44 +372,25 @@ impl Sql<'_> {
             zip = text("PA.\"Zip Code\"", 100),
             st = text("PA.\"Address State\"", 100),
             ast = text("AA.\"Address State\"", 100),
-        );
-        sql
-    }
-
-    pub fn create_keys_table(&self) -> String {
-        format!("CREATE TEMPORARY TABLE {KEYS_TABLE} (key_date DATE, key_ssn VARCHAR(100))")
-    }
-
-    pub fn insert_key(&self) -> String {
-        format!("INSERT INTO {KEYS_TABLE} (key_date, key_ssn) VALUES (CAST(? AS DATE), ?)")
-    }
-
-    pub fn create_ids_table(&self) -> String {
-        format!(
-            "CREATE TEMPORARY TABLE {IDS_TABLE} (detail_vid {})",
-            self.dialect.id_type()
         )
-    }
-
-    pub fn insert_id(&self) -> String {
-        format!(
-            "INSERT INTO {IDS_TABLE} (detail_vid) VALUES (CAST(? AS {}))",
-            self.dialect.id_type()
-        )
-    }
-
-    pub fn drop_table(&self, table: &str) -> String {
-        format!("DROP TABLE IF EXISTS {table}")
     }
 
     /// Business columns of the visits listed in [`IDS_TABLE`]: the visit id, then one select
-    /// expression per [`crate::details::DETAIL_COLUMNS`] entry.
+    /// expression per [`crate::details::DETAIL_COLUMNS`] entry. Parameters: window from,
+    /// window to — the visits are those of a batch of the window, and the date condition lets
+    /// Snowflake prune the fact table's micro-partitions by visit date instead of scanning it.
     pub fn wide(&self) -> String {
         let d = self.dialect;
-        let exprs: Vec<String> = super::wide::select_list(d);
+        // Every column named: two unnamed columns of the same source column (the address
+        // blocks of both patients) would share a name, which some clients collapse into one.
+        let exprs: Vec<String> = super::wide::select_list(d)
+            .into_iter()
+            .zip(crate::details::DETAIL_COLUMNS.iter())
+            .map(|(e, c)| format!("{e} AS {}", c.cvm))
+            .collect();
         format!(
-            "WITH {addr} SELECT {vid}, {cols} \
-             FROM {f} F JOIN {IDS_TABLE} I ON {ideq} \
+            "WITH {addr} SELECT {vid} AS vid, {cols} \
+             FROM {f} F JOIN {ids} I ON {ideq} \
              LEFT JOIN {c} C ON C.\"Caregiver Id\" = F.\"Caregiver Id\" \
              LEFT JOIN {p} PR ON PR.\"Provider Id\" = F.\"Provider Id\" \
              LEFT JOIN {o} O ON O.\"Office Id\" = F.\"Office Id\" AND O.\"Is Active\" = TRUE \
@@ -260,11 +402,13 @@ impl Sql<'_> {
              AND PY.\"Is Demo\" = FALSE \
              LEFT JOIN {k} K ON K.\"Contract Id\" = F.\"Contract Id\" AND K.\"Is Active\" = TRUE \
              LEFT JOIN {s} S ON S.\"Service Code Id\" = F.\"Service Code Id\" \
-             LEFT JOIN {u} U ON U.\"User Id\" = F.\"Visit Updated User Id\"",
+             LEFT JOIN {u} U ON U.\"User Id\" = F.\"Visit Updated User Id\" \
+             WHERE F.\"Visit Date\" BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)",
             addr = self.latest_address_cte(),
             vid = id_text("F.\"Visit Id\""),
             cols = exprs.join(", "),
             f = self.t("factvisitcallperformance_cr"),
+            ids = self.scratch_table(IDS_TABLE),
             ideq = d.id_eq("F.\"Visit Id\"", "I.detail_vid"),
             c = self.t("dimcaregiver"),
             p = self.t("dimprovider"),
@@ -276,8 +420,4 @@ impl Sql<'_> {
             u = self.t("dimuser"),
         )
     }
-}
-
-pub(super) fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
 }

@@ -83,7 +83,7 @@ fn source(cvm: &str, d: Dialect) -> String {
              F.\"Application Contract Id\" = 0 THEN 'Payer' END"
             .into(),
         "Billed" => t("F.\"Billed\"", 3),
-        "BilledDate" => "CAST(F.\"Invoice Date\" AS TIMESTAMP)".into(),
+        "BilledDate" => format!("CAST(F.\"Invoice Date\" AS {})", d.timestamp_type()),
         "BilledHours" => real_text("F.\"Billed Hours\""),
         "BilledRate" => real_text("F.\"Billed Rate\""),
         "TotalBilledAmount" => real_text("F.\"Total Billed Amount\""),

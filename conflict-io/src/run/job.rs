@@ -379,6 +379,11 @@ where
     F: Fn() -> Result<S, S::Error> + Sync,
 {
     let mut source = make_source().map_err(source_err)?;
+    let tag = match kind {
+        EventKind::InService => "inservice",
+        EventKind::Pto => "pto",
+    };
+    source.begin_batch(run.run_id, tag).map_err(source_err)?;
     let events = source
         .events(kind, &run.window, &cfg.exclusions)
         .map_err(source_err)?;
@@ -543,6 +548,9 @@ fn fetch_and_detect<S: VisitSource>(
         window: run.window,
         scope: spec.scope.clone(),
     };
+    source
+        .begin_batch(run.run_id, &spec.key)
+        .map_err(source_err)?;
     let visits = source.visits(&scope, &cfg.exclusions).map_err(source_err)?;
     let mut fetch_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();

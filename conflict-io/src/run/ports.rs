@@ -21,6 +21,12 @@ pub type Key = (NaiveDate, String);
 pub trait VisitSource {
     type Error: std::error::Error + Send + Sync + 'static;
 
+    /// Called before the reads of each batch (and of each event step, as batch `inservice` or
+    /// `pto`) so that the source can label what follows, e.g. with Snowflake's `QUERY_TAG`.
+    fn begin_batch(&mut self, _run_id: i64, _batch: &str) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
     /// Admissible visits of the scope (window, exclusions and candidate pre-filter pushed down).
     fn visits(&mut self, scope: &BatchScope, ex: &Exclusions) -> Result<Vec<Visit>, Self::Error>;
 

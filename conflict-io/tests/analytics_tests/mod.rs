@@ -3,8 +3,10 @@
 //! failures (`errors`).
 
 mod details;
+mod dialect;
 mod errors;
 mod events;
+mod fakesnow;
 mod fixture;
 mod narrow;
 mod planning;
