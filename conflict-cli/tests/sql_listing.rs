@@ -41,8 +41,18 @@ fn snowflake_incremental_listing() {
         "ALTER SESSION SET TIMESTAMP_TYPE_MAPPING = 'TIMESTAMP_NTZ';"
     );
     assert_eq!(b[2].1, "SELECT CURRENT_SCHEMA();");
-    assert!(b[3].1.starts_with("SELECT DISTINCT"), "delta keys next");
-    assert!(b[3].1.contains("analytics.factvisitcallperformance_cr"));
+    // Then the preflight's probes, one per analytics table read, then the delta keys.
+    let probes = b[3..]
+        .iter()
+        .take_while(|(_, s)| s.ends_with(" LIMIT 0;"))
+        .count();
+    assert!(probes >= 7, "{probes} probes");
+    assert!(b[3..3 + probes]
+        .iter()
+        .all(|(_, s)| s.starts_with("SELECT * FROM analytics.")));
+    let keys = &b[3 + probes].1;
+    assert!(keys.starts_with("SELECT DISTINCT"), "delta keys next");
+    assert!(keys.contains("analytics.factvisitcallperformance_cr"));
     assert!(b
         .iter()
         .any(|(_, s)| s == "ALTER SESSION SET QUERY_TAG = 'conflicts run=42 batch=keys:0001';"));

@@ -408,8 +408,10 @@ fn snowflake_statements_on_fakesnow_return_the_rows_of_the_postgres_dialect() {
                 .collect();
             got.sort();
             expected.sort();
+            // A probe returns no rows by design (LIMIT 0); every other query must, or the
+            // comparison would prove nothing.
             assert!(
-                !expected.is_empty(),
+                !expected.is_empty() || a.step == Step::Probe,
                 "{what}: the scenario must return rows"
             );
             if got.len() != expected.len() {
