@@ -302,6 +302,18 @@ fn apply_with_retries<St: ConflictStore, F>(
 
 fn write_batch<St: ConflictStore, F>(ctx: &Ctx<'_, St, F>, shared: &Shared, work: Work) {
     let (store, observer) = (ctx.job.store, ctx.job.observer);
+    let key = &work.spec.key;
+    // After a failure elsewhere the run stops: a batch fetched meanwhile is given back.
+    if shared.failed.load(Ordering::SeqCst) {
+        let _ = store.release_batch(ctx.run.run_id, key, None);
+        return;
+    }
+    // Without the run lock another run could be writing: nothing more is written.
+    if let Err(e) = check_lock(ctx) {
+        let _ = store.release_batch(ctx.run.run_id, key, None);
+        shared.fail(e.to_string());
+        return;
+    }
     let input = BatchInput {
         visits: &work.visits,
         report: &work.report,
@@ -314,7 +326,6 @@ fn write_batch<St: ConflictStore, F>(ctx: &Ctx<'_, St, F>, shared: &Shared, work
     let t = Instant::now();
     let result = apply_with_retries(ctx, &work, &input);
     let apply_secs = t.elapsed().as_secs_f64();
-    let key = &work.spec.key;
     match result {
         Written::Done(counts) => {
             observer.batch_done(key, work.visits.len() as u64, &counts);

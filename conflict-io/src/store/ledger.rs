@@ -91,16 +91,22 @@ pub fn claim_key(names: &SchemaNames, run_id: i64, key: &str) -> i64 {
 }
 
 /// Takes the session-level advisory lock of a batch on `client`: `false` when another live
-/// session holds it.
+/// session holds it, and also when this session does (advisory locks are re-entrant, so a
+/// session that holds several claims would otherwise be handed the same batch twice).
 fn try_lock_batch(
     client: &mut Client,
     names: &SchemaNames,
     run_id: i64,
     key: &str,
 ) -> Result<bool, StoreError> {
+    // A bigint advisory key shows in pg_locks as classid (high half) and objid (low half),
+    // with objsubid 1.
     Ok(client
         .query_one(
-            "SELECT pg_try_advisory_lock($1)",
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() \
+             AND locktype = 'advisory' AND objsubid = 1 \
+             AND ((classid::int8 << 32) | objid::int8) = $1) \
+             THEN false ELSE pg_try_advisory_lock($1) END",
             &[&claim_key(names, run_id, key)],
         )
         .map_err(|e| StoreError::db("lock a batch", None, e))?

@@ -90,9 +90,12 @@ fn concurrent_claimers_never_get_the_same_batch() {
     let all = specs(60);
     w.store.add_batches(1, &all).unwrap();
     let claimed = Mutex::new(Vec::new());
+    // Every claimer keeps its session (its claims) until all are done: a session that ends
+    // frees its batches, which others would then rightly claim again.
+    let all_done = std::sync::Barrier::new(4);
     std::thread::scope(|s| {
         for t in 0..4 {
-            let (names, claimed) = (&w.t.names, &claimed);
+            let (names, claimed, all_done) = (&w.t.names, &claimed, &all_done);
             s.spawn(move || {
                 // A connection per claimer, as separate processes would have; it keeps its
                 // claims (their locks) until the end of the test.
@@ -101,6 +104,7 @@ fn concurrent_claimers_never_get_the_same_batch() {
                 while let Some(b) = ledger::claim(&mut client, names, 1, &worker).unwrap() {
                     claimed.lock().unwrap().push(b.key);
                 }
+                all_done.wait();
             });
         }
     });
