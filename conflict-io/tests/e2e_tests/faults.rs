@@ -176,8 +176,9 @@ fn a_slow_live_worker_keeps_its_batch(with_unique_index: bool) {
         });
         let (key, _) = reached.recv_timeout(PATIENCE).expect("A reaches a batch");
         let (done_tx, done_rx) = channel();
-        let b = s.spawn(|| {
-            let r = go(&target, &b_store, Start::Join(1), &p, &b_opts, &Silent);
+        let (target, b_store, p, b_opts) = (&target, &b_store, &p, &b_opts);
+        let b = s.spawn(move || {
+            let r = go(target, b_store, Start::Join(1), p, b_opts, &Silent);
             let _ = done_tx.send(());
             r
         });
