@@ -152,12 +152,15 @@ fn record_claim(
 /// The lock, not the ledger's `"Status"`, is what owns a batch: it lives exactly as long as
 /// the claimant's session, so a crashed worker's batch is free at once and a slow live one is
 /// never taken over. The ledger row records who holds it (`"ClaimedBy"`), which the batch's
-/// transaction checks before it commits ([`fence`]).
+/// transaction checks before it commits ([`fence`]). `skip` names batches the caller's process
+/// holds on other connections, between a lost connection and the retry's new claim: its other
+/// workers must not take them.
 pub fn claim(
     client: &mut Client,
     names: &SchemaNames,
     run_id: i64,
     worker: &str,
+    skip: &[String],
 ) -> Result<Option<BatchSpec>, StoreError> {
     let t = names.conflict_table(LEDGER_TABLE);
     let keys: Vec<String> = client
@@ -173,7 +176,7 @@ pub fn claim(
         .map(|r| r.get(0))
         .collect();
     for key in keys {
-        if !try_lock_batch(client, names, run_id, &key)? {
+        if skip.contains(&key) || !try_lock_batch(client, names, run_id, &key)? {
             continue;
         }
         match record_claim(client, names, run_id, &key, worker)? {

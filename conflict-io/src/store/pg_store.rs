@@ -39,8 +39,9 @@ pub struct PgStore {
     layout: CvmLayout,
     /// Shadow mode: where committed changes go (see [`PgStore::with_changes`]).
     changes: Option<Arc<dyn ChangeSink>>,
-    /// The batches this process holds, by (run, batch key).
-    claims: Mutex<HashMap<(i64, String), HeldClaim>>,
+    /// The batches this process holds, by (run, batch key); `None` while an apply has the
+    /// claim checked out (the key stays, so no other worker of this process claims it).
+    claims: Mutex<HashMap<(i64, String), Option<HeldClaim>>>,
     /// Fault injection for tests (see [`PgStore::with_batch_hook`]).
     hook: Option<BatchHook>,
 }
@@ -143,7 +144,7 @@ impl PgStore {
         )
     }
 
-    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<(i64, String), HeldClaim>> {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<(i64, String), Option<HeldClaim>>> {
         // A panic while the map was locked leaves it consistent (single inserts/removes).
         self.claims.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -279,13 +280,21 @@ impl ConflictStore for PgStore {
     fn claim_batch(&self, run_id: i64, worker: &str) -> Result<Option<BatchSpec>, StoreError> {
         // A connection of its own per claim: the claim lives exactly as long as its session.
         let mut client = connect(&self.conn)?;
-        let spec = ledger::claim(&mut client, &self.names, run_id, worker)?;
+        // Batches this process holds (some may be between a lost connection and their retry,
+        // with no lock held for a moment) are not for its other workers.
+        let held: Vec<String> = self
+            .held()
+            .keys()
+            .filter(|(r, _)| *r == run_id)
+            .map(|(_, k)| k.clone())
+            .collect();
+        let spec = ledger::claim(&mut client, &self.names, run_id, worker, &held)?;
         if let Some(spec) = &spec {
             let held = HeldClaim {
                 worker: worker.to_string(),
                 client: Some(client),
             };
-            self.held().insert((run_id, spec.key.clone()), held);
+            self.held().insert((run_id, spec.key.clone()), Some(held));
         }
         Ok(spec)
     }
@@ -302,7 +311,8 @@ impl ConflictStore for PgStore {
         dry_run: bool,
     ) -> Result<WriteCounts, StoreError> {
         let id = (run.run_id, batch.key.clone());
-        let held = self.held().remove(&id);
+        // Checked out, the key left in place: see `claims`.
+        let held = self.held().get_mut(&id).and_then(Option::take);
         let Some(mut held) = held else {
             return self.apply_unclaimed(run, batch, input, dry_run);
         };
@@ -324,6 +334,7 @@ impl ConflictStore for PgStore {
                 if let Some(mut client) = held.client.take() {
                     ledger::unlock_batch(&mut client, &self.names, run.run_id, &batch.key);
                 }
+                self.held().remove(&id);
             }
             Err(e) => {
                 if e.is_transient() {
@@ -333,7 +344,7 @@ impl ConflictStore for PgStore {
                     }
                 }
                 // Kept for the retry or for release_batch.
-                self.held().insert(id, held);
+                self.held().insert(id, Some(held));
             }
         }
         result
@@ -344,7 +355,7 @@ impl ConflictStore for PgStore {
     }
 
     fn release_batch(&self, run_id: i64, key: &str, error: Option<&str>) -> Result<(), StoreError> {
-        let Some(mut held) = self.held().remove(&(run_id, key.to_string())) else {
+        let Some(mut held) = self.held().remove(&(run_id, key.to_string())).flatten() else {
             return Ok(());
         };
         let worker = held.worker.clone();

@@ -57,7 +57,7 @@ fn a_claim_held_by_a_live_session_is_skipped_however_old_and_free_once_it_ends()
     let mut w = World::new();
     w.store.add_batches(1, &specs(2)).unwrap();
     let mut other = support::client();
-    let first = ledger::claim(&mut other, &w.t.names, 1, "a")
+    let first = ledger::claim(&mut other, &w.t.names, 1, "a", &[])
         .unwrap()
         .unwrap();
     assert_eq!(first.key, "ssn:000");
@@ -101,7 +101,7 @@ fn concurrent_claimers_never_get_the_same_batch() {
                 // claims (their locks) until the end of the test.
                 let mut client = support::client();
                 let worker = format!("t{t}");
-                while let Some(b) = ledger::claim(&mut client, names, 1, &worker).unwrap() {
+                while let Some(b) = ledger::claim(&mut client, names, 1, &worker, &[]).unwrap() {
                     claimed.lock().unwrap().push(b.key);
                 }
                 all_done.wait();
@@ -120,7 +120,7 @@ fn the_fence_accepts_only_the_claimant_of_a_claimed_batch() {
     w.store.add_batches(1, &specs(2)).unwrap();
     let names = w.t.names.clone();
     let mut a = support::client();
-    ledger::claim(&mut a, &names, 1, "a").unwrap().unwrap();
+    ledger::claim(&mut a, &names, 1, "a", &[]).unwrap().unwrap();
     let mut tx = a.transaction().unwrap();
     ledger::fence(&mut tx, &names, 1, "ssn:000", "a").unwrap();
     let err = ledger::fence(&mut tx, &names, 1, "ssn:000", "b").unwrap_err();
@@ -198,8 +198,18 @@ fn released_batches_are_pending_again_and_done_ones_stay_done() {
     let names = w.t.names.clone();
     w.store.reset_claims(1).unwrap();
     assert_eq!(status(&mut w, "ssn:002").0, "claimed");
-    let again = ledger::claim(&mut other, &names, 1, "x").unwrap().unwrap();
+    assert_eq!(
+        ledger::claim(&mut other, &names, 1, "x", &["ssn:000".to_string()]).unwrap(),
+        None,
+        "a batch the caller's process holds elsewhere (retrying) is skipped"
+    );
+    let again = ledger::claim(&mut other, &names, 1, "x", &[])
+        .unwrap()
+        .unwrap();
     assert_eq!(again.key, "ssn:000");
     assert_eq!(status(&mut w, "ssn:000").2, 2, "attempts count claims");
-    assert_eq!(ledger::claim(&mut other, &names, 1, "x").unwrap(), None);
+    assert_eq!(
+        ledger::claim(&mut other, &names, 1, "x", &[]).unwrap(),
+        None
+    );
 }
