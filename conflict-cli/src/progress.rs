@@ -98,4 +98,8 @@ impl Observer for Progress {
             "batch {key}: transient failure, retry {attempt}: {error}"
         ));
     }
+
+    fn claim_lost(&self, key: &str, error: &str) {
+        self.log(format!("batch {key} left to another process: {error}"));
+    }
 }

@@ -255,11 +255,6 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
     if let Some(m) = file.max_visits_per_batch {
         job.max_visits_per_batch = m.max(1);
     }
-    job.worker_name = format!(
-        "{}:{}",
-        std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()),
-        std::process::id()
-    );
     let params = RunParams {
         mode,
         profile,
@@ -356,7 +351,18 @@ pub fn run(args: &RunArgs) -> CliResult {
                 error: anyhow!(JobError::Locked),
             })
         }
-        Err(e @ (JobError::NoSuchRun(_) | JobError::NothingToResume)) => {
+        Err(e @ JobError::JoinInterrupted(_)) => {
+            return Err(Failure {
+                code: EXIT_INTERRUPTED,
+                error: anyhow!(e),
+            })
+        }
+        Err(
+            e @ (JobError::NoSuchRun(_)
+            | JobError::NothingToResume
+            | JobError::RunEnded { .. }
+            | JobError::OwnerGone(_)),
+        ) => {
             return Err(Failure {
                 code: EXIT_INVALID,
                 error: anyhow!(e),
@@ -370,6 +376,13 @@ pub fn run(args: &RunArgs) -> CliResult {
         }
     };
     eprint!("{}", crate::summary::render_run(&result.report));
+    if !result.owner {
+        eprintln!(
+            "(this process's share of run {} only; the process that owns the run reports the \
+             whole run)",
+            result.report.run_id
+        );
+    }
     if let Some(sink) = &changes {
         finish_changes(sink, result.outcome)?;
     }

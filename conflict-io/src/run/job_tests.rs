@@ -245,12 +245,7 @@ impl ConflictStore for MockStore {
         }
         Ok(())
     }
-    fn claim_batch(
-        &self,
-        run_id: i64,
-        worker: &str,
-        _stall: Duration,
-    ) -> Result<Option<BatchSpec>, StoreFailure> {
+    fn claim_batch(&self, run_id: i64, worker: &str) -> Result<Option<BatchSpec>, StoreFailure> {
         let mut s = self.state.lock().unwrap();
         for ((r, _), (spec, st)) in s.ledger.iter_mut() {
             if *r == run_id && *st == Status::Pending {

@@ -4,7 +4,6 @@
 //! PostgreSQL store.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use conflict_core::{DetectReport, DetectedPair, Exclusions, RuleOptions, Visit, Warnings, Window};
@@ -193,6 +192,17 @@ pub enum Outcome {
     DryRun,
 }
 
+/// What a joining process finds about a run id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    /// No run has this id.
+    Unknown,
+    /// The run is in progress (its owner may still be planning its batches).
+    Running,
+    /// The run ended with this status (`succeeded`, `failed`, `dry-run`).
+    Ended(String),
+}
+
 /// Keeps conflicts (issue "PostgreSQL conflict store"). Shared by all workers of a process.
 pub trait ConflictStore: Sync {
     type Error: std::error::Error + Send + Sync + 'static;
@@ -223,19 +233,17 @@ pub trait ConflictStore: Sync {
     ) -> Result<Vec<(String, u64)>, Self::Error>;
 
     /// Gives back every claim of the run (resuming after a crash: the claimants are gone).
+    /// A store whose claims end with their claimant (the PostgreSQL store) needs to do nothing.
     fn reset_claims(&self, run_id: i64) -> Result<(), Self::Error>;
 
     /// Records the batches of a run in the ledger (idempotent: existing keys are kept).
     fn add_batches(&self, run_id: i64, batches: &[BatchSpec]) -> Result<(), Self::Error>;
 
-    /// Claims the next pending batch (or one whose claim is older than `stall`), with
-    /// `FOR UPDATE SKIP LOCKED` so several processes can share a run.
-    fn claim_batch(
-        &self,
-        run_id: i64,
-        worker: &str,
-        stall: Duration,
-    ) -> Result<Option<BatchSpec>, Self::Error>;
+    /// Claims the next batch that is neither done nor held by a live claimant, for `worker`
+    /// (a name distinct per process and worker, recorded in the ledger). The claim lasts until
+    /// the batch is applied or released, or its claimant dies; it is never taken from a live
+    /// claimant, however slow.
+    fn claim_batch(&self, run_id: i64, worker: &str) -> Result<Option<BatchSpec>, Self::Error>;
 
     /// Counts of batches of the run: (done, total).
     fn batch_progress(&self, run_id: i64) -> Result<(u64, u64), Self::Error>;
@@ -284,4 +292,24 @@ pub trait ConflictStore: Sync {
 
     /// True when the error is worth retrying the batch (lifecycle.md §9).
     fn is_transient(err: &Self::Error) -> bool;
+
+    /// True when the error says that the batch's claim is no longer this worker's (another
+    /// claimant completed or holds the batch): the batch is not this worker's to retry or to
+    /// fail, and the run goes on.
+    fn is_claim_lost(_err: &Self::Error) -> bool {
+        false
+    }
+
+    /// Checks that a held run lock is still held; an error stops the run (lifecycle.md §9).
+    fn check_lock(&self, _lock: &mut Self::Lock) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// Whether the run exists and is still running, for a process that joins it.
+    fn run_state(&self, run_id: i64) -> Result<RunState, Self::Error> {
+        Ok(match self.open_run(run_id)? {
+            Some(_) => RunState::Running,
+            None => RunState::Unknown,
+        })
+    }
 }

@@ -119,6 +119,21 @@ pub enum StoreError {
     )]
     ChangesMismatch { counted: String, found: String },
 
+    /// The batch's claim is no longer this worker's: another session completed or claimed the
+    /// batch (after this worker's connection was lost, or a claim was given back by hand). The
+    /// batch's transaction was rolled back; the batch belongs to whoever holds it now.
+    #[error("batch {key}: the claim was lost (the ledger says {status}, claimed by {})", holder.as_deref().unwrap_or("nobody"))]
+    ClaimLost {
+        key: String,
+        status: String,
+        holder: Option<String>,
+    },
+
+    /// The connection that holds the run lock was lost: another run could start, so this one
+    /// stops. Batches committed so far stay; `--resume` continues the run.
+    #[error("the connection holding the run lock was lost ({message}); the run stops so that no second run can overlap it")]
+    LockLost { message: String },
+
     /// Shadow mode: the committed batch's lines could not be written to the changes sink.
     #[error("cannot write the changes file: {source}")]
     ChangesOut {
@@ -157,21 +172,44 @@ impl StoreError {
         }
     }
 
-    /// True for failures that a retry of the whole batch may cure (lifecycle.md §9):
-    /// serialization failure, deadlock, or a lost connection.
+    /// True for failures that a retry of the whole batch, on a fresh connection, may cure
+    /// (lifecycle.md §9): serialization failure (40001), deadlock (40P01), a lost connection
+    /// (class 08, the server shutting the session down: 57P01 to 57P03, a closed socket or an
+    /// I/O error on it), a connection that cannot be opened right now (failover), and rows
+    /// changed under the batch by another session.
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Db {
                 sqlstate, error, ..
-            } => {
-                matches!(sqlstate.as_deref(), Some("40001" | "40P01"))
-                    || sqlstate.as_deref().is_some_and(|s| s.starts_with("08"))
-                    || error.is_closed()
+            } => match sqlstate.as_deref() {
+                Some(code) => is_transient_sqlstate(code),
+                None => error.is_closed() || is_io_error(error),
+            },
+            StoreError::Connect { sqlstate, .. } => {
+                sqlstate.as_deref().is_none_or(is_transient_sqlstate)
             }
             StoreError::ConcurrentChange { .. } => true,
             _ => false,
         }
     }
+}
+
+/// SQLSTATEs worth a retry: see [`StoreError::is_transient`].
+pub fn is_transient_sqlstate(code: &str) -> bool {
+    matches!(code, "40001" | "40P01" | "57P01" | "57P02" | "57P03") || code.starts_with("08")
+}
+
+/// A driver error caused by the socket (reset, unexpected end of stream) rather than by the
+/// server's answer.
+fn is_io_error(error: &postgres::Error) -> bool {
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        if c.is::<std::io::Error>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 fn sqlstate_suffix(sqlstate: &Option<String>) -> String {

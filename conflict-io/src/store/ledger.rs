@@ -2,10 +2,8 @@
 //! several processes can share a run, and marked done in the batch's own transaction so an
 //! interrupted run resumes exactly where it stopped.
 
-use std::time::Duration;
-
 use chrono::NaiveDate;
-use postgres::GenericClient;
+use postgres::{Client, GenericClient};
 use serde::{Deserialize, Serialize};
 
 use super::config::SchemaNames;
@@ -80,37 +78,187 @@ pub fn add_batches<C: GenericClient>(
     Ok(())
 }
 
-pub fn claim<C: GenericClient>(
-    client: &mut C,
+/// The advisory-lock key that holds the claim of one batch of one run: FNV-1a of the schema,
+/// the run and the batch key, so runs and deployments never share a claim. A collision (two
+/// batches sharing a key, about one chance in 10^16 per pair) would only make one of them wait.
+pub fn claim_key(names: &SchemaNames, run_id: i64, key: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in format!("conflicts-batch:{}:{run_id}:{key}", names.conflict.as_str()).bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// Takes the session-level advisory lock of a batch on `client`: `false` when another live
+/// session holds it, and also when this session does (advisory locks are re-entrant, so a
+/// session that holds several claims would otherwise be handed the same batch twice).
+fn try_lock_batch(
+    client: &mut Client,
     names: &SchemaNames,
     run_id: i64,
+    key: &str,
+) -> Result<bool, StoreError> {
+    // A bigint advisory key shows in pg_locks as classid (high half) and objid (low half),
+    // with objsubid 1.
+    Ok(client
+        .query_one(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() \
+             AND locktype = 'advisory' AND objsubid = 1 \
+             AND ((classid::int8 << 32) | objid::int8) = $1) \
+             THEN false ELSE pg_try_advisory_lock($1) END",
+            &[&claim_key(names, run_id, key)],
+        )
+        .map_err(|e| StoreError::db("lock a batch", None, e))?
+        .get(0))
+}
+
+/// Gives the advisory lock of a batch back. A lost connection has released it already.
+pub fn unlock_batch(client: &mut Client, names: &SchemaNames, run_id: i64, key: &str) {
+    // Failure is harmless: the only way it fails is a dead session, whose locks are gone.
+    let _ = client.execute(
+        "SELECT pg_advisory_unlock($1)",
+        &[&claim_key(names, run_id, key)],
+    );
+}
+
+/// Records `worker` as the claimant of a batch whose lock `client` holds; `None` when the
+/// batch is done already.
+fn record_claim(
+    client: &mut Client,
+    names: &SchemaNames,
+    run_id: i64,
+    key: &str,
     worker: &str,
-    stall: Duration,
-) -> Result<Option<BatchSpec>, StoreError> {
+) -> Result<Option<String>, StoreError> {
     let t = names.conflict_table(LEDGER_TABLE);
-    let stall_secs = stall.as_secs_f64();
     let row = client
         .query_opt(
             &format!(
-                "UPDATE {t} b SET \"Status\" = 'claimed', \"ClaimedBy\" = $2, \
-                 \"ClaimedAt\" = clock_timestamp()::timestamp, \"Attempts\" = b.\"Attempts\" + 1 \
-                 WHERE (b.\"RunID\", b.\"BatchKey\") = (SELECT \"RunID\", \"BatchKey\" FROM {t} \
-                 WHERE \"RunID\" = $1 AND (\"Status\" = 'pending' OR (\"Status\" = 'claimed' AND \
-                 \"ClaimedAt\" < clock_timestamp()::timestamp - make_interval(secs => $3))) \
-                 ORDER BY \"BatchKey\" LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                 RETURNING b.\"BatchKey\", b.\"Scope\""
+                "UPDATE {t} SET \"Status\" = 'claimed', \"ClaimedBy\" = $3, \
+                 \"ClaimedAt\" = clock_timestamp()::timestamp, \"Attempts\" = \"Attempts\" + 1 \
+                 WHERE \"RunID\" = $1 AND \"BatchKey\" = $2 AND \"Status\" <> 'done' \
+                 RETURNING \"Scope\""
             ),
-            &[&run_id, &worker, &stall_secs],
+            &[&run_id, &key, &worker],
         )
         .map_err(|e| StoreError::db("claim a batch", Some(&t), e))?;
-    match row {
-        None => Ok(None),
-        Some(r) => {
-            let key: String = r.get(0);
-            let scope = decode(&key, r.get(1))?;
-            Ok(Some(BatchSpec { key, scope }))
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Claims the first batch of the run that is not done and whose advisory lock no live session
+/// holds, taking that lock on `client` (a connection the claimant keeps for the batch).
+///
+/// The lock, not the ledger's `"Status"`, is what owns a batch: it lives exactly as long as
+/// the claimant's session, so a crashed worker's batch is free at once and a slow live one is
+/// never taken over. The ledger row records who holds it (`"ClaimedBy"`), which the batch's
+/// transaction checks before it commits ([`fence`]). `skip` names batches the caller's process
+/// holds on other connections, between a lost connection and the retry's new claim: its other
+/// workers must not take them.
+pub fn claim(
+    client: &mut Client,
+    names: &SchemaNames,
+    run_id: i64,
+    worker: &str,
+    skip: &[String],
+) -> Result<Option<BatchSpec>, StoreError> {
+    let t = names.conflict_table(LEDGER_TABLE);
+    let keys: Vec<String> = client
+        .query(
+            &format!(
+                "SELECT \"BatchKey\" FROM {t} WHERE \"RunID\" = $1 AND \"Status\" <> 'done' \
+                 ORDER BY \"BatchKey\""
+            ),
+            &[&run_id],
+        )
+        .map_err(|e| StoreError::db("list the open batches", Some(&t), e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for key in keys {
+        if skip.contains(&key) || !try_lock_batch(client, names, run_id, &key)? {
+            continue;
+        }
+        match record_claim(client, names, run_id, &key, worker)? {
+            Some(scope) => {
+                let scope = decode(&key, &scope)?;
+                return Ok(Some(BatchSpec { key, scope }));
+            }
+            // Finished by another session between the listing and the lock.
+            None => unlock_batch(client, names, run_id, &key),
         }
     }
+    Ok(None)
+}
+
+/// Whether the run's ledger has a row for the batch.
+pub fn has_batch<C: GenericClient>(
+    client: &mut C,
+    names: &SchemaNames,
+    run_id: i64,
+    key: &str,
+) -> Result<bool, StoreError> {
+    let t = names.conflict_table(LEDGER_TABLE);
+    Ok(client
+        .query_opt(
+            &format!("SELECT 1 FROM {t} WHERE \"RunID\" = $1 AND \"BatchKey\" = $2"),
+            &[&run_id, &key],
+        )
+        .map_err(|e| StoreError::db("look the batch up", Some(&t), e))?
+        .is_some())
+}
+
+/// Claims one given batch again on a fresh connection (after the claimant's connection was
+/// lost): `false` when another session holds it now or it is done.
+pub fn reclaim(
+    client: &mut Client,
+    names: &SchemaNames,
+    run_id: i64,
+    key: &str,
+    worker: &str,
+) -> Result<bool, StoreError> {
+    if !try_lock_batch(client, names, run_id, key)? {
+        return Ok(false);
+    }
+    if record_claim(client, names, run_id, key, worker)?.is_some() {
+        return Ok(true);
+    }
+    unlock_batch(client, names, run_id, key);
+    Ok(false)
+}
+
+/// The commit fence: inside the batch's transaction, locks the batch's ledger row and checks
+/// that `worker` still holds the claim. Anything else (done by another, claimed by another)
+/// is [`StoreError::ClaimLost`], which rolls the transaction back.
+pub fn fence<C: GenericClient>(
+    tx: &mut C,
+    names: &SchemaNames,
+    run_id: i64,
+    key: &str,
+    worker: &str,
+) -> Result<(), StoreError> {
+    let t = names.conflict_table(LEDGER_TABLE);
+    let row = tx
+        .query_opt(
+            &format!(
+                "SELECT \"Status\", \"ClaimedBy\" FROM {t} \
+                 WHERE \"RunID\" = $1 AND \"BatchKey\" = $2 FOR UPDATE"
+            ),
+            &[&run_id, &key],
+        )
+        .map_err(|e| StoreError::db("check the claim of the batch", Some(&t), e))?;
+    let (status, holder): (String, Option<String>) = match &row {
+        Some(r) => (r.get(0), r.get(1)),
+        None => ("missing".into(), None),
+    };
+    if status == "claimed" && holder.as_deref() == Some(worker) {
+        return Ok(());
+    }
+    Err(StoreError::ClaimLost {
+        key: key.to_string(),
+        status,
+        holder,
+    })
 }
 
 /// Gives every claim of a run back (resuming after a crash: the claimant is gone).
@@ -136,6 +284,7 @@ pub fn mark_done<C: GenericClient>(
     names: &SchemaNames,
     run_id: i64,
     key: &str,
+    worker: &str,
     counts: &WriteCounts,
     totals: &BatchTotals,
 ) -> Result<(), StoreError> {
@@ -152,15 +301,24 @@ pub fn mark_done<C: GenericClient>(
         "conflicts_created": counts.conflicts_created,
         REPORT_KEY: totals,
     });
-    client
+    let n = client
         .execute(
             &format!(
                 "UPDATE {t} SET \"Status\" = 'done', \"FinishedAt\" = clock_timestamp()::timestamp, \
-                 \"Counts\" = $3, \"Error\" = NULL WHERE \"RunID\" = $1 AND \"BatchKey\" = $2"
+                 \"Counts\" = $3, \"Error\" = NULL WHERE \"RunID\" = $1 AND \"BatchKey\" = $2 \
+                 AND \"Status\" = 'claimed' AND \"ClaimedBy\" = $4"
             ),
-            &[&run_id, &key, &json],
+            &[&run_id, &key, &json, &worker],
         )
         .map_err(|e| StoreError::db("mark the batch done", Some(&t), e))?;
+    // The fence has locked the row already; this only guards against a caller that skipped it.
+    if n != 1 {
+        return Err(StoreError::ClaimLost {
+            key: key.to_string(),
+            status: "changed".into(),
+            holder: None,
+        });
+    }
     Ok(())
 }
 
@@ -169,16 +327,19 @@ pub fn release<C: GenericClient>(
     names: &SchemaNames,
     run_id: i64,
     key: &str,
+    worker: &str,
     error: Option<&str>,
 ) -> Result<(), StoreError> {
     let t = names.conflict_table(LEDGER_TABLE);
+    // Only the claimant's own claim: a batch taken over since is the new claimant's.
     client
         .execute(
             &format!(
                 "UPDATE {t} SET \"Status\" = 'pending', \"ClaimedBy\" = NULL, \"Error\" = $3 \
-                 WHERE \"RunID\" = $1 AND \"BatchKey\" = $2 AND \"Status\" = 'claimed'"
+                 WHERE \"RunID\" = $1 AND \"BatchKey\" = $2 AND \"Status\" = 'claimed' \
+                 AND \"ClaimedBy\" = $4"
             ),
-            &[&run_id, &key, &error],
+            &[&run_id, &key, &error, &worker],
         )
         .map_err(|e| StoreError::db("release the batch", Some(&t), e))?;
     Ok(())

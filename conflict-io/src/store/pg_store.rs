@@ -2,12 +2,16 @@
 //!
 //! It owns a connection pool (one connection per batch worker, plus a few for the ledger
 //! calls), the layout of the written CVM columns with the `varchar` lengths found by the
-//! start-up check, and the connection target for the dedicated run-lock connection. Every
-//! method checks a connection out for the duration of one call; the lock alone keeps its own
-//! connection for the whole run.
+//! start-up check, and the connection target for the dedicated connections. Every method
+//! checks a connection out for the duration of one call, with two exceptions that hold a
+//! connection of their own because what they hold dies with it: the run lock (for the whole
+//! run) and each claimed batch (from the claim until the batch is applied or released; the
+//! batch's advisory lock lives on that connection and the batch's transaction runs on it).
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use postgres::Client;
 
 use conflict_core::{Warnings, Window};
 
@@ -19,10 +23,11 @@ use super::reference::{load_reference, Reference};
 use super::runs::{self, RunLock};
 use super::schema::{check_deployment_schema, check_schema, SchemaInfo};
 use super::schema_plan::ensure_tool_tables;
+use super::writer::{BatchHook, BatchWrite};
 use super::{ledger, stored_rows, writer};
 use crate::run::{
     BatchInput, BatchSpec, BatchTotals, ChangeSink, ConflictStore, Outcome, RunInfo, RunParams,
-    WriteCounts,
+    RunState, WriteCounts,
 };
 
 /// The conflict store over a PostgreSQL conflict schema.
@@ -34,6 +39,19 @@ pub struct PgStore {
     layout: CvmLayout,
     /// Shadow mode: where committed changes go (see [`PgStore::with_changes`]).
     changes: Option<Arc<dyn ChangeSink>>,
+    /// The batches this process holds, by (run, batch key); `None` while an apply has the
+    /// claim checked out (the key stays, so no other worker of this process claims it).
+    claims: Mutex<HashMap<(i64, String), Option<HeldClaim>>>,
+    /// Fault injection for tests (see [`PgStore::with_batch_hook`]).
+    hook: Option<BatchHook>,
+}
+
+/// A batch this process has claimed: the claimant's name and the connection whose session
+/// holds the batch's advisory lock. `None` after the connection was given up (a transient
+/// failure): the next attempt claims the batch again on a fresh connection.
+struct HeldClaim {
+    worker: String,
+    client: Option<Client>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -79,7 +97,84 @@ impl PgStore {
             info,
             layout,
             changes: None,
+            claims: Mutex::new(HashMap::new()),
+            hook: None,
         })
+    }
+
+    /// Fault injection for tests: `hook` runs inside every batch transaction after the
+    /// batch's writes and before its commit fence, with the batch key and the session's server
+    /// process id, so a test can pause a worker there or end its session.
+    pub fn with_batch_hook(mut self, hook: BatchHook) -> PgStore {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// A batch this process has not claimed: written only when the run's ledger does not
+    /// know it (a store driven without a run's ledger); a ledger batch must be claimed first.
+    fn apply_unclaimed(
+        &self,
+        run: &RunInfo,
+        batch: &BatchSpec,
+        input: &BatchInput<'_>,
+        dry_run: bool,
+    ) -> Result<WriteCounts, StoreError> {
+        let mut client = self.client()?;
+        if ledger::has_batch(&mut *client, &self.names, run.run_id, &batch.key)? {
+            return Err(StoreError::ClaimLost {
+                key: batch.key.clone(),
+                status: "not claimed by this process".into(),
+                holder: None,
+            });
+        }
+        let how = BatchWrite {
+            dry_run,
+            changes: self.changes(),
+            claimant: None,
+            hook: self.hook.as_ref(),
+        };
+        writer::apply_batch(
+            &mut client,
+            &self.names,
+            &self.layout,
+            run,
+            batch,
+            input,
+            &how,
+        )
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<(i64, String), Option<HeldClaim>>> {
+        // A panic while the map was locked leaves it consistent (single inserts/removes).
+        self.claims.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The held claim of a batch with a live connection: the one it was claimed on, or a
+    /// fresh one on which the batch is claimed again (after a lost connection).
+    fn claim_connection<'h>(
+        &self,
+        run_id: i64,
+        held: &'h mut HeldClaim,
+        key: &str,
+    ) -> Result<&'h mut Client, StoreError> {
+        if held.client.as_ref().is_some_and(Client::is_closed) {
+            held.client = None;
+        }
+        let client = match held.client.take() {
+            Some(client) => client,
+            None => {
+                let mut client = connect(&self.conn)?;
+                if !ledger::reclaim(&mut client, &self.names, run_id, key, &held.worker)? {
+                    return Err(StoreError::ClaimLost {
+                        key: key.to_string(),
+                        status: "taken by another claimant".into(),
+                        holder: None,
+                    });
+                }
+                client
+            }
+        };
+        Ok(held.client.insert(client))
     }
 
     /// Shadow mode (`--changes-out`): every conflict row a batch or the InService/PTO step
@@ -172,21 +267,36 @@ impl ConflictStore for PgStore {
         stored_rows::stored_prefixes(&mut *self.client()?, &self.names, window, len)
     }
 
-    fn reset_claims(&self, run_id: i64) -> Result<(), StoreError> {
-        ledger::reset_claims(&mut *self.client()?, &self.names, run_id).map(|_| ())
+    fn reset_claims(&self, _run_id: i64) -> Result<(), StoreError> {
+        // A claim is a session's advisory lock: a crashed claimant's batches are free already,
+        // and resetting the ledger rows could only disturb a live joiner of the earlier attempt.
+        Ok(())
     }
 
     fn add_batches(&self, run_id: i64, batches: &[BatchSpec]) -> Result<(), StoreError> {
         ledger::add_batches(&mut *self.client()?, &self.names, run_id, batches)
     }
 
-    fn claim_batch(
-        &self,
-        run_id: i64,
-        worker: &str,
-        stall: Duration,
-    ) -> Result<Option<BatchSpec>, StoreError> {
-        ledger::claim(&mut *self.client()?, &self.names, run_id, worker, stall)
+    fn claim_batch(&self, run_id: i64, worker: &str) -> Result<Option<BatchSpec>, StoreError> {
+        // A connection of its own per claim: the claim lives exactly as long as its session.
+        let mut client = connect(&self.conn)?;
+        // Batches this process holds (some may be between a lost connection and their retry,
+        // with no lock held for a moment) are not for its other workers.
+        let held: Vec<String> = self
+            .held()
+            .keys()
+            .filter(|(r, _)| *r == run_id)
+            .map(|(_, k)| k.clone())
+            .collect();
+        let spec = ledger::claim(&mut client, &self.names, run_id, worker, &held)?;
+        if let Some(spec) = &spec {
+            let held = HeldClaim {
+                worker: worker.to_string(),
+                client: Some(client),
+            };
+            self.held().insert((run_id, spec.key.clone()), Some(held));
+        }
+        Ok(spec)
     }
 
     fn batch_progress(&self, run_id: i64) -> Result<(u64, u64), StoreError> {
@@ -200,17 +310,44 @@ impl ConflictStore for PgStore {
         input: &BatchInput<'_>,
         dry_run: bool,
     ) -> Result<WriteCounts, StoreError> {
-        let mut client = self.client()?;
-        writer::apply_batch(
-            &mut client,
-            &self.names,
-            &self.layout,
-            run,
-            batch,
-            input,
-            dry_run,
-            self.changes(),
-        )
+        let id = (run.run_id, batch.key.clone());
+        // Checked out, the key left in place: see `claims`.
+        let held = self.held().get_mut(&id).and_then(Option::take);
+        let Some(mut held) = held else {
+            return self.apply_unclaimed(run, batch, input, dry_run);
+        };
+        let worker = held.worker.clone();
+        let result = self
+            .claim_connection(run.run_id, &mut held, &batch.key)
+            .and_then(|client| {
+                let how = BatchWrite {
+                    dry_run,
+                    changes: self.changes(),
+                    claimant: Some(&worker),
+                    hook: self.hook.as_ref(),
+                };
+                writer::apply_batch(client, &self.names, &self.layout, run, batch, input, &how)
+            });
+        match &result {
+            Ok(_) | Err(StoreError::ClaimLost { .. }) => {
+                // Done, or no longer ours: give the lock back with the connection.
+                if let Some(mut client) = held.client.take() {
+                    ledger::unlock_batch(&mut client, &self.names, run.run_id, &batch.key);
+                }
+                self.held().remove(&id);
+            }
+            Err(e) => {
+                if e.is_transient() {
+                    // A retry starts on a fresh connection: this one may be dead or broken.
+                    if let Some(mut client) = held.client.take() {
+                        ledger::unlock_batch(&mut client, &self.names, run.run_id, &batch.key);
+                    }
+                }
+                // Kept for the retry or for release_batch.
+                self.held().insert(id, Some(held));
+            }
+        }
+        result
     }
 
     fn batch_totals(&self, run_id: i64) -> Result<Option<Vec<BatchTotals>>, StoreError> {
@@ -218,7 +355,25 @@ impl ConflictStore for PgStore {
     }
 
     fn release_batch(&self, run_id: i64, key: &str, error: Option<&str>) -> Result<(), StoreError> {
-        ledger::release(&mut *self.client()?, &self.names, run_id, key, error)
+        let Some(mut held) = self.held().remove(&(run_id, key.to_string())).flatten() else {
+            return Ok(());
+        };
+        let worker = held.worker.clone();
+        match held.client.as_mut().filter(|c| !c.is_closed()) {
+            Some(client) => {
+                let r = ledger::release(client, &self.names, run_id, key, &worker, error);
+                ledger::unlock_batch(client, &self.names, run_id, key);
+                r
+            }
+            None => ledger::release(
+                &mut *self.client()?,
+                &self.names,
+                run_id,
+                key,
+                &worker,
+                error,
+            ),
+        }
     }
 
     fn finish_run(
@@ -243,5 +398,17 @@ impl ConflictStore for PgStore {
 
     fn is_transient(err: &StoreError) -> bool {
         err.is_transient()
+    }
+
+    fn is_claim_lost(err: &StoreError) -> bool {
+        matches!(err, StoreError::ClaimLost { .. })
+    }
+
+    fn check_lock(&self, lock: &mut RunLock) -> Result<(), StoreError> {
+        lock.check()
+    }
+
+    fn run_state(&self, run_id: i64) -> Result<RunState, StoreError> {
+        runs::run_state(&mut *self.client()?, &self.names, run_id)
     }
 }

@@ -7,7 +7,7 @@ use postgres::{Client, GenericClient};
 
 use super::config::SchemaNames;
 use super::error::StoreError;
-use crate::run::{Mode, Outcome, RunInfo, RunParams};
+use crate::run::{Mode, Outcome, RunInfo, RunParams, RunState};
 
 /// Warning raised when an identity sequence lagged behind its column.
 pub const IDENTITY_RESYNCED: &str = "identity_resynced";
@@ -37,6 +37,23 @@ impl Drop for RunLock {
         let _ = self
             .client
             .execute("SELECT pg_advisory_unlock($1)", &[&self.key]);
+    }
+}
+
+impl RunLock {
+    /// Checks that the lock's connection is still alive, which is what keeps the lock held: a
+    /// session-level advisory lock ends only with an unlock or with its session. A lost
+    /// connection is [`StoreError::LockLost`].
+    pub fn check(&mut self) -> Result<(), StoreError> {
+        self.client
+            .simple_query("SELECT 1")
+            .map(|_| ())
+            .map_err(|e| StoreError::LockLost {
+                message: e.as_db_error().map_or_else(
+                    || e.to_string(),
+                    |db| format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+                ),
+            })
     }
 }
 
@@ -253,6 +270,27 @@ pub fn open_run<C: GenericClient>(
         )
         .map_err(|e| StoreError::db("read a run", Some(&runs), e))?;
     Ok(row.as_ref().map(run_from_row))
+}
+
+/// Whether run `run_id` exists and is still `running` (for a joining process).
+pub fn run_state<C: GenericClient>(
+    client: &mut C,
+    names: &SchemaNames,
+    run_id: i64,
+) -> Result<RunState, StoreError> {
+    let runs = names.conflict_table("detection_runs");
+    let status: Option<String> = client
+        .query_opt(
+            &format!("SELECT \"Status\" FROM {runs} WHERE \"RunID\" = $1"),
+            &[&run_id],
+        )
+        .map_err(|e| StoreError::db("read the status of a run", Some(&runs), e))?
+        .map(|r| r.get(0));
+    Ok(match status {
+        None => RunState::Unknown,
+        Some(s) if s == "running" => RunState::Running,
+        Some(s) => RunState::Ended(s),
+    })
 }
 
 /// The newest run that did not finish successfully and still has batches left.

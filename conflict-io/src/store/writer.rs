@@ -12,7 +12,9 @@
 //!    `VisitID`);
 //! 5. writes: update, insert, missing parents, stale resolution — each one set-based
 //!    statement;
-//! 6. the ledger entry, then commit. Any error before the commit rolls everything back.
+//! 6. the commit fence ([`ledger::fence`]: the batch's ledger row, locked, must still name
+//!    this worker as its claimant), the ledger entry, then commit. Any error before the
+//!    commit rolls everything back; so does a lost claim.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -36,12 +38,29 @@ use crate::scope::BatchScope;
 /// Warning of a `CONFLICTID` written or kept without a parent `conflicts` row (one is added).
 pub const MISSING_PARENT_CONFLICT: &str = "missing_parent_conflict";
 
+/// A test's look inside a batch: called with the batch key and the server process id of the
+/// batch's session, inside the batch's transaction after its writes and before the commit
+/// fence. Fault-injection tests pause a worker here or end its session; production sets none.
+pub type BatchHook = std::sync::Arc<dyn Fn(&str, i32) + Send + Sync>;
+
+/// How one batch is written, besides its data.
+pub(crate) struct BatchWrite<'a> {
+    /// Roll the data back; only the ledger entry is committed.
+    pub dry_run: bool,
+    /// Shadow mode: where the committed changes go.
+    pub changes: Option<&'a dyn ChangeSink>,
+    /// The claimant the ledger row must still name at commit time; `None` for a batch that
+    /// is not in the ledger at all (a store used without a run, as in tests and embeddings):
+    /// then there is no claim to check and no ledger entry to complete.
+    pub claimant: Option<&'a str>,
+    pub hook: Option<&'a BatchHook>,
+}
+
 /// Writes one batch; see the module documentation. With `dry_run` the data transaction is
 /// rolled back and the ledger entry is then marked done on its own. With `changes` (shadow
 /// mode) the changed rows are captured inside the transaction and handed to the sink only
 /// once the batch's ledger entry is committed, so a rolled-back or retried batch leaves no
 /// line behind.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply_batch(
     client: &mut Client,
     names: &SchemaNames,
@@ -49,9 +68,9 @@ pub(crate) fn apply_batch(
     run: &RunInfo,
     batch: &BatchSpec,
     input: &BatchInput<'_>,
-    dry_run: bool,
-    changes: Option<&dyn ChangeSink>,
+    how: &BatchWrite<'_>,
 ) -> Result<WriteCounts, StoreError> {
+    let (dry_run, changes) = (how.dry_run, how.changes);
     let started = std::time::Instant::now();
     let mut counts = WriteCounts::default();
     // Building the values is pure and may fail on bad input: do it before opening anything.
@@ -83,15 +102,29 @@ pub(crate) fn apply_batch(
     // The batch's share of the whole-run report, kept in the ledger so that the process that
     // owns the run can report batches other processes did.
     let totals = BatchTotals::of_batch(input, &counts, started.elapsed().as_secs_f64());
+    if let Some(hook) = how.hook {
+        let pid: i32 = tx
+            .query_one("SELECT pg_backend_pid()", &[])
+            .map_err(|e| StoreError::db("read the session's process id", None, e))?
+            .get(0);
+        hook(&batch.key, pid);
+    }
+    let (run_id, key, claimant) = (run.run_id, batch.key.as_str(), how.claimant);
     if dry_run {
         tx.rollback()
             .map_err(|e| StoreError::db("roll back the dry-run batch", None, e))?;
-        let mut tx = client.transaction().map_err(begin)?;
-        ledger::mark_done(&mut tx, names, run.run_id, &batch.key, &counts, &totals)?;
-        tx.commit()
-            .map_err(|e| StoreError::db("commit the dry-run ledger entry", None, e))?;
+        if let Some(claimant) = claimant {
+            let mut tx = client.transaction().map_err(begin)?;
+            ledger::fence(&mut tx, names, run_id, key, claimant)?;
+            ledger::mark_done(&mut tx, names, run_id, key, claimant, &counts, &totals)?;
+            tx.commit()
+                .map_err(|e| StoreError::db("commit the dry-run ledger entry", None, e))?;
+        }
     } else {
-        ledger::mark_done(&mut tx, names, run.run_id, &batch.key, &counts, &totals)?;
+        if let Some(claimant) = claimant {
+            ledger::fence(&mut tx, names, run_id, key, claimant)?;
+            ledger::mark_done(&mut tx, names, run_id, key, claimant, &counts, &totals)?;
+        }
         tx.commit()
             .map_err(|e| StoreError::db("commit the batch", None, e))?;
     }

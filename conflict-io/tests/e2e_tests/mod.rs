@@ -1,5 +1,6 @@
 mod harness;
 
+mod faults;
 mod full_run;
 mod incremental;
 mod inservice;

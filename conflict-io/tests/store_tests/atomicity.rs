@@ -20,10 +20,7 @@ fn scenario(w: &mut World) -> Batch {
     w.store
         .add_batches(1, std::slice::from_ref(&batch.spec))
         .unwrap();
-    let claimed = w
-        .store
-        .claim_batch(1, "test", Duration::from_secs(900))
-        .unwrap();
+    let claimed = w.store.claim_batch(1, "test").unwrap();
     assert_eq!(claimed.as_ref(), Some(&batch.spec));
     batch
 }

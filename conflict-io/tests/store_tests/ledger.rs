@@ -1,19 +1,17 @@
-//! The run ledger: batches, claims with `FOR UPDATE SKIP LOCKED`, stalled claims, release
+//! The run ledger: batches, claims held by a session's advisory lock (never taken from a
+//! live claimant, free at once when the claimant's session ends), the commit fence, release
 //! and progress.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use chrono::NaiveDate;
 use conflict_io::run::{BatchSpec, ConflictStore, WriteCounts};
 use conflict_io::scope::Scope;
-use conflict_io::store::ledger;
+use conflict_io::store::{ledger, StoreError};
 
 use super::batch::World;
 use super::support;
-
-const STALL: Duration = Duration::from_secs(900);
 
 fn specs(n: usize) -> Vec<BatchSpec> {
     (0..n)
@@ -47,39 +45,43 @@ fn batches_are_recorded_once_and_claimed_in_key_order_with_their_scope() {
     w.store.add_batches(1, &all).unwrap();
     w.store.add_batches(1, &all).unwrap();
     assert_eq!(w.store.batch_progress(1).unwrap(), (0, 3));
-    assert_eq!(w.store.claim_batch(1, "w", STALL).unwrap(), Some(keys));
-    assert_eq!(
-        w.store.claim_batch(1, "w", STALL).unwrap(),
-        Some(all[0].clone())
-    );
-    assert_eq!(
-        w.store.claim_batch(1, "w", STALL).unwrap(),
-        Some(all[1].clone())
-    );
-    assert_eq!(w.store.claim_batch(1, "w", STALL).unwrap(), None);
-    assert_eq!(
-        w.store.claim_batch(2, "w", STALL).unwrap(),
-        None,
-        "other run"
-    );
+    assert_eq!(w.store.claim_batch(1, "w").unwrap(), Some(keys));
+    assert_eq!(w.store.claim_batch(1, "w").unwrap(), Some(all[0].clone()));
+    assert_eq!(w.store.claim_batch(1, "w").unwrap(), Some(all[1].clone()));
+    assert_eq!(w.store.claim_batch(1, "w").unwrap(), None);
+    assert_eq!(w.store.claim_batch(2, "w").unwrap(), None, "other run");
 }
 
 #[test]
-fn a_batch_claimed_in_an_open_transaction_is_skipped_not_waited_for() {
-    let w = World::new();
+fn a_claim_held_by_a_live_session_is_skipped_however_old_and_free_once_it_ends() {
+    let mut w = World::new();
     w.store.add_batches(1, &specs(2)).unwrap();
     let mut other = support::client();
-    let mut tx = other.transaction().unwrap();
-    let first = ledger::claim(&mut tx, &w.t.names, 1, "a", STALL)
+    let first = ledger::claim(&mut other, &w.t.names, 1, "a", &[])
         .unwrap()
         .unwrap();
     assert_eq!(first.key, "ssn:000");
-    // The row is locked by the open transaction: the store skips it at once.
-    let second = w.store.claim_batch(1, "b", STALL).unwrap().unwrap();
+    // However old the claim looks, its claimant's session is alive: it is not taken.
+    let t = w.t.table("detection_run_batches");
+    w.exec(&format!(
+        "UPDATE {t} SET \"ClaimedAt\" = \"ClaimedAt\" - interval '1 day' \
+         WHERE \"BatchKey\" = 'ssn:000'"
+    ));
+    let second = w.store.claim_batch(1, "b").unwrap().unwrap();
     assert_eq!(second.key, "ssn:001");
-    assert_eq!(w.store.claim_batch(1, "b", STALL).unwrap(), None);
-    tx.commit().unwrap();
-    assert_eq!(w.store.claim_batch(1, "b", STALL).unwrap(), None);
+    assert_eq!(w.store.claim_batch(1, "b").unwrap(), None);
+    assert_eq!(
+        status(&mut w, "ssn:000"),
+        ("claimed".into(), Some("a".into()), 1, None)
+    );
+    // The claimant dies (its session ends): its batch is free at once.
+    drop(other);
+    let taken = w.store.claim_batch(1, "b").unwrap().unwrap();
+    assert_eq!(taken.key, "ssn:000");
+    assert_eq!(
+        status(&mut w, "ssn:000"),
+        ("claimed".into(), Some("b".into()), 2, None)
+    );
 }
 
 #[test]
@@ -88,16 +90,21 @@ fn concurrent_claimers_never_get_the_same_batch() {
     let all = specs(60);
     w.store.add_batches(1, &all).unwrap();
     let claimed = Mutex::new(Vec::new());
+    // Every claimer keeps its session (its claims) until all are done: a session that ends
+    // frees its batches, which others would then rightly claim again.
+    let all_done = std::sync::Barrier::new(4);
     std::thread::scope(|s| {
         for t in 0..4 {
-            let (names, claimed) = (&w.t.names, &claimed);
+            let (names, claimed, all_done) = (&w.t.names, &claimed, &all_done);
             s.spawn(move || {
-                // A connection per claimer, as separate processes would have.
+                // A connection per claimer, as separate processes would have; it keeps its
+                // claims (their locks) until the end of the test.
                 let mut client = support::client();
                 let worker = format!("t{t}");
-                while let Some(b) = ledger::claim(&mut client, names, 1, &worker, STALL).unwrap() {
+                while let Some(b) = ledger::claim(&mut client, names, 1, &worker, &[]).unwrap() {
                     claimed.lock().unwrap().push(b.key);
                 }
+                all_done.wait();
             });
         }
     });
@@ -108,24 +115,54 @@ fn concurrent_claimers_never_get_the_same_batch() {
 }
 
 #[test]
-fn a_stalled_claim_is_taken_over_a_fresh_one_is_not() {
+fn the_fence_accepts_only_the_claimant_of_a_claimed_batch() {
     let mut w = World::new();
     w.store.add_batches(1, &specs(2)).unwrap();
-    w.store.claim_batch(1, "crashed", STALL).unwrap().unwrap();
-    w.store.claim_batch(1, "busy", STALL).unwrap().unwrap();
-    assert_eq!(w.store.claim_batch(1, "new", STALL).unwrap(), None);
-    let t = w.t.table("detection_run_batches");
-    w.exec(&format!(
-        "UPDATE {t} SET \"ClaimedAt\" = \"ClaimedAt\" - interval '1 hour' \
-         WHERE \"BatchKey\" = 'ssn:000'"
-    ));
-    let taken = w.store.claim_batch(1, "new", STALL).unwrap().unwrap();
-    assert_eq!(taken.key, "ssn:000");
+    let names = w.t.names.clone();
+    let mut a = support::client();
+    ledger::claim(&mut a, &names, 1, "a", &[]).unwrap().unwrap();
+    let mut tx = a.transaction().unwrap();
+    ledger::fence(&mut tx, &names, 1, "ssn:000", "a").unwrap();
+    let err = ledger::fence(&mut tx, &names, 1, "ssn:000", "b").unwrap_err();
+    assert!(
+        matches!(&err, StoreError::ClaimLost { holder: Some(h), .. } if h == "a"),
+        "{err:?}"
+    );
+    // Not claimed at all (pending): nobody may complete it.
+    let err = ledger::fence(&mut tx, &names, 1, "ssn:001", "a").unwrap_err();
+    assert!(matches!(&err, StoreError::ClaimLost { status, .. } if status == "pending"));
+    // mark_done by someone else than the claimant changes nothing and says so.
+    let err = ledger::mark_done(
+        &mut tx,
+        &names,
+        1,
+        "ssn:000",
+        "b",
+        &WriteCounts::default(),
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, StoreError::ClaimLost { .. }), "{err:?}");
+    ledger::mark_done(
+        &mut tx,
+        &names,
+        1,
+        "ssn:000",
+        "a",
+        &WriteCounts::default(),
+        &Default::default(),
+    )
+    .unwrap();
+    tx.commit().unwrap();
     assert_eq!(
         status(&mut w, "ssn:000"),
-        ("claimed".into(), Some("new".into()), 2, None)
+        ("done".into(), Some("a".into()), 1, None),
+        "the ledger keeps who completed the batch"
     );
-    assert_eq!(w.store.claim_batch(1, "new", STALL).unwrap(), None);
+    // Done: the fence refuses every later attempt, even the former claimant's.
+    let mut tx = a.transaction().unwrap();
+    let err = ledger::fence(&mut tx, &names, 1, "ssn:000", "a").unwrap_err();
+    assert!(matches!(&err, StoreError::ClaimLost { status, .. } if status == "done"));
 }
 
 #[test]
@@ -133,7 +170,7 @@ fn released_batches_are_pending_again_and_done_ones_stay_done() {
     let mut w = World::new();
     w.store.add_batches(1, &specs(3)).unwrap();
     for _ in 0..3 {
-        w.store.claim_batch(1, "w", STALL).unwrap().unwrap();
+        w.store.claim_batch(1, "w").unwrap().unwrap();
     }
     w.store
         .release_batch(1, "ssn:000", Some("batch ssn:000: boom"))
@@ -147,23 +184,32 @@ fn released_batches_are_pending_again_and_done_ones_stay_done() {
             Some("batch ssn:000: boom".into())
         )
     );
-    ledger::mark_done(
-        &mut w.t.client,
-        &w.t.names,
-        1,
-        "ssn:001",
-        &WriteCounts::default(),
-        &Default::default(),
-    )
-    .unwrap();
+    let t = w.t.table("detection_run_batches");
+    w.exec(&format!(
+        "UPDATE {t} SET \"Status\" = 'done' WHERE \"BatchKey\" = 'ssn:001'"
+    ));
     w.store.release_batch(1, "ssn:001", None).unwrap();
     assert_eq!(status(&mut w, "ssn:001").0, "done");
     assert_eq!(w.store.batch_progress(1).unwrap(), (1, 3));
 
-    // Resuming gives every remaining claim back.
+    // ssn:002 is still held by this store: another process cannot take it; resuming does not
+    // reset a live claim either.
+    let mut other = support::client();
+    let names = w.t.names.clone();
     w.store.reset_claims(1).unwrap();
-    assert_eq!(status(&mut w, "ssn:002").0, "pending");
-    let again = w.store.claim_batch(1, "w", STALL).unwrap().unwrap();
+    assert_eq!(status(&mut w, "ssn:002").0, "claimed");
+    assert_eq!(
+        ledger::claim(&mut other, &names, 1, "x", &["ssn:000".to_string()]).unwrap(),
+        None,
+        "a batch the caller's process holds elsewhere (retrying) is skipped"
+    );
+    let again = ledger::claim(&mut other, &names, 1, "x", &[])
+        .unwrap()
+        .unwrap();
     assert_eq!(again.key, "ssn:000");
     assert_eq!(status(&mut w, "ssn:000").2, 2, "attempts count claims");
+    assert_eq!(
+        ledger::claim(&mut other, &names, 1, "x", &[]).unwrap(),
+        None
+    );
 }

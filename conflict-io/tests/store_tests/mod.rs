@@ -29,4 +29,5 @@ mod stale;
 mod statuses;
 mod sticky_flags;
 mod switches;
+mod transient;
 mod values;

@@ -1,0 +1,91 @@
+//! The InService (or PTO) step of the owner, after the regular batches: events of the whole
+//! window, the visits of their caregivers, pairing, and one write (lifecycle.md §7).
+
+use conflict_core::admit::admit;
+use conflict_core::inservice::{admit_events, pair_events, EventKind};
+
+use super::job::{duplicate_ids, source_err, store_err, JobError};
+use super::ports::{ConflictStore, EventInput, VisitSource};
+use super::report::RunReport;
+use super::workers::Ctx;
+
+/// Runs the step for `kind` and adds its counters to `report`.
+pub(super) fn event_step<St, S, F>(
+    ctx: &Ctx<'_, St, F>,
+    kind: EventKind,
+    report: &mut RunReport,
+) -> Result<(), JobError>
+where
+    St: ConflictStore,
+    S: VisitSource,
+    F: Fn() -> Result<S, S::Error> + Sync,
+{
+    let (run, cfg) = (ctx.run, ctx.cfg);
+    let mut source = (ctx.job.make_source)().map_err(source_err)?;
+    let tag = match kind {
+        EventKind::InService => "inservice",
+        EventKind::Pto => "pto",
+    };
+    source.begin_batch(run.run_id, tag).map_err(source_err)?;
+    let events = source
+        .events(kind, &run.window, &cfg.exclusions)
+        .map_err(source_err)?;
+    let raw: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
+    let mut warnings = conflict_core::Warnings::default();
+    let admitted_events = admit_events(&raw, &run.window, &cfg.exclusions, &mut warnings);
+    let mut ssns: Vec<String> = admitted_events.iter().map(|e| e.ssn.clone()).collect();
+    ssns.sort_unstable();
+    ssns.dedup();
+    let visits = source
+        .visits_of_ssns(&run.window, &ssns, &cfg.exclusions)
+        .map_err(source_err)?;
+    let admission = admit(&visits, &run.window, &cfg.exclusions).map_err(|d| duplicate_ids(&d))?;
+    let pairs = pair_events(&visits, &admission, kind, &raw, &admitted_events);
+    let mut ids: Vec<&str> = pairs
+        .iter()
+        .map(|p| visits[p.visit].visit_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let details = source.details(&ids).map_err(source_err)?;
+    let input = EventInput {
+        kind,
+        visits: &visits,
+        admission: &admission,
+        events: &events,
+        admitted_events: &admitted_events,
+        pairs: &pairs,
+        details: &details,
+    };
+    let counts = ctx
+        .job
+        .store
+        .apply_events(run, &input, ctx.job.params.dry_run)
+        .map_err(store_err)?;
+    report.add_warnings(&warnings);
+    report.add_warnings(&counts.warnings);
+    report.writes.conflicts_created += counts.conflicts_created;
+    let r = &mut report.inservice;
+    let (ev, pa, up, un, ins) = match kind {
+        EventKind::InService => (
+            &mut r.inservice_events,
+            &mut r.inservice_pairs,
+            &mut r.inservice_updated,
+            &mut r.inservice_unchanged,
+            &mut r.inservice_inserted,
+        ),
+        EventKind::Pto => (
+            &mut r.pto_events,
+            &mut r.pto_pairs,
+            &mut r.pto_updated,
+            &mut r.pto_unchanged,
+            &mut r.pto_inserted,
+        ),
+    };
+    *ev += admitted_events.len() as u64;
+    *pa += pairs.len() as u64;
+    *up += counts.updated;
+    *un += counts.unchanged;
+    *ins += counts.inserted;
+    Ok(())
+}
