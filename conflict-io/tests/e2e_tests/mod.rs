@@ -3,6 +3,7 @@ mod harness;
 mod full_run;
 mod incremental;
 mod inservice;
+mod moved_key;
 mod resume_and_join;
 mod shadow;
 mod whole_run_report;
