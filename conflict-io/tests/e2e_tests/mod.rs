@@ -5,5 +5,6 @@ mod incremental;
 mod inservice;
 mod moved_key;
 mod resume_and_join;
+mod settings_model;
 mod shadow;
 mod whole_run_report;
