@@ -9,3 +9,5 @@ pub mod preflight;
 pub mod run;
 pub mod scope;
 pub mod store;
+#[doc(hidden)]
+pub mod test_hooks;

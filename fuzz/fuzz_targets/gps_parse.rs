@@ -1,49 +1,10 @@
-//! Arbitrary bytes as a GPS string (rules.md §4.1): never panics, and a valid location is
-//! always finite and in range.
+//! Arbitrary bytes as a GPS string; the checks are in `bodies/gps_parse.rs`.
 
 #![no_main]
 
-use conflict_core::gps::{parse_gps, Gps};
-use conflict_core::WarningKind;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let got = parse_gps(Some(&text));
-    match got {
-        Gps::Valid(loc) => {
-            assert!(
-                loc.lat.is_finite() && loc.lon.is_finite(),
-                "{text:?} -> {loc:?}"
-            );
-            assert!(
-                loc.lat.abs() <= 90.0 && loc.lon.abs() <= 180.0,
-                "{text:?} -> {loc:?}"
-            );
-            // Exactly two comma-separated parts after the quotes are removed.
-            assert_eq!(text.matches(',').count(), 1, "{text:?}");
-        }
-        Gps::Invalid(kind) => {
-            assert!(
-                matches!(
-                    kind,
-                    WarningKind::GpsUnparsable | WarningKind::GpsOutOfRange
-                ),
-                "{text:?} -> {kind:?}"
-            );
-        }
-        Gps::None => {
-            // Silent only for blank input or a lone comma between blanks (steps 3 and 5).
-            let cleaned: String = text.chars().filter(|&c| c != '"').collect();
-            let blank = |s: &str| s.trim_matches(|c: char| c.is_ascii_whitespace()).is_empty();
-            let parts: Vec<&str> = cleaned.split(',').collect();
-            assert!(
-                blank(&cleaned) || (parts.len() == 2 && parts.iter().all(|p| blank(p))),
-                "{text:?} gave no GPS"
-            );
-        }
-    }
-    // Quotes never matter.
-    let unquoted: String = text.chars().filter(|&c| c != '"').collect();
-    assert_eq!(parse_gps(Some(&unquoted)), got, "{text:?}");
-});
+#[path = "../bodies/gps_parse.rs"]
+mod body;
+
+fuzz_target!(|data: &[u8]| body::check(data));

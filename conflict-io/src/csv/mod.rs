@@ -6,6 +6,7 @@ mod changes;
 mod conflicts;
 mod events;
 mod fields;
+mod line_track;
 mod problems;
 mod visits;
 

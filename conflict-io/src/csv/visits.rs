@@ -10,6 +10,7 @@ use super::atomic::write_atomically;
 use super::fields::{
     format_timestamp, parse_bool, parse_coordinate, parse_date, parse_i64, parse_timestamp,
 };
+use super::line_track::LineTracker;
 use super::problems::{CsvError, Problems};
 
 /// Every column file mode knows, in the order the writer emits them. `caregiver_id` is an
@@ -67,6 +68,7 @@ pub fn read_visits(path: &Path) -> Result<CsvVisits, CsvError> {
 
 /// Reads visits from any reader; `path` only labels messages.
 pub fn read_visits_from(input: impl Read, path: &Path) -> Result<CsvVisits, CsvError> {
+    let (input, lines) = LineTracker::new(input);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -119,7 +121,9 @@ pub fn read_visits_from(input: impl Read, path: &Path) -> Result<CsvVisits, CsvE
                 continue;
             }
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record
+            .position()
+            .map_or(0, |p| lines.of(p.byte(), p.line()));
         if record.len() != header.len() {
             problems.push(
                 line,

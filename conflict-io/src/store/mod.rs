@@ -64,6 +64,8 @@ pub mod error;
 pub mod event_writer;
 mod key_tables;
 pub mod ledger;
+#[cfg(test)]
+mod lifecycle_props;
 mod pair_table;
 mod pg_store;
 pub mod pool;

@@ -99,6 +99,7 @@ pub(crate) fn apply_batch(
         &mut counts,
         changes.is_some(),
     )?;
+    crate::test_hooks::pause_in_write();
     // The batch's share of the whole-run report, kept in the ledger so that the process that
     // owns the run can report batches other processes did.
     let totals = BatchTotals::of_batch(input, &counts, started.elapsed().as_secs_f64());

@@ -4,6 +4,8 @@ mod faults;
 mod full_run;
 mod incremental;
 mod inservice;
+mod moved_key;
 mod resume_and_join;
+mod settings_model;
 mod shadow;
 mod whole_run_report;
