@@ -168,12 +168,15 @@ fn a_run_killed_inside_a_batch_write_and_resumed_equals_an_uninterrupted_run() {
         .spawn()
         .unwrap();
     let mut watcher = env::pg_client();
-    // A session of another process that holds row-write locks in this schema and is waiting
-    // inside its transaction: a batch with its rows written but not committed.
+    // A session of another process that holds row-write locks on the conflict rows of this
+    // schema and is waiting inside its transaction: a batch with its rows written but not
+    // committed. (Only conflictvisitmaps: a claim of the ledger may also be open in a
+    // transaction while another batch commits.)
     let in_write = "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
                     JOIN pg_class c ON c.oid = l.relation \
                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                    WHERE n.nspname = $1 AND l.mode = 'RowExclusiveLock' AND l.granted \
+                    WHERE n.nspname = $1 AND c.relname = 'conflictvisitmaps' \
+                    AND l.mode = 'RowExclusiveLock' AND l.granted \
                     AND a.state = 'idle in transaction' AND a.pid <> pg_backend_pid()";
     let done_sql = format!("SELECT count(*) FROM {batches} WHERE \"Status\" = 'done'");
     let deadline = Instant::now() + HANG_GUARD;
