@@ -13,6 +13,15 @@ pub enum WarningKind {
     MphEmpty,
     MphBandsOverlap,
     MphBandInvalid,
+    /// More than one updatable row carries a detected pair's key; each is updated
+    /// (docs/lifecycle.md §3).
+    DuplicateCvmKey,
+    /// Only rows of another kind carry a detected pair's key; they are left alone
+    /// (docs/lifecycle.md §3, §7).
+    KeyHeldByOtherKind,
+    /// A `CONFLICTID` written or kept has no parent `conflicts` row; one is added
+    /// (docs/lifecycle.md §5.2).
+    MissingParentConflict,
 }
 
 impl WarningKind {
@@ -25,6 +34,9 @@ impl WarningKind {
             WarningKind::MphEmpty => "mph_empty",
             WarningKind::MphBandsOverlap => "mph_bands_overlap",
             WarningKind::MphBandInvalid => "mph_band_invalid",
+            WarningKind::DuplicateCvmKey => "duplicate_cvm_key",
+            WarningKind::KeyHeldByOtherKind => "key_held_by_other_kind",
+            WarningKind::MissingParentConflict => "missing_parent_conflict",
         }
     }
 }

@@ -147,7 +147,7 @@ pub(crate) fn update_rows_with<C: GenericClient>(
                 Cell::Null
             };
             let mut row = vec![
-                Cell::I32(u.idx as i32),
+                Cell::I32(u.pair as i32),
                 Cell::I64(u.row.id),
                 adopted,
                 u.plan.status.clone().map_or(Cell::Null, Cell::Text),
@@ -156,7 +156,7 @@ pub(crate) fn update_rows_with<C: GenericClient>(
             row.push(u.row.status.clone().map_or(Cell::Null, Cell::Text));
             row.push(u.row.conflict_id.map_or(Cell::Null, Cell::I64));
             row.extend(u.row.flags.iter().map(flag_cell));
-            row.push(Cell::BoolArray(u.changed.clone()));
+            row.push(Cell::BoolArray(u.payload.clone()));
             Ok(row)
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -265,7 +265,7 @@ pub(crate) fn insert_rows_with<C: GenericClient>(
                         reason: "no conflict id was planned for a new row".into(),
                     }
                 })?;
-                let mut row = vec![Cell::I32(i.idx as i32), Cell::I64(id)];
+                let mut row = vec![Cell::I32(i.pair as i32), Cell::I64(id)];
                 row.extend(i.flags.iter().map(|&f| yn(f)));
                 Ok(row)
             })
