@@ -386,7 +386,10 @@ mod tests {
         assert_eq!(plan.updates[0].plan.flags[0].as_deref(), Some("Y"));
         assert_eq!(plan.adopted(), 1);
         assert_eq!(plan.warnings.count(WarningKind::DuplicateCvmKey), 1);
-        assert_eq!(plan.visits_needing_ids().into_iter().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(
+            plan.visits_needing_ids().into_iter().collect::<Vec<_>>(),
+            ["a"]
+        );
     }
 
     #[test]
@@ -457,7 +460,11 @@ mod tests {
         assert_eq!(plan.inserts.len(), 1);
         assert_eq!(plan.inserts[0].flags, [false; 7]);
         // Only a regular row: left alone (the key is unique in the table).
-        let plan = p.plan(&[detected(None)], vec![facts(kinded(1, RowKind::Regular))], &[]);
+        let plan = p.plan(
+            &[detected(None)],
+            vec![facts(kinded(1, RowKind::Regular))],
+            &[],
+        );
         assert!(plan.updates.is_empty() && plan.inserts.is_empty());
         assert_eq!(plan.warnings.count(WarningKind::KeyHeldByOtherKind), 1);
         // A PTO row is another kind for the InService step too.
@@ -491,7 +498,10 @@ mod tests {
         let mut b = facts(kinded(2, RowKind::Pto));
         b.kind_flag = Some("N".into());
         let plan = p.plan(&[detected(None)], vec![b, a], &[]);
-        assert_eq!(plan.updates.iter().map(|u| u.row.id).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            plan.updates.iter().map(|u| u.row.id).collect::<Vec<_>>(),
+            [1, 2]
+        );
         assert_eq!(plan.warnings.count(WarningKind::DuplicateCvmKey), 1);
     }
 }

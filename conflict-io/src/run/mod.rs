@@ -15,3 +15,5 @@ pub use report::{BatchTotals, RunReport};
 
 #[cfg(test)]
 mod job_tests;
+#[cfg(test)]
+mod memory_cvm;

@@ -228,9 +228,10 @@ pub(crate) fn repair_parents<C: GenericClient>(
     let existing = existing_conflicts(tx, names, &written)?;
     let missing = missing_parents(written, &existing);
     for id in &missing {
-        counts
-            .warnings
-            .add(WarningKind::MissingParentConflict, Some(&format!("CONFLICTID={id}")));
+        counts.warnings.add(
+            WarningKind::MissingParentConflict,
+            Some(&format!("CONFLICTID={id}")),
+        );
     }
     conflict_rows::insert_parents(tx, names, &missing, run.run_ts)?;
     Ok(())
