@@ -5,9 +5,9 @@ use std::hash::{BuildHasher, BuildHasherDefault};
 
 use rayon::prelude::*;
 
+use crate::intern::FastHasher;
 use crate::model::{non_blank, Location, LocationSource, Visit};
 use crate::options::{Exclusions, Window};
-use crate::pairing::FastHasher;
 use crate::stats::{AdmitStats, DropReason, WarningKind, Warnings};
 
 /// Two different records that carry the same `visit_id` (an input error).

@@ -30,6 +30,7 @@ pub mod detect;
 pub mod geo;
 pub mod gps;
 pub mod inservice;
+mod intern;
 pub mod metrics;
 pub mod model;
 pub mod options;

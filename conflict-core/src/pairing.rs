@@ -7,14 +7,12 @@
 //! options) through the heap. Everything else (ids, states) stays in plain vectors, which are
 //! clearer for per-visit values that are not numbers.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use ndarray::{Array2, ArrayView1};
 use rayon::prelude::*;
 
 use crate::admit::Admission;
 use crate::geo::{haversine_rad, miles};
+use crate::intern::{merge_locals, FastMap, Local};
 use crate::metrics::{metrics_and_distance_flag, Metrics};
 use crate::model::{non_blank, Visit};
 use crate::options::{DetectConfig, ZipCheck};
@@ -65,123 +63,8 @@ fn micros(t: Option<chrono::NaiveDateTime>) -> i64 {
     t.map_or(NULL_TS, |t| t.and_utc().timestamp_micros())
 }
 
-/// A fast multiplicative hasher for the short keys of admission and grouping (visit ids,
-/// SSNs, provider ids, states, zips). std's SipHash guards against hash flooding by untrusted
-/// keys; these keys come from the operator's own files and database, and SipHash was the
-/// largest single cost of grouping a large batch.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FastHasher(u64);
-
-const FAST_K: u64 = 0x517c_c1b7_2722_0a95;
-
-impl FastHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FAST_K);
-    }
-}
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        // Fold the well-mixed high bits into the low bits the table indexes with.
-        let h = self.0;
-        (h ^ (h >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (h >> 29)
-    }
-}
-
-/// A `HashMap` with [`FastHasher`].
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
-
 /// Rows handled by one parallel task of [`Batch::build`].
 const BUILD_CHUNK: usize = 16_384;
-
-/// Values of one chunk of rows interned locally: an id per row (0 for NULL, `1..` for the
-/// distinct keys in order of first appearance) and the keys by id.
-struct Local<K> {
-    ids: Vec<u32>,
-    keys: Vec<K>,
-    map: FastMap<K, u32>,
-}
-
-impl<K: std::hash::Hash + Eq + Copy> Local<K> {
-    fn with_capacity(rows: usize) -> Self {
-        Local {
-            ids: Vec::with_capacity(rows),
-            keys: Vec::new(),
-            map: FastMap::default(),
-        }
-    }
-
-    fn push(&mut self, key: Option<K>) {
-        let Local { ids, keys, map } = self;
-        ids.push(match key {
-            None => 0,
-            Some(k) => *map.entry(k).or_insert_with(|| {
-                keys.push(k);
-                keys.len() as u32
-            }),
-        });
-    }
-}
-
-/// Joins the chunks' local ids into one numbering, keys numbered in chunk order: returns the
-/// id of every row (chunks concatenated) and the keys by id (`keys[id - 1]`). Interned ids are
-/// only ever compared for equality, and 0 stays NULL.
-fn merge_locals<K: std::hash::Hash + Eq + Copy>(
-    locals: impl IntoIterator<Item = Local<K>>,
-    rows: usize,
-) -> (Vec<u32>, Vec<K>) {
-    let mut global: FastMap<K, u32> = FastMap::default();
-    let mut keys = Vec::new();
-    let mut ids = Vec::with_capacity(rows);
-    for local in locals {
-        let mut to_global = Vec::with_capacity(local.keys.len() + 1);
-        to_global.push(0);
-        for k in local.keys {
-            to_global.push(*global.entry(k).or_insert_with(|| {
-                keys.push(k);
-                keys.len() as u32
-            }));
-        }
-        ids.extend(local.ids.into_iter().map(|l| to_global[l as usize]));
-    }
-    (ids, keys)
-}
 
 /// The raw state texts a visit's final states depend on (p, pa, provider).
 type RawStates<'v> = (Option<&'v str>, Option<&'v str>, Option<&'v str>);
@@ -368,10 +251,6 @@ impl Batch {
         self.index.is_empty()
     }
 
-    pub fn group_count(&self) -> usize {
-        self.groups.len()
-    }
-
     fn miles(&self, i: usize, j: usize, cfg: &DetectConfig) -> Option<f64> {
         let (a, b): (ArrayView1<f64>, ArrayView1<f64>) = (self.coords.row(i), self.coords.row(j));
         if a[0].is_nan() || b[0].is_nan() {
@@ -499,33 +378,7 @@ mod tests {
     use crate::admit::admit;
     use crate::states::keep;
     use chrono::NaiveDate;
-
-    #[test]
-    fn chunk_interning_numbers_equal_keys_equally() {
-        let key = |r: usize| match r % 13 {
-            0 => None,
-            _ => Some((r * 7919) % 1000),
-        };
-        let rows = 3 * BUILD_CHUNK + 17;
-        let all: Vec<usize> = (0..rows).collect();
-        let locals = all.chunks(BUILD_CHUNK).map(|c| {
-            let mut l = Local::with_capacity(c.len());
-            c.iter().for_each(|&r| l.push(key(r)));
-            l
-        });
-        let (ids, keys) = merge_locals(locals, rows);
-        assert_eq!(ids.len(), rows);
-        let distinct: std::collections::HashSet<usize> = (0..rows).filter_map(key).collect();
-        assert_eq!(keys.len(), distinct.len());
-        for (r, &id) in ids.iter().enumerate() {
-            match key(r) {
-                None => assert_eq!(id, 0),
-                Some(k) => assert_eq!(keys[id as usize - 1], k),
-            }
-        }
-        let none: Vec<Local<u8>> = Vec::new();
-        assert_eq!(merge_locals(none, 0), (vec![], vec![]));
-    }
+    use std::collections::HashMap;
 
     /// The parallel build against plain sequential rules, on a batch that spans many chunks.
     #[test]

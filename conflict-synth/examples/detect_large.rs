@@ -3,7 +3,7 @@
 //! /proc after generation and after detection. Run under `/usr/bin/time -v` for the full picture:
 //!
 //! ```text
-//! cargo build --release -p conflict-core --example detect_large
+//! cargo build --release -p conflict-synth --example detect_large
 //! /usr/bin/time -v target/release/examples/detect_large [SSNS VISITS_PER_SSN SEED]
 //! ```
 //!
