@@ -18,7 +18,6 @@ use conflict_core::inservice::{Event, EventKind};
 
 use crate::details::{SourcedEvent, VisitDetails};
 use crate::scope::{BatchScope, Scope};
-use crate::store::Reference;
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()

@@ -8,8 +8,8 @@ mod report;
 pub use changes::{Change, ChangeAction, ChangeSink};
 pub use job::{run_job, JobError, JobOptions, JobResult, Observer, Silent, Start};
 pub use ports::{
-    BatchInput, BatchSpec, ConflictStore, EventCounts, EventInput, Key, Mode, Outcome, RunInfo,
-    RunParams, VisitSource, WriteCounts,
+    BatchInput, BatchSpec, ConflictStore, EventCounts, EventInput, Key, Mode, Outcome, Reference,
+    RunInfo, RunParams, VisitSource, WriteCounts,
 };
 pub use report::{BatchTotals, RunReport};
 

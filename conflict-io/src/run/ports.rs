@@ -1,6 +1,6 @@
 //! The two edges of a run: where visits come from and where conflicts are kept. The run
 //! (`super::job`) is generic over both, so services can embed it and tests can drive it with
-//! in-memory implementations; production uses [`crate::analytics::AnalyticsSource`] and the
+//! in-memory implementations; production uses the ODBC analytics source and the
 //! PostgreSQL store.
 
 use std::collections::HashMap;
@@ -13,6 +13,22 @@ use conflict_core::inservice::{AdmittedEvent, EventKind, EventPair};
 
 use crate::details::{SourcedEvent, VisitDetails};
 use crate::scope::{BatchScope, Scope};
+
+/// The reference data a run detects with: X, the speed bands and the exclusion lists
+/// (docs/tables.md). Defined next to the ports because every store supplies it
+/// ([`ConflictStore::reference`]); the PostgreSQL store reads it from its reference tables.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// `ExtraDistancePer` (X), finite and > 0.
+    pub extra_distance_per: f64,
+    /// The speed bands of the travel rule.
+    pub bands: conflict_core::SpeedBands,
+    /// Excluded providers and SSNs (docs/rules.md §3).
+    pub exclusions: Exclusions,
+    /// Data warnings found while reading it (`settings_missing`, `settings_multiple_rows`,
+    /// `mph_band_invalid`, `mph_bands_overlap`, `mph_empty`).
+    pub warnings: Warnings,
+}
 
 /// A (visit date, trimmed SSN) key.
 pub type Key = (NaiveDate, String);
@@ -207,7 +223,7 @@ pub trait ConflictStore: Sync {
     fn open_run(&self, run_id: i64) -> Result<Option<RunInfo>, Self::Error>;
 
     /// X, bands, exclusions (schema.md §2).
-    fn reference(&self) -> Result<crate::store::Reference, Self::Error>;
+    fn reference(&self) -> Result<Reference, Self::Error>;
 
     /// SSN prefixes of regular CVM rows with `VisitDate` in the window (full-run scope).
     fn stored_prefixes(

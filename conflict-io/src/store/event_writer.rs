@@ -25,7 +25,7 @@ use conflict_core::plan::{DetectedRow, NewPair, Planner, RowKind};
 use conflict_core::{Metrics, RuleOptions, Visit, Warnings};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
-use postgres::GenericClient;
+use postgres::{Client, GenericClient};
 
 use super::batch_plan::{MatchedRow, PairKey, RowPlan};
 use super::change_capture;
@@ -33,11 +33,10 @@ use super::config::SchemaNames;
 use super::cvm_row::{CvmLayout, PairRow, SideInput};
 use super::error::StoreError;
 use super::pair_table::{self, analyze_if_large};
-use super::pg_store::PgStore;
 use super::row_writes::{self, ExtraColumns};
 use super::writer;
 use crate::details::VisitDetails;
-use crate::run::{Change, EventCounts, EventInput, RunInfo, WriteCounts};
+use crate::run::{Change, ChangeSink, EventCounts, EventInput, RunInfo, WriteCounts};
 
 /// Temporary table of the pairs' event dates: `idx` (as in [`super::pair_table::PAIRS`]), the row's side and the
 /// event's start and end.
@@ -83,31 +82,34 @@ struct EventDates {
     end: NaiveDateTime,
 }
 
-/// Writes the InService (or PTO) rows of `input`; see the module documentation.
-pub fn apply_events(
-    store: &PgStore,
+/// Writes the InService (or PTO) rows of `input`; see the module documentation. Like the
+/// batch writer it gets the connection, names, layout and change sink it needs, so that it
+/// does not call back into the store that calls it.
+pub(crate) fn apply_events(
+    client: &mut Client,
+    names: &SchemaNames,
+    layout: &CvmLayout,
     run: &RunInfo,
     input: &EventInput<'_>,
     dry_run: bool,
+    changes: Option<&dyn ChangeSink>,
 ) -> Result<EventCounts, StoreError> {
-    let layout = store.layout();
     let mut warnings = Warnings::default();
     // Building the values is pure and may fail on bad input: do it before opening anything.
     let (rows, dates) = build_rows(layout, input, &mut warnings)?;
 
-    let mut client = store.pool().get()?;
     let mut tx = client
         .transaction()
         .map_err(|e| StoreError::db("begin the InService transaction", None, e))?;
     let (mut counts, lines) = write_events(
         &mut tx,
-        store.names(),
+        names,
         layout,
         run,
         input.kind,
         &rows,
         &dates,
-        store.changes().is_some(),
+        changes.is_some(),
     )?;
     counts.warnings.merge(&warnings);
     if dry_run {
@@ -118,7 +120,7 @@ pub fn apply_events(
             .map_err(|e| StoreError::db("commit the InService step", None, e))?;
     }
     // Shadow mode: the lines go out only once the transaction is settled.
-    if let (Some(sink), Some(lines)) = (store.changes(), lines) {
+    if let (Some(sink), Some(lines)) = (changes, lines) {
         sink.write(&lines)
             .map_err(|source| StoreError::ChangesOut { source })?;
     }

@@ -78,11 +78,12 @@ pub mod tls_options;
 pub mod uuid_param;
 pub mod writer;
 
+pub use crate::run::Reference;
 pub use config::{ConnInfo, Identifier, QualifiedName, SchemaNames, DEFAULT_CONNECT_TIMEOUT};
 pub use error::StoreError;
 pub use pg_store::PgStore;
 pub use pool::{connect, Pool, PoolOptions, PooledClient};
-pub use reference::{load_reference, Reference};
+pub use reference::load_reference;
 pub use schema::{
     check_deployment_schema, check_schema, init_analytics_schema, init_schema, SchemaInfo,
 };

@@ -15,11 +15,12 @@ use super::config::{ConnInfo, SchemaNames};
 use super::cvm_row::CvmLayout;
 use super::error::StoreError;
 use super::pool::{connect, Pool, PoolOptions, PooledClient};
-use super::reference::{load_reference, Reference};
+use super::reference::load_reference;
 use super::runs::{self, RunLock};
 use super::schema::{check_deployment_schema, check_schema, SchemaInfo};
 use super::schema_plan::ensure_tool_tables;
 use super::{ledger, stored_rows, writer};
+use crate::run::Reference;
 use crate::run::{
     BatchInput, BatchSpec, BatchTotals, ChangeSink, ConflictStore, Outcome, RunInfo, RunParams,
     WriteCounts,
@@ -96,11 +97,6 @@ impl PgStore {
 
     pub fn names(&self) -> &SchemaNames {
         &self.names
-    }
-
-    /// The layout of the written CVM columns (used by the InService step).
-    pub(crate) fn layout(&self) -> &CvmLayout {
-        &self.layout
     }
 
     /// What the start-up check found (declared `varchar` lengths).
@@ -238,7 +234,16 @@ impl ConflictStore for PgStore {
         input: &crate::run::EventInput<'_>,
         dry_run: bool,
     ) -> Result<crate::run::EventCounts, StoreError> {
-        super::event_writer::apply_events(self, run, input, dry_run)
+        let mut client = self.client()?;
+        super::event_writer::apply_events(
+            &mut client,
+            &self.names,
+            &self.layout,
+            run,
+            input,
+            dry_run,
+            self.changes(),
+        )
     }
 
     fn is_transient(err: &StoreError) -> bool {

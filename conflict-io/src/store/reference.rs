@@ -10,6 +10,7 @@ use postgres::GenericClient;
 
 use super::config::SchemaNames;
 use super::error::StoreError;
+use crate::run::Reference;
 
 /// Warning kinds of this module that the core does not define.
 pub const SETTINGS_MISSING: &str = "settings_missing";
@@ -17,18 +18,6 @@ pub const SETTINGS_MULTIPLE_ROWS: &str = "settings_multiple_rows";
 
 /// X when `settings` has no row or a NULL `ExtraDistancePer`.
 pub const DEFAULT_EXTRA_DISTANCE_PER: f64 = 1.0;
-
-/// Everything `load_reference` reads.
-#[derive(Debug, Clone)]
-pub struct Reference {
-    /// `ExtraDistancePer` (X), finite and > 0.
-    pub extra_distance_per: f64,
-    pub bands: SpeedBands,
-    pub exclusions: Exclusions,
-    /// `settings_missing`, `settings_multiple_rows`, `mph_band_invalid`, `mph_bands_overlap`,
-    /// `mph_empty`.
-    pub warnings: Warnings,
-}
 
 /// Reads X, the speed bands and the exclusions. Run it inside one transaction when the three
 /// must come from the same snapshot.
