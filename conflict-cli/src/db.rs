@@ -174,7 +174,7 @@ fn duplicates_warning(names: &SchemaNames, d: &DuplicateKeys) -> String {
          unique index {} is not created; runs update every row of such a key and warn \
          duplicate_cvm_key (lifecycle.md §3). Examples:",
         d.keys,
-        store::schema_plan::PAIR_INDEX
+        store::PAIR_INDEX
     );
     for k in &d.examples {
         s += &format!(

@@ -24,7 +24,7 @@ use conflict_core::{detect, DetectConfig, DetectReport, DetectedPair, RuleOption
 use conflict_io::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
 use conflict_io::run::{BatchInput, BatchSpec, ConflictStore, Mode, RunInfo, WriteCounts};
 use conflict_io::scope::{BatchScope, Scope};
-use conflict_io::store::stored_rows::read_scope_rows;
+use conflict_io::store::testing::stored_rows::read_scope_rows;
 use conflict_io::store::{self, ConnInfo, PgStore, SchemaNames};
 
 /// Keys (visit date, SSN) of the batch, three visits at three providers each: six pairs a key.

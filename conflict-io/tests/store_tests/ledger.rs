@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use conflict_io::run::{BatchSpec, ConflictStore, WriteCounts};
 use conflict_io::scope::Scope;
-use conflict_io::store::ledger;
+use conflict_io::store::testing::ledger;
 
 use super::batch::World;
 use super::support;

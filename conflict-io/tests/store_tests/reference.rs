@@ -1,7 +1,7 @@
 //! Reference data (schema.md §2): X, speed bands, exclusions.
 
 use conflict_core::{Decimal, WarningKind, Warnings};
-use conflict_io::store::reference::{
+use conflict_io::store::testing::reference::{
     self, read_exclusions, read_extra_distance_per, read_speed_bands,
 };
 use conflict_io::store::{self, StoreError};
