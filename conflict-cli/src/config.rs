@@ -9,7 +9,7 @@ use conflict_core::options::{Direction, DistanceGap, EtaMiles, MinuteDiff, ZipCh
 use conflict_core::{Profile, RuleOptions};
 use serde::Deserialize;
 
-/// The `[rules]` table: overrides of single switches of rules.md §12.
+/// The `[rules]` table: overrides of single switches of docs/rules.md §12.
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RulesFile {
@@ -147,7 +147,7 @@ pub fn parse_lookback(s: &str) -> Result<u32, String> {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` or with a space, optional fraction, optional `Z` (lifecycle.md §0).
+/// `YYYY-MM-DDTHH:MM:SS` or with a space, optional fraction, optional `Z` (docs/lifecycle.md §0).
 pub fn parse_since(s: &str) -> Result<chrono::NaiveDateTime, String> {
     let t = s.trim().trim_end_matches('Z');
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {

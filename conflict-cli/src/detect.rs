@@ -1,4 +1,4 @@
-//! `conflicts detect`: file mode (file-format.md).
+//! `conflicts detect`: file mode (docs/file-formats.md).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,7 +17,7 @@ use crate::summary::DetectSummary;
 
 #[derive(Args)]
 pub struct DetectArgs {
-    /// Input visits (CSV with a header; columns in file-format.md §2).
+    /// Input visits (CSV with a header; columns in docs/file-formats.md §2).
     #[arg(long, value_name = "FILE")]
     pub visits: PathBuf,
     /// Speed bands (CSV `from,to,average_mph`). Default: 0-2:10 3-10:25 11-25:35 26-100:50
@@ -154,7 +154,7 @@ fn extra_distance_per(text: &str) -> Result<GeoParams, Failure> {
         .map_err(|e| Failure::invalid(anyhow!("--extra-distance-per: {e}")))
 }
 
-/// Unreadable or malformed input files are invalid input (exit code 2, file-format.md §5).
+/// Unreadable or malformed input files are invalid input (exit code 2, docs/file-formats.md §5).
 fn csv_failure(e: CsvError) -> Failure {
     Failure::invalid(e)
 }

@@ -1,5 +1,5 @@
 //! `conflicts run` killed with SIGKILL mid-way and resumed with `--resume` ends in exactly the
-//! state of an uninterrupted run (lifecycle.md §9). Uses the real binary, PostgreSQL and
+//! state of an uninterrupted run (docs/lifecycle.md §9). Uses the real binary, PostgreSQL and
 //! psqlODBC, with the analytics world of the conflict-io tests.
 
 #[path = "../../conflict-io/tests/support/mod.rs"]

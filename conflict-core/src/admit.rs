@@ -1,4 +1,4 @@
-//! Admission of visits (rules.md §3): de-duplication, window, SSN and exclusion checks, and
+//! Admission of visits (docs/rules.md §3): de-duplication, window, SSN and exclusion checks, and
 //! location resolution for every admitted visit.
 
 use std::hash::{BuildHasher, BuildHasherDefault};
@@ -34,7 +34,7 @@ pub struct Admission {
     pub stats: AdmitStats,
 }
 
-/// The first failing condition of rules.md §3, or `None` when the visit is admitted.
+/// The first failing condition of docs/rules.md §3, or `None` when the visit is admitted.
 pub fn drop_reason(v: &Visit, window: &Window, ex: &Exclusions) -> Option<DropReason> {
     if !window.contains(v.visit_date) {
         return Some(DropReason::OutsideWindow);

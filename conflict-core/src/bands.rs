@@ -1,4 +1,4 @@
-//! Speed bands (rules.md §8.2, file-format.md §3–4).
+//! Speed bands (docs/rules.md §8.2, docs/file-formats.md §3–4).
 
 use crate::decimal::Decimal;
 
@@ -48,7 +48,7 @@ impl SpeedBands {
         SpeedBands { bands }
     }
 
-    /// The default bands of file-format.md §4.
+    /// The default bands of docs/file-formats.md §4.
     pub fn defaults() -> Self {
         let b = |from, to, mph| SpeedBand {
             from,

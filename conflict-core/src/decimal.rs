@@ -61,7 +61,7 @@ impl Decimal {
         self.mantissa < 0
     }
 
-    /// Parses the plain decimal syntax of rules.md §4.1 step 6: `[+-]?(d+[.d*]|.d+)`.
+    /// Parses the plain decimal syntax of docs/rules.md §4.1 step 6: `[+-]?(d+[.d*]|.d+)`.
     pub fn parse_plain(text: &str) -> Result<Self, DecimalError> {
         let (neg, int, frac) =
             split_plain(text).ok_or_else(|| DecimalError::Syntax(text.to_string()))?;

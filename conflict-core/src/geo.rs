@@ -1,4 +1,4 @@
-//! Great-circle distance, exact rounding and the decimal ETA (rules.md §1, §8.1, §8.3).
+//! Great-circle distance, exact rounding and the decimal ETA (docs/rules.md §1, §8.1, §8.3).
 
 use crate::decimal::Decimal;
 use crate::options::GeoParams;

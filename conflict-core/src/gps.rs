@@ -1,10 +1,10 @@
-//! GPS strings and the location priority (rules.md §4).
+//! GPS strings and the location priority (docs/rules.md §4).
 
 use crate::decimal::split_plain;
 use crate::model::{trim, Location, LocationSource, Visit};
 use crate::stats::WarningKind;
 
-/// Outcome of parsing one GPS string (rules.md §4.1).
+/// Outcome of parsing one GPS string (docs/rules.md §4.1).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Gps {
     /// NULL, blank or `,`: silently no location.

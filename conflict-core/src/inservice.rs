@@ -1,4 +1,4 @@
-//! InService (and PTO) conflicts (rules.md §13): a caregiver attending a training course, or
+//! InService (and PTO) conflicts (docs/rules.md §13): a caregiver attending a training course, or
 //! absent, for one provider while a visit of the same person is worked for another.
 //!
 //! Unlike regular pairs these are not restricted to one visit date: an event and a visit pair

@@ -1,6 +1,6 @@
 //! Pure detection of conflicting home-care visits.
 //!
-//! The crate implements rules.md of the specification: admission of visits, GPS parsing and
+//! The crate implements docs/rules.md of the specification: admission of visits, GPS parsing and
 //! location priority, pairing by (SSN, visit date) across providers, the seven rule flags, the
 //! four metrics with the exact rounding of each profile, and the cross-state filter. It does no
 //! I/O: visits come in as [`Visit`] values and detected pairs go out through a [`PairSink`].

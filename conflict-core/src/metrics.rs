@@ -1,4 +1,4 @@
-//! The four metrics and the DistanceFlag (rules.md §8–§9).
+//! The four metrics and the DistanceFlag (docs/rules.md §8–§9).
 
 use crate::bands::SpeedBands;
 use crate::decimal::Decimal;

@@ -1,4 +1,4 @@
-//! The typed base visit record (rules.md §2).
+//! The typed base visit record (docs/rules.md §2).
 
 use chrono::{NaiveDate, NaiveDateTime};
 
@@ -49,7 +49,7 @@ impl Visit {
     }
 }
 
-/// A resolved visit location in degrees (rules.md §4).
+/// A resolved visit location in degrees (docs/rules.md §4).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Location {
     pub lat: f64,
@@ -64,7 +64,7 @@ pub enum LocationSource {
     Address,
 }
 
-/// The ASCII whitespace of rules.md §1 (`char::is_ascii_whitespace` is exactly that set).
+/// The ASCII whitespace of docs/rules.md §1 (`char::is_ascii_whitespace` is exactly that set).
 pub fn trim(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_ascii_whitespace())
 }

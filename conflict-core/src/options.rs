@@ -1,4 +1,4 @@
-//! Rule switches, the two named profiles, numeric parameters and the date window (rules.md §3,
+//! Rule switches, the two named profiles, numeric parameters and the date window (docs/rules.md §3,
 //! §12).
 
 use std::collections::HashSet;
@@ -51,21 +51,21 @@ pub enum Direction {
     BothWays,
 }
 
-/// Which gap the DistanceFlag compares the ETA with (rules.md §9).
+/// Which gap the DistanceFlag compares the ETA with (docs/rules.md §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DistanceGap {
     AbsEndToStart,
     PositiveEitherWay,
 }
 
-/// How `MinuteDiffBetweenSch` is reported (rules.md §8.4).
+/// How `MinuteDiffBetweenSch` is reported (docs/rules.md §8.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MinuteDiff {
     AbsEndToStart,
     MinPositiveOrZero,
 }
 
-/// Which miles the ETA is computed from (rules.md §8.3).
+/// Which miles the ETA is computed from (docs/rules.md §8.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EtaMiles {
     TwoDecimals,
@@ -78,7 +78,7 @@ pub enum ZipCheck {
     ProviderPatientZip,
 }
 
-/// Every switch of rules.md §12. A profile is only a preset of these.
+/// Every switch of docs/rules.md §12. A profile is only a preset of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RuleOptions {
     pub rules_3_6_direction: Direction,
@@ -87,9 +87,9 @@ pub struct RuleOptions {
     pub eta_miles: EtaMiles,
     pub zip_check: ZipCheck,
     pub cross_state_filter: bool,
-    /// Insert-only (lifecycle.md §5): never changes detection.
+    /// Insert-only (docs/lifecycle.md §5): never changes detection.
     pub insert_requires_not_missed: bool,
-    /// Insert-only (lifecycle.md §5): never changes detection.
+    /// Insert-only (docs/lifecycle.md §5): never changes detection.
     pub insert_schedule_only_from_as_of: bool,
 }
 
@@ -123,7 +123,7 @@ impl Default for RuleOptions {
     }
 }
 
-/// Numeric parameters of the distance metric (rules.md §8.1, §12).
+/// Numeric parameters of the distance metric (docs/rules.md §8.1, §12).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GeoParams {
     pub earth_radius_m: f64,
@@ -204,7 +204,7 @@ impl Window {
     }
 }
 
-/// Exclusion lists and the placeholder-SSN set (rules.md §3).
+/// Exclusion lists and the placeholder-SSN set (docs/rules.md §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exclusions {
     pub providers: HashSet<String>,

@@ -1,5 +1,5 @@
 //! Grouping by (SSN, visit date), parallel pairing inside each group, and the sink that
-//! receives detected pairs (rules.md §5, §11).
+//! receives detected pairs (docs/rules.md §5, §11).
 //!
 //! Layout: the admitted visits are sorted by key and their times and coordinates are held in
 //! `ndarray` matrices (one row per visit). A group is then a contiguous row range, so the pair
@@ -59,7 +59,7 @@ where
 }
 
 fn micros(t: Option<chrono::NaiveDateTime>) -> i64 {
-    // Sub-microsecond digits are dropped: timestamps have microsecond precision (rules.md §1).
+    // Sub-microsecond digits are dropped: timestamps have microsecond precision (docs/rules.md §1).
     t.map_or(NULL_TS, |t| t.and_utc().timestamp_micros())
 }
 

@@ -1,4 +1,4 @@
-//! Cross-state filter (rules.md §10).
+//! Cross-state filter (docs/rules.md §10).
 
 use crate::model::{non_blank, Visit};
 

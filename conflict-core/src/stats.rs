@@ -1,4 +1,4 @@
-//! Counters and data warnings of a detection (lifecycle.md §11 names).
+//! Counters and data warnings of a detection (docs/lifecycle.md §11 names).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -107,7 +107,7 @@ impl Warnings {
     }
 }
 
-/// Why a visit was not admitted (rules.md §3), in the order the conditions are checked.
+/// Why a visit was not admitted (docs/rules.md §3), in the order the conditions are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DropReason {
     OutsideWindow,

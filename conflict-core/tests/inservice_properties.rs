@@ -1,4 +1,4 @@
-//! Property test: InService/PTO pairing equals a naive all-pairs reading of rules.md §13.
+//! Property test: InService/PTO pairing equals a naive all-pairs reading of docs/rules.md §13.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use conflict_core::admit::admit;

@@ -1,6 +1,6 @@
 //! Property tests: the fast path of `conflict_core::detect` against the naive reference
 //! implementation in `reference/`, on random visit sets built to hit the edge cases of
-//! rules.md (dense groups, NULLs everywhere, equal and touching times, overnight and reversed
+//! docs/rules.md (dense groups, NULLs everywhere, equal and touching times, overnight and reversed
 //! intervals, half-started visits, odd GPS strings, state spellings, blank and placeholder
 //! SSNs, window edges, duplicate records).
 
@@ -732,7 +732,7 @@ proptest! {
         }
     }
 
-    /// The window of rules.md §3, computed naively: same month and day, 29 Feb → 28 Feb.
+    /// The window of docs/rules.md §3, computed naively: same month and day, 29 Feb → 28 Feb.
     #[test]
     fn window_matches_naive_year_subtraction(
         days in 0u64..40_000, years in 0u32..5, forward in 0u32..100,
@@ -875,7 +875,7 @@ fn generator_reaches_every_branch() {
 }
 
 /// The reference takes parameters from the config as plain data, so the defaults themselves
-/// are checked here against rules.md §3, §8.1, §12 and file-format.md §4.
+/// are checked here against docs/rules.md §3, §8.1, §12 and docs/file-formats.md §4.
 #[test]
 fn config_defaults_are_the_spec_defaults() {
     let cfg = DetectConfig::new("2025-06-15".parse().unwrap()).unwrap();

@@ -1,6 +1,6 @@
 //! Throughput of the batch writer (`PgStore::apply_batch`) on a table of realistic size.
 //!
-//! A batch the size of the old system's large batch (performance.md §1: 11,617 rows updated
+//! A batch the size of the old system's large batch (11,617 rows updated
 //! of 15,348) is written into a conflict schema that holds a few hundred thousand other CVM
 //! rows: about 11,600 updated rows, some inserts and some stale rows to resolve, all in one
 //! transaction. The schema is created under a unique name and dropped at the end.

@@ -1,5 +1,5 @@
 //! The business payload of a visit: every CVM column a side of a pair carries beyond what the
-//! rules read (schema.md §3.1, §4). Fetched only for visits that ended up in a detected pair.
+//! rules read (docs/tables.md §9.1, §5.3). Fetched only for visits that ended up in a detected pair.
 
 use chrono::NaiveDateTime;
 
@@ -73,7 +73,7 @@ pub const DETAIL_COLUMNS: &[DetailColumn] = columns![
 ];
 
 /// An in-service event (or PTO absence) with the columns its side of a CVM row carries:
-/// provider, caregiver and office fields, `AppVisitID` = the event's own id (schema.md §3).
+/// provider, caregiver and office fields, `AppVisitID` = the event's own id (docs/tables.md §9).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourcedEvent {
     pub event: conflict_core::inservice::Event,

@@ -1,4 +1,4 @@
-//! Detection on a synthetic batch the size of the old system's large batch (performance.md §1:
+//! Detection on a synthetic batch the size of the old system's large batch (
 //! 1,284 SSNs, 638,216 visits, 14,236 conflicts): end to end, then phase by phase.
 //!
 //! `cargo bench -p conflict-synth --bench detect` takes about a minute; criterion's throughput line is the

@@ -1,4 +1,4 @@
-//! Detection on a synthetic batch the size of the old system's large batch (performance.md §1:
+//! Detection on a synthetic batch the size of the old system's large batch (
 //! 1,284 SSNs, ≈ 638,000 visits), timed phase by phase, with the peak resident memory read from
 //! /proc after generation and after detection. Run under `/usr/bin/time -v` for the full picture:
 //!

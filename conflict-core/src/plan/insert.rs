@@ -1,5 +1,5 @@
-//! Whether a newly detected pair is inserted, and with which flags (lifecycle.md §5.1,
-//! rules.md §12 insert-only switches).
+//! Whether a newly detected pair is inserted, and with which flags (docs/lifecycle.md §5.1,
+//! docs/rules.md §12 insert-only switches).
 
 use chrono::NaiveDate;
 
@@ -30,7 +30,7 @@ pub struct NewPair {
     pub visit_date: NaiveDate,
 }
 
-/// Applies the insert-only switches of rules.md §12 to a new pair.
+/// Applies the insert-only switches of docs/rules.md §12 to a new pair.
 pub fn insert_decision(pair: &NewPair, as_of: NaiveDate, options: &RuleOptions) -> InsertDecision {
     // NULL does not qualify: both visits must be known not to be missed.
     if options.insert_requires_not_missed

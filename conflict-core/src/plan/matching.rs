@@ -1,4 +1,4 @@
-//! Matching a detected pair against the stored rows with its key (lifecycle.md §3).
+//! Matching a detected pair against the stored rows with its key (docs/lifecycle.md §3).
 
 use super::row::StoredRow;
 

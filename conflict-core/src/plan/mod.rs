@@ -1,4 +1,4 @@
-//! Pure planning of a run's writes (lifecycle.md §3–§6): what happens to each stored
+//! Pure planning of a run's writes (docs/lifecycle.md §3–§6): what happens to each stored
 //! conflictvisitmaps row and each newly detected pair, decided without any I/O.
 //!
 //! The store reads the control columns of the rows involved into [`StoredRow`]s, asks these
@@ -8,7 +8,7 @@
 //! * [`batch`]: the one planner of a batch or an InService/PTO step, built on the rules below;
 //! * [`matching`]: a detected pair against the rows with its key (§3);
 //! * [`update`]: sticky flags, the StatusFlag table, unchanged rows (§4);
-//! * [`insert`]: the insert-only switches of rules.md §12 (§5.1);
+//! * [`insert`]: the insert-only switches of docs/rules.md §12 (§5.1);
 //! * [`conflict_id`]: `CONFLICTID` reuse, allocation order, missing parents (§5.2);
 //! * [`stale`]: which rows of the stale scope are resolved, and how (§6).
 

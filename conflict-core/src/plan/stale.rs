@@ -1,4 +1,4 @@
-//! Stale resolution (lifecycle.md §6).
+//! Stale resolution (docs/lifecycle.md §6).
 
 use std::collections::HashSet;
 

@@ -1,4 +1,4 @@
-//! mph.csv (file-format.md §3).
+//! mph.csv (docs/file-formats.md §3).
 
 use std::collections::HashMap;
 use std::io::Read;

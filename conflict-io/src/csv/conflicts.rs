@@ -1,4 +1,4 @@
-//! conflicts.csv (file-format.md §5).
+//! conflicts.csv (docs/file-formats.md §5).
 
 use std::io::Write;
 use std::path::Path;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// At most this many problems are reported (file-format.md §2).
+/// At most this many problems are reported (docs/file-formats.md §2).
 pub const MAX_REPORTED: usize = 20;
 
 /// One bad cell, record or header.

@@ -1,4 +1,4 @@
-//! visits.csv (file-format.md §2): strict reader and a writer for generated data.
+//! visits.csv (docs/file-formats.md §2): strict reader and a writer for generated data.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -13,7 +13,7 @@ use super::fields::{
 use super::problems::{CsvError, Problems};
 
 /// Every column file mode knows, in the order the writer emits them. `caregiver_id` is an
-/// extension of file-format.md (used by InService in file mode); it is optional.
+/// extension of docs/file-formats.md (used by InService in file mode); it is optional.
 pub const VISIT_COLUMNS: [&str; 20] = [
     "visit_id",
     "app_visit_id",

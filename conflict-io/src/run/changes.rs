@@ -13,9 +13,9 @@
 pub enum ChangeAction {
     /// A new row (regular, InService or PTO).
     Insert,
-    /// A stored row rewritten because it was detected again (lifecycle.md §4, §7).
+    /// A stored row rewritten because it was detected again (docs/lifecycle.md §4, §7).
     Update,
-    /// A stale regular row set to `R` (lifecycle.md §6).
+    /// A stale regular row set to `R` (docs/lifecycle.md §6).
     Resolve,
 }
 

@@ -1,4 +1,4 @@
-//! The nightly job (lifecycle.md §1): plan batches, then fetch → detect → write them with
+//! The nightly job (docs/lifecycle.md §1): plan batches, then fetch → detect → write them with
 //! several workers, each overlapping the fetch of its next batch with the write of the
 //! current one; a ledger makes the run resumable and shareable between processes.
 
@@ -32,7 +32,7 @@ pub struct JobOptions {
     pub keys_per_batch: usize,
     /// A claim older than this is considered abandoned and may be taken over.
     pub stall_after: Duration,
-    /// Retries of a batch write after a transient failure (lifecycle.md §9).
+    /// Retries of a batch write after a transient failure (docs/lifecycle.md §9).
     pub retries: u32,
     /// Name of this process in the ledger.
     pub worker_name: String,
@@ -363,7 +363,7 @@ where
 }
 
 /// The InService (or PTO) step: events of the whole window, the visits of their caregivers,
-/// pairing, and one write (lifecycle.md §7).
+/// pairing, and one write (docs/lifecycle.md §7).
 fn event_step<St, S, F>(
     store: &St,
     make_source: &F,

@@ -1,4 +1,4 @@
-//! `conflicts run`: the job that replaces the nightly batch (lifecycle.md).
+//! `conflicts run`: the job that replaces the nightly batch (docs/lifecycle.md).
 
 mod changes;
 mod job;

@@ -51,14 +51,14 @@ pub trait VisitSource {
         len: usize,
     ) -> Result<Vec<(String, u64)>, Self::Error>;
 
-    /// Delta keys (lifecycle.md §2): keys of visits in the window updated at or after `since`.
+    /// Delta keys (docs/lifecycle.md §2): keys of visits in the window updated at or after `since`.
     fn delta_keys(
         &mut self,
         since: NaiveDateTime,
         window: &Window,
     ) -> Result<Vec<Key>, Self::Error>;
 
-    /// In-service events (or PTO absences) of the window (rules.md §13).
+    /// In-service events (or PTO absences) of the window (docs/rules.md §13).
     fn events(
         &mut self,
         kind: EventKind,
@@ -101,7 +101,7 @@ pub struct RunParams {
     pub as_of: Option<NaiveDate>,
     pub lookback_years: u32,
     pub lookforward_days: u32,
-    /// Incremental: explicit watermark; otherwise derived (lifecycle.md §2).
+    /// Incremental: explicit watermark; otherwise derived (docs/lifecycle.md §2).
     pub since: Option<NaiveDateTime>,
     pub lookback_hours: u32,
     pub dry_run: bool,
@@ -116,7 +116,7 @@ pub struct RunParams {
 pub struct RunInfo {
     pub run_id: i64,
     pub mode: Mode,
-    /// Every timestamp the run writes (lifecycle.md §1).
+    /// Every timestamp the run writes (docs/lifecycle.md §1).
     pub run_ts: NaiveDateTime,
     pub as_of: NaiveDate,
     pub window: Window,
@@ -143,7 +143,7 @@ pub struct BatchInput<'a> {
     pub detect_secs: f64,
 }
 
-/// Write counters of lifecycle.md §11.
+/// Write counters of docs/lifecycle.md §11.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteCounts {
     pub updated: u64,
@@ -182,7 +182,7 @@ pub struct EventInput<'a> {
     pub details: &'a HashMap<String, VisitDetails>,
 }
 
-/// Write counters of the InService step (lifecycle.md §11).
+/// Write counters of the InService step (docs/lifecycle.md §11).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventCounts {
     pub updated: u64,
@@ -209,7 +209,7 @@ pub trait ConflictStore: Sync {
     /// Held for the whole run by the process that started (or resumed) it; dropping releases.
     type Lock: Send;
 
-    /// The run lock of lifecycle.md §9; `Ok(None)` when another run holds it.
+    /// The run lock of docs/lifecycle.md §9; `Ok(None)` when another run holds it.
     fn try_lock(&self) -> Result<Option<Self::Lock>, Self::Error>;
 
     /// Preflight: run timestamp, `detection_runs` row, `InProgressFlag = 1`, identity resync.
@@ -222,7 +222,7 @@ pub trait ConflictStore: Sync {
     /// A run by id (for `--join` and `--resume RUN_ID`).
     fn open_run(&self, run_id: i64) -> Result<Option<RunInfo>, Self::Error>;
 
-    /// X, bands, exclusions (schema.md §2).
+    /// X, bands, exclusions (docs/tables.md §2).
     fn reference(&self) -> Result<Reference, Self::Error>;
 
     /// SSN prefixes of regular CVM rows with `VisitDate` in the window (full-run scope).
@@ -261,7 +261,7 @@ pub trait ConflictStore: Sync {
         dry_run: bool,
     ) -> Result<WriteCounts, Self::Error>;
 
-    /// Updates and inserts the InService (or PTO) rows of lifecycle.md §7 in one transaction
+    /// Updates and inserts the InService (or PTO) rows of docs/lifecycle.md §7 in one transaction
     /// (no stale resolution); `dry_run` rolls back.
     fn apply_events(
         &self,
@@ -292,6 +292,6 @@ pub trait ConflictStore: Sync {
         report: &serde_json::Value,
     ) -> Result<(), Self::Error>;
 
-    /// True when the error is worth retrying the batch (lifecycle.md §9).
+    /// True when the error is worth retrying the batch (docs/lifecycle.md §9).
     fn is_transient(err: &Self::Error) -> bool;
 }

@@ -1,4 +1,4 @@
-//! The run report of lifecycle.md §11 (plain-text summary is rendered by the CLI; this is the
+//! The run report of docs/lifecycle.md §11 (plain-text summary is rendered by the CLI; this is the
 //! data and its JSON form).
 
 use std::collections::BTreeMap;

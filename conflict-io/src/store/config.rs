@@ -1,4 +1,4 @@
-//! Connection target and schema names of the conflict store (schema.md §1).
+//! Connection target and schema names of the conflict store (docs/tables.md §1).
 //!
 //! Schema names come from configuration and end up inside SQL text (identifiers cannot be bind
 //! parameters), so each one is validated against `^[A-Za-z_][A-Za-z0-9_]{0,62}$` before it is
@@ -64,7 +64,7 @@ impl fmt::Display for Identifier {
 }
 
 /// A possibly qualified name such as `analytics` or `ANALYTICS.BI` (database.schema), each part
-/// a validated identifier. Written unquoted (schema.md §1).
+/// a validated identifier. Written unquoted (docs/tables.md §1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QualifiedName(Vec<Identifier>);
 

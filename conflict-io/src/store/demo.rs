@@ -5,7 +5,7 @@
 //! (some sharing a key), but no unique pair index and none of the tool's own tables. A
 //! `conflicts run` through psqlODBC can then run against it, as it would against Snowflake.
 //!
-//! The analytics rows are derived from each visit so that the source's joins of schema.md §3
+//! The analytics rows are derived from each visit so that the source's joins of docs/tables.md §9
 //! give the visit back: one caregiver row per caregiver id (with the raw SSN), one provider row
 //! per provider (active, not demo, with its state), and per visit a provider patient with a
 //! primary GPS address (location fallback, state and zip) and, when the visit has one, a payer
@@ -114,7 +114,7 @@ pub fn load_demo(
 
 /// The conflict schema as deployments have it: the script's deployment tables and indexes,
 /// without the unique pair index and without the tool's own tables, plus a column the tool
-/// does not know; settings with X = 1.0 and the default speed bands of rules.md.
+/// does not know; settings with X = 1.0 and the default speed bands of docs/rules.md.
 fn create_legacy_conflict_schema<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
@@ -294,7 +294,7 @@ fn load_analytics<C: GenericClient>(
 
 fn insert_fact<C: GenericClient>(client: &mut C, schema: &str, f: &Fact) -> Result<(), StoreError> {
     let table = format!("{schema}.factvisitcallperformance_cr");
-    // Times are UTC wall clock (schema.md §3): `AT TIME ZONE 'UTC'` makes the timestamptz that
+    // Times are UTC wall clock (docs/tables.md §9): `AT TIME ZONE 'UTC'` makes the timestamptz that
     // the source converts back, whatever the session time zone.
     client
         .execute(

@@ -63,7 +63,7 @@ pub enum StoreError {
         error: postgres::Error,
     },
 
-    /// Start-up check (schema.md §1): tables or columns the tool needs are missing. The
+    /// Start-up check (docs/tables.md §1): tables or columns the tool needs are missing. The
     /// message names the command that adds them, because that is the only way out for a user.
     #[error(
         "the conflict schema {schema:?} lacks {} table(s)/column(s) the tool needs: {}; \
@@ -157,7 +157,7 @@ impl StoreError {
         }
     }
 
-    /// True for failures that a retry of the whole batch may cure (lifecycle.md §9):
+    /// True for failures that a retry of the whole batch may cure (docs/lifecycle.md §9):
     /// serialization failure, deadlock, or a lost connection.
     pub fn is_transient(&self) -> bool {
         match self {

@@ -1,4 +1,4 @@
-//! InService and PTO rows (lifecycle.md §7, rules.md §13): every (visit, event) pair of the
+//! InService and PTO rows (docs/lifecycle.md §7, docs/rules.md §13): every (visit, event) pair of the
 //! window, written in one transaction without stale resolution.
 //!
 //! The rows are built and written with the batch writer's machinery: each pair becomes a
@@ -13,7 +13,7 @@
 //!   (`InServiceFlag` / `PTOFlag`) is sticky — only a stored `'N'` becomes `'Y'`;
 //! * the event's start and end go to the date columns of the row's side (VisitFirst: the
 //!   `Con` columns; EventFirst: the plain ones), joined from a temporary table of the pairs'
-//!   event dates; a changed date or kind flag is a content change of lifecycle.md §4.2.
+//!   event dates; a changed date or kind flag is a content change of docs/lifecycle.md §4.2.
 //!
 //! Existing `CONFLICTID`s are kept (also NULL); new rows get theirs by §5.2.
 

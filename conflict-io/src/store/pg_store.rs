@@ -51,7 +51,7 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Opens the pool (at most `max_connections` connections), creates the tool's own tables
     /// (`detection_runs`, the ledger) when they do not exist yet and runs the start-up check of
-    /// schema.md §1 once.
+    /// docs/tables.md §1 once.
     pub fn connect(
         conn: &ConnInfo,
         names: SchemaNames,

@@ -1,6 +1,6 @@
 //! Connections to the conflict database: single clients and an r2d2 pool.
 //!
-//! Every connection runs `SET TimeZone = 'UTC'` before it is used (schema.md §1). Connecting
+//! Every connection runs `SET TimeZone = 'UTC'` before it is used (docs/tables.md §1). Connecting
 //! fails fast: the connection string always carries a connect timeout (see
 //! [`DEFAULT_CONNECT_TIMEOUT`](super::DEFAULT_CONNECT_TIMEOUT)), a pool is only built after one
 //! direct connection succeeded (so "connection refused" or a failed login is reported at once,

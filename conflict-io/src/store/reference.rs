@@ -1,9 +1,9 @@
-//! Reading the reference tables of the conflict schema (schema.md §2): X from `settings`, the
+//! Reading the reference tables of the conflict schema (docs/tables.md §2): X from `settings`, the
 //! speed bands from `mph`, and the exclusion lists.
 //!
 //! `real` values that feed computations are read as their shortest decimal text (`::text`) and
 //! parsed exactly, never by widening the float4: `1.1` stored in a `real` must come back as the
-//! decimal 1.1, not 1.100000023841858 (rules.md §8.3).
+//! decimal 1.1, not 1.100000023841858 (docs/rules.md §8.3).
 
 use conflict_core::{Decimal, Exclusions, GeoParams, SpeedBand, SpeedBands, WarningKind, Warnings};
 use postgres::GenericClient;
@@ -115,7 +115,7 @@ pub fn read_speed_bands<C: GenericClient>(
         }
     }
     // Rows arrive in (From, To, ID) order and `SpeedBands::new` sorts stably by (from, to),
-    // so the ID breaks ties as schema.md §2 requires.
+    // so the ID breaks ties as docs/tables.md §2 requires.
     let bands = SpeedBands::new(bands);
     if bands.is_empty() {
         warnings.add(WarningKind::MphEmpty, None);

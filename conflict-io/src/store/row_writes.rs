@@ -68,7 +68,7 @@ fn copy_rows<C: GenericClient>(
     analyze_if_large(client, &format!("{table} ({join_columns})"), rows.len())
 }
 
-/// Rewrites the planned rows (lifecycle.md §4): the updated columns that differ take the pair
+/// Rewrites the planned rows (docs/lifecycle.md §4): the updated columns that differ take the pair
 /// table's value (the others are written back as stored), sticky flags and status from the plan, `UpdateFlag`/`ResolveDate` NULL, `UpdatedDate` =
 /// `run_ts`; an adopted orphan also gets its `CONFLICTID`.
 ///
@@ -216,7 +216,7 @@ pub(crate) fn update_rows_with<C: GenericClient>(
     Ok(affected)
 }
 
-/// Inserts the new rows (lifecycle.md §5.1) in (`VisitID`, `ConVisitID`) order, so that the
+/// Inserts the new rows (docs/lifecycle.md §5.1) in (`VisitID`, `ConVisitID`) order, so that the
 /// identity `"ID"`s follow that order.
 pub(crate) fn insert_rows<C: GenericClient>(
     client: &mut C,
@@ -312,7 +312,7 @@ pub(crate) fn insert_rows_with<C: GenericClient>(
         .map_err(|e| StoreError::db("insert the new rows", Some(&cvm), e))
 }
 
-/// Resolves the stale rows (lifecycle.md §6): `StatusFlag 'R'`, `ResolveDate` kept or set to
+/// Resolves the stale rows (docs/lifecycle.md §6): `StatusFlag 'R'`, `ResolveDate` kept or set to
 /// `run_ts`, `UpdatedDate = run_ts`. The statement re-checks that each row is still regular
 /// and open, so a row a person closed meanwhile is left alone; the count is what was resolved.
 pub(crate) fn resolve_stale<C: GenericClient>(

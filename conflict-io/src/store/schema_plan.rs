@@ -7,7 +7,7 @@
 //! for existing rows; a declared default applies to rows written afterwards only), missing
 //! indexes and the storage option of the script. It never drops, renames or retypes anything
 //! and never changes an existing row. The unique pair index is planned only when no key is
-//! duplicated; otherwise the duplicates are reported instead (runs handle them as lifecycle.md
+//! duplicated; otherwise the duplicates are reported instead (runs handle them as docs/lifecycle.md
 //! §3 says: every row of a key is updated, with the warning `duplicate_cvm_key`).
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,5 +1,5 @@
 //! Reading stored conflictvisitmaps rows (control columns only): the regular rows of a batch
-//! scope (the stale scope of lifecycle.md §2), rows by pair key over the whole table (§3),
+//! scope (the stale scope of docs/lifecycle.md §2), rows by pair key over the whole table (§3),
 //! the smallest `CONFLICTID` per primary visit (§5.2) and which conflicts already exist.
 
 use std::collections::{HashMap, HashSet};
@@ -16,7 +16,7 @@ use super::key_tables::{self, PAIR_KEYS, SCOPE_KEYS, VISIT_IDS};
 use super::uuid_param::UuidParam;
 use crate::scope::{BatchScope, Scope};
 
-/// The ASCII whitespace that rules.md §1 trims, as a PostgreSQL escape string for `btrim`.
+/// The ASCII whitespace that docs/rules.md §1 trims, as a PostgreSQL escape string for `btrim`.
 pub(crate) const TRIM_CHARS: &str = r"E' \t\n\f\r'";
 
 /// The control columns of one CVM row. `conflict_core::plan::RowKind::classify(conflict_id,
@@ -149,7 +149,7 @@ pub fn read_scope_rows<C: GenericClient>(
 }
 
 /// Every CVM row (any kind, any date) whose (`VisitID`, `ConVisitID`) is one of `keys`,
-/// ordered by `"ID"` (lifecycle.md §3 looks over the whole table).
+/// ordered by `"ID"` (docs/lifecycle.md §3 looks over the whole table).
 pub fn read_rows_by_pair_keys<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
@@ -179,7 +179,7 @@ pub fn read_rows_by_pair_keys<C: GenericClient>(
 }
 
 /// The smallest non-NULL `CONFLICTID` over all CVM rows of each given primary visit
-/// (lifecycle.md §5.2 step 1). Visits without one are absent from the map.
+/// (docs/lifecycle.md §5.2 step 1). Visits without one are absent from the map.
 pub fn smallest_conflict_ids<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,

@@ -1,4 +1,4 @@
-//! The batch writer (lifecycle.md §3–§6, §9): everything one batch changes, in one
+//! The batch writer (docs/lifecycle.md §3–§6, §9): everything one batch changes, in one
 //! transaction together with its ledger entry.
 //!
 //! Order inside the transaction:
