@@ -203,6 +203,20 @@ pub enum Outcome {
     DryRun,
 }
 
+impl Outcome {
+    /// The outcome as the run report names it (`succeeded`, `failed`, `interrupted`,
+    /// `dry-run`; docs/lifecycle.md §11). `detection_runs."Status"` records an interrupted run
+    /// as `failed`, so the store maps it on its own.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::DryRun => "dry-run",
+        }
+    }
+}
+
 /// Keeps conflicts (issue "PostgreSQL conflict store"). Shared by all workers of a process.
 pub trait ConflictStore: Sync {
     type Error: std::error::Error + Send + Sync + 'static;

@@ -42,7 +42,8 @@ pub fn conflict_tables() -> Vec<TableDef> {
     parse_tables(CONFLICT_DDL)
 }
 
-/// The tables of the analytics schema, in script order.
+/// The tables of the analytics schema, in script order (only tests compare against them).
+#[cfg(any(test, feature = "test-support"))]
 pub fn analytics_tables() -> Vec<TableDef> {
     parse_tables(ANALYTICS_DDL)
 }

@@ -12,7 +12,9 @@ use postgres::{GenericClient, Row};
 
 use super::config::SchemaNames;
 use super::error::StoreError;
-use super::key_tables::{self, PAIR_KEYS, SCOPE_KEYS, VISIT_IDS};
+#[cfg(feature = "test-support")]
+use super::key_tables::PAIR_KEYS;
+use super::key_tables::{self, SCOPE_KEYS, VISIT_IDS};
 use super::uuid_param::UuidParam;
 use crate::scope::{BatchScope, Scope};
 
@@ -149,7 +151,9 @@ pub fn read_scope_rows<C: GenericClient>(
 }
 
 /// Every CVM row (any kind, any date) whose (`VisitID`, `ConVisitID`) is one of `keys`,
-/// ordered by `"ID"` (docs/lifecycle.md §3 looks over the whole table).
+/// ordered by `"ID"` (docs/lifecycle.md §3 looks over the whole table). The batch writer
+/// reads them joined to its pair table instead; tests use this to look at rows by key.
+#[cfg(feature = "test-support")]
 pub fn read_rows_by_pair_keys<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
