@@ -124,18 +124,24 @@ impl Default for RuleOptions {
 }
 
 /// Numeric parameters of the distance metric (docs/rules.md §8.1, §12).
+///
+/// The fields are private so that every value passes its check: a zero or NaN divisor or
+/// factor would silently turn every distance into infinity or NaN. Start from
+/// [`GeoParams::default`] and change a value with the `with_…` methods.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GeoParams {
-    pub earth_radius_m: f64,
-    pub metres_per_mile: f64,
-    /// `ExtraDistancePer` (X): finite and > 0, see [`GeoParams::with_extra_distance_per`].
-    pub extra_distance_per: f64,
+    earth_radius_m: f64,
+    metres_per_mile: f64,
+    extra_distance_per: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParamError {
     #[error("ExtraDistancePer must be finite and greater than 0, found {0}")]
     ExtraDistancePer(f64),
+    /// Metres per mile that are not finite or not > 0.
+    #[error("metres per mile must be finite and greater than 0, found {0}")]
+    MetresPerMile(f64),
     #[error("the date window of as-of {as_of} minus {years} years is out of range")]
     Window { as_of: NaiveDate, years: u32 },
 }
@@ -151,12 +157,37 @@ impl Default for GeoParams {
 }
 
 impl GeoParams {
+    /// Sets `ExtraDistancePer` (X, from `settings`), which must be finite and > 0.
     pub fn with_extra_distance_per(mut self, x: f64) -> Result<Self, ParamError> {
         if !x.is_finite() || x <= 0.0 {
             return Err(ParamError::ExtraDistancePer(x));
         }
         self.extra_distance_per = x;
         Ok(self)
+    }
+
+    /// Sets the metres per mile of the distance conversion, which must be finite and > 0.
+    pub fn with_metres_per_mile(mut self, m: f64) -> Result<Self, ParamError> {
+        if !m.is_finite() || m <= 0.0 {
+            return Err(ParamError::MetresPerMile(m));
+        }
+        self.metres_per_mile = m;
+        Ok(self)
+    }
+
+    /// Mean earth radius in metres of the great-circle distance.
+    pub fn earth_radius_m(&self) -> f64 {
+        self.earth_radius_m
+    }
+
+    /// Metres per mile of the distance conversion.
+    pub fn metres_per_mile(&self) -> f64 {
+        self.metres_per_mile
+    }
+
+    /// `ExtraDistancePer` (X), the factor every distance is multiplied by.
+    pub fn extra_distance_per(&self) -> f64 {
+        self.extra_distance_per
     }
 }
 
@@ -293,9 +324,23 @@ mod tests {
             GeoParams::default()
                 .with_extra_distance_per(1.1)
                 .unwrap()
-                .extra_distance_per,
+                .extra_distance_per(),
             1.1
         );
+    }
+
+    #[test]
+    fn metres_per_mile_must_be_positive_and_finite() {
+        for m in [0.0, -1609.0, f64::NAN, f64::NEG_INFINITY] {
+            assert!(matches!(
+                GeoParams::default().with_metres_per_mile(m),
+                Err(ParamError::MetresPerMile(_))
+            ));
+        }
+        // docs/rules.md §8.1: the mile is 1609 m by default; the exact value can be chosen.
+        assert_eq!(GeoParams::default().metres_per_mile(), 1609.0);
+        let exact = GeoParams::default().with_metres_per_mile(1609.344).unwrap();
+        assert_eq!(exact.metres_per_mile(), 1609.344);
     }
 
     #[test]

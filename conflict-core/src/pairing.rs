@@ -256,7 +256,7 @@ impl Batch {
         if a[0].is_nan() || b[0].is_nan() {
             return None;
         }
-        let d = haversine_rad(a[0], a[1], a[2], b[0], b[1], b[2], cfg.geo.earth_radius_m);
+        let d = haversine_rad(a[0], a[1], a[2], b[0], b[1], b[2], cfg.geo.earth_radius_m());
         Some(miles(d, &cfg.geo))
     }
 

@@ -588,12 +588,11 @@ fn build(raw: &RawCase) -> Case {
     ex.add_ssns(raw.exclusions.ssns.iter().copied());
     cfg.exclusions = ex;
     cfg.options = raw.options;
-    cfg.geo = GeoParams {
-        metres_per_mile: raw.metres_per_mile,
-        ..GeoParams::default()
-    }
-    .with_extra_distance_per(raw.x)
-    .unwrap();
+    cfg.geo = GeoParams::default()
+        .with_metres_per_mile(raw.metres_per_mile)
+        .unwrap()
+        .with_extra_distance_per(raw.x)
+        .unwrap();
     cfg.bands = SpeedBands::new(raw.bands.clone());
     Case { visits, cfg }
 }
@@ -915,9 +914,9 @@ fn config_defaults_are_the_spec_defaults() {
             EtaMiles::TwoDecimals
         )
     );
-    assert_eq!(cfg.geo.earth_radius_m, 6_371_008.8);
-    assert_eq!(cfg.geo.metres_per_mile, 1609.0);
-    assert_eq!(cfg.geo.extra_distance_per, 1.0);
+    assert_eq!(cfg.geo.earth_radius_m(), 6_371_008.8);
+    assert_eq!(cfg.geo.metres_per_mile(), 1609.0);
+    assert_eq!(cfg.geo.extra_distance_per(), 1.0);
     let d = |s: &str| s.parse::<NaiveDate>().unwrap();
     assert_eq!(
         (cfg.window.from, cfg.window.to),

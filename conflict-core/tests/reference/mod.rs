@@ -428,8 +428,8 @@ pub fn detect(visits: &[Visit], cfg: &DetectConfig) -> Result<RefOutput, String>
             let mut mph = None;
             let mut eta_h = None;
             if let (Some(p), Some(q)) = (a.location, b.location) {
-                let m = great_circle_m(p, q, cfg.geo.earth_radius_m) / cfg.geo.metres_per_mile
-                    * cfg.geo.extra_distance_per;
+                let m = great_circle_m(p, q, cfg.geo.earth_radius_m()) / cfg.geo.metres_per_mile()
+                    * cfg.geo.extra_distance_per();
                 let d_h = (m * 100.0).round() as i64;
                 miles = Some(m);
                 distance_h = Some(d_h);
