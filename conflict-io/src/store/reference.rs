@@ -82,7 +82,7 @@ pub fn read_extra_distance_per<C: GenericClient>(
     };
     GeoParams::default()
         .with_extra_distance_per(x)
-        .map(|g| g.extra_distance_per)
+        .map(|g| g.extra_distance_per())
         .map_err(|e| invalid(e.to_string()))
 }
 
