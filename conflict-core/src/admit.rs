@@ -13,24 +13,31 @@ use crate::stats::{AdmitStats, DropReason, WarningKind, Warnings};
 /// Two different records that carry the same `visit_id` (an input error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DuplicateId {
+    /// The visit id that occurs twice.
     pub visit_id: String,
     /// Input positions of the first record and of the conflicting one.
     pub first: usize,
+    /// Input index of the second record with that id.
     pub second: usize,
 }
 
 /// An admitted visit: the input position, the trimmed SSN and the resolved location.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Admitted {
+    /// Input index of the visit.
     pub index: usize,
+    /// The trimmed SSN the visit is paired by.
     pub ssn: String,
+    /// The visit's location and where it came from (docs/rules.md §4); `None` when it has none.
     pub location: Option<(Location, LocationSource)>,
 }
 
 /// Result of admission: admitted visits in input order plus counters.
 #[derive(Debug, Clone, Default)]
 pub struct Admission {
+    /// The admitted visits, in input order.
     pub admitted: Vec<Admitted>,
+    /// Counters and warnings of the admission.
     pub stats: AdmitStats,
 }
 

@@ -9,10 +9,13 @@ use crate::stats::WarningKind;
 pub enum Gps {
     /// NULL, blank or `,`: silently no location.
     None,
+    /// A string that is not a location; the kind says why (a counted warning).
     Invalid(WarningKind),
+    /// A valid location.
     Valid(Location),
 }
 
+/// Parses a GPS string as docs/rules.md §4 says: `lat,lon` in degrees, with the listed tolerances.
 pub fn parse_gps(raw: Option<&str>) -> Gps {
     let Some(raw) = raw else { return Gps::None };
     // Most strings hold no quote: borrow them instead of copying (the hot path of admission).

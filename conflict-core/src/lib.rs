@@ -23,6 +23,9 @@
 //! assert_eq!(report.pairs.candidates, 2);
 //! ```
 
+// Every public item says what it is for: the crate is embedded by other programs.
+#![deny(missing_docs)]
+
 pub mod admit;
 pub mod bands;
 pub mod decimal;
@@ -36,8 +39,8 @@ pub mod model;
 pub mod options;
 pub mod pairing;
 pub mod plan;
-pub mod rules;
-pub mod states;
+mod rules;
+mod states;
 pub mod stats;
 
 pub use bands::{SpeedBand, SpeedBands};

@@ -9,14 +9,18 @@ use chrono::{Months, NaiveDate};
 
 use crate::bands::SpeedBands;
 
+/// The two rule profiles of docs/rules.md §12: the switches' defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Profile {
+    /// The current system's behaviour (the default).
     #[default]
     Current,
+    /// The older system's behaviour, for comparisons.
     Classic,
 }
 
 impl Profile {
+    /// The profile's name as the command line and configuration spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::Current => "current",
@@ -47,45 +51,62 @@ impl FromStr for Profile {
 /// Rules 3 and 6: only (schedule-only V1, completed V2), or both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
+    /// From V1 to V2 only.
     OneWay,
+    /// In both directions.
     BothWays,
 }
 
 /// Which gap the DistanceFlag compares the ETA with (docs/rules.md §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DistanceGap {
+    /// Absolute gap between one visit's end and the other's start.
     AbsEndToStart,
+    /// The positive gap in either order.
     PositiveEitherWay,
 }
 
 /// How `MinuteDiffBetweenSch` is reported (docs/rules.md §8.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MinuteDiff {
+    /// Absolute difference of end and start.
     AbsEndToStart,
+    /// The smaller positive difference, else zero.
     MinPositiveOrZero,
 }
 
 /// Which miles the ETA is computed from (docs/rules.md §8.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EtaMiles {
+    /// Distance rounded to two decimals for the travel time.
     TwoDecimals,
+    /// Distance in whole miles for the travel time.
     WholeMiles,
 }
 
+/// The optional ZIP comparison of docs/rules.md §12.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ZipCheck {
+    /// No ZIP check.
     Off,
+    /// Provider and patient ZIP codes must match.
     ProviderPatientZip,
 }
 
 /// Every switch of docs/rules.md §12. A profile is only a preset of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RuleOptions {
+    /// Direction of rules 3 and 6.
     pub rules_3_6_direction: Direction,
+    /// How the distance rule measures the gap between visits.
     pub distance_gap: DistanceGap,
+    /// How `MinuteDiff` is computed.
     pub minute_diff: MinuteDiff,
+    /// Which distance the travel time uses.
     pub eta_miles: EtaMiles,
+    /// The optional ZIP check.
     pub zip_check: ZipCheck,
+    /// Drop pairs whose states cannot match (docs/rules.md §10).
     pub cross_state_filter: bool,
     /// Insert-only (docs/lifecycle.md §5): never changes detection.
     pub insert_requires_not_missed: bool,
@@ -94,6 +115,7 @@ pub struct RuleOptions {
 }
 
 impl RuleOptions {
+    /// The switches of a profile.
     pub fn profile(profile: Profile) -> Self {
         match profile {
             Profile::Current => RuleOptions {
@@ -135,15 +157,23 @@ pub struct GeoParams {
     extra_distance_per: f64,
 }
 
+/// A parameter out of its allowed range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParamError {
+    /// `ExtraDistancePer` not finite or not > 0.
     #[error("ExtraDistancePer must be finite and greater than 0, found {0}")]
     ExtraDistancePer(f64),
     /// Metres per mile that are not finite or not > 0.
     #[error("metres per mile must be finite and greater than 0, found {0}")]
     MetresPerMile(f64),
     #[error("the date window of as-of {as_of} minus {years} years is out of range")]
-    Window { as_of: NaiveDate, years: u32 },
+    /// The window's first day would be before the earliest representable date.
+    Window {
+        /// The as-of date.
+        as_of: NaiveDate,
+        /// The lookback in years.
+        years: u32,
+    },
 }
 
 impl Default for GeoParams {
@@ -194,12 +224,16 @@ impl GeoParams {
 /// The inclusive date window `[as_of − lookback_years, as_of + lookforward_days]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// First day, inclusive.
     pub from: NaiveDate,
+    /// Last day, inclusive.
     pub to: NaiveDate,
 }
 
 impl Window {
+    /// Years before the as-of date (docs/lifecycle.md §2).
     pub const DEFAULT_LOOKBACK_YEARS: u32 = 2;
+    /// Days after the as-of date.
     pub const DEFAULT_LOOKFORWARD_DAYS: u32 = 45;
 
     /// Subtracting years keeps month and day; 29 February becomes 28 February (chrono clamps
@@ -222,6 +256,7 @@ impl Window {
         Ok(Window { from, to })
     }
 
+    /// The default window around `as_of`.
     pub fn default_around(as_of: NaiveDate) -> Result<Self, ParamError> {
         Window::around(
             as_of,
@@ -230,6 +265,7 @@ impl Window {
         )
     }
 
+    /// `d` lies in the window, bounds included.
     pub fn contains(&self, d: NaiveDate) -> bool {
         self.from <= d && d <= self.to
     }
@@ -238,6 +274,7 @@ impl Window {
 /// Exclusion lists and the placeholder-SSN set (docs/rules.md §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exclusions {
+    /// Excluded provider ids.
     pub providers: HashSet<String>,
     /// Trimmed, non-blank SSNs.
     pub ssns: HashSet<String>,
@@ -273,10 +310,15 @@ impl Exclusions {
 /// Everything detection needs besides the visits.
 #[derive(Debug, Clone)]
 pub struct DetectConfig {
+    /// The rule switches.
     pub options: RuleOptions,
+    /// Distance parameters.
     pub geo: GeoParams,
+    /// Speed bands.
     pub bands: SpeedBands,
+    /// The date window of admission.
     pub window: Window,
+    /// Excluded providers and SSNs.
     pub exclusions: Exclusions,
 }
 

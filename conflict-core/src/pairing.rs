@@ -23,17 +23,22 @@ use crate::stats::PairStats;
 /// One detected ordered pair. `v1`/`v2` index the input visit slice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DetectedPair {
+    /// Index of V1 in the visit slice.
     pub v1: usize,
+    /// Index of V2 in the visit slice.
     pub v2: usize,
     /// The seven rule flags in CVM order.
     pub flags: [bool; 7],
+    /// The four metrics of the pair.
     pub metrics: Metrics,
 }
 
 /// Receives detected pairs, in deterministic order (by SSN, visit date, then input order of
 /// V1 and V2). Returning an error stops detection.
 pub trait PairSink {
+    /// What the sink may fail with; detection stops and returns it.
     type Error;
+    /// Receives one detected pair (in key order).
     fn accept(&mut self, pair: &DetectedPair) -> Result<(), Self::Error>;
 }
 
@@ -87,6 +92,7 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Groups the admitted visits by key into columns. Public, with [`pair_batch`], so that benchmarks can time grouping and pairing apart; [`crate::detect`] is the API.
     pub fn build(visits: &[Visit], admission: &Admission) -> Batch {
         let adm = &admission.admitted;
         // Pass 1, over the admitted visits in parallel chunks: SSN ids and visit dates.
@@ -243,10 +249,12 @@ impl Batch {
         }
     }
 
+    /// Number of admitted visits in the batch.
     pub fn len(&self) -> usize {
         self.index.len()
     }
 
+    /// No admitted visit.
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
     }

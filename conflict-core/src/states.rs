@@ -41,6 +41,7 @@ impl StateFinals {
         StateFinals { p, pa }
     }
 
+    #[cfg(test)]
     pub fn unknown(&self) -> bool {
         self.p.is_none() && self.pa.is_none()
     }

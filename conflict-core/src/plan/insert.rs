@@ -13,7 +13,10 @@ const SCHEDULE_ONLY_FLAGS: [usize; 2] = [0, 3];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertDecision {
     /// Insert with these flags (`StatusFlag 'N'`, `InServiceFlag`/`PTOFlag` `'N'`).
-    Insert { flags: [bool; 7] },
+    Insert {
+        /// The flags the row is inserted with.
+        flags: [bool; 7],
+    },
     /// Suppressed by an insert-only switch: counted `not_inserted_by_switch`, but still a
     /// detected pair for stale resolution (§6).
     NotInsertedBySwitch,
@@ -22,9 +25,11 @@ pub enum InsertDecision {
 /// What the switches need to know about the pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewPair {
+    /// The computed rule flags.
     pub flags: [bool; 7],
     /// `is_missed` of V1 and V2.
     pub v1_missed: Option<bool>,
+    /// `is_missed` of V2.
     pub v2_missed: Option<bool>,
     /// V1's visit date (the row's `VisitDate`).
     pub visit_date: NaiveDate,

@@ -44,7 +44,9 @@ pub struct StoredRow {
     pub visit_id: String,
     /// `"ConVisitID"`.
     pub con_visit_id: String,
+    /// `"CONFLICTID"`.
     pub conflict_id: Option<i64>,
+    /// The row's kind, from its dates and `CONFLICTID`.
     pub kind: RowKind,
     /// `"StatusFlag"` as stored (any text, or NULL).
     pub status: Option<String>,
