@@ -28,11 +28,13 @@ pub struct PreflightOptions {
 /// `source()`), and none carries a credential.
 #[derive(Debug, thiserror::Error)]
 pub enum PreflightError {
+    /// The conflict database cannot be reached or lacks tables or columns.
     #[error("conflict database: {0}")]
     ConflictDatabase(StoreError),
     /// The analytics messages name the analytics side themselves.
     #[error("{0}")]
     Analytics(AnalyticsError),
+    /// The reference tables hold an unusable value.
     #[error("settings of the conflict schema: {0}")]
     Settings(StoreError),
 }

@@ -8,6 +8,7 @@ use conflict_core::{DetectReport, DetectedPair, Visit};
 use super::atomic::write_atomically;
 use super::problems::CsvError;
 
+/// The header of `conflicts.csv` (docs/file-formats.md §5).
 pub const CONFLICTS_HEADER: &str = "visit_id,con_visit_id,ssn,visit_date,provider_id,con_provider_id,SameSchTimeFlag,SameVisitTimeFlag,SchAndVisitTimeSameFlag,SchOverAnotherSchTimeFlag,VisitTimeOverAnotherVisitTimeFlag,SchTimeOverVisitTimeFlag,DistanceFlag,MinuteDiffBetweenSch,DistanceMilesFromLatLng,AverageMilesPerHour,ETATravelMinutes";
 
 /// Sorts `pairs` by (visit_id, con_visit_id) bytes and writes them atomically to `path`.

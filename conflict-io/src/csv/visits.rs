@@ -51,12 +51,15 @@ const REQUIRED: [&str; 8] = [
 /// Visits read from a file, with the line each started on.
 #[derive(Debug, Clone, Default)]
 pub struct CsvVisits {
+    /// The visits, in file order.
     pub visits: Vec<Visit>,
+    /// The file line of each visit, for messages.
     pub lines: Vec<u64>,
     /// Header names the reader does not know (ignored).
     pub unknown_columns: Vec<String>,
 }
 
+/// Reads `visits.csv` (docs/file-formats.md §2); every malformed cell is reported.
 pub fn read_visits(path: &Path) -> Result<CsvVisits, CsvError> {
     let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
         path: path.to_path_buf(),

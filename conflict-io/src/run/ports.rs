@@ -35,6 +35,7 @@ pub type Key = (NaiveDate, String);
 
 /// Reads base visits and their business columns (issue "Analytics source over ODBC").
 pub trait VisitSource {
+    /// What the source fails with; it fails the batch (or the run).
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Admissible visits of the scope (window, exclusions and candidate pre-filter pushed down).
@@ -76,13 +77,17 @@ pub trait VisitSource {
     ) -> Result<Vec<Visit>, Self::Error>;
 }
 
+/// Which keys a run covers (docs/lifecycle.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Every key of the window.
     Full,
+    /// Only the keys of visits changed since the watermark.
     Incremental,
 }
 
 impl Mode {
+    /// The mode's name in reports and `detection_runs`.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Full => "full",
@@ -94,16 +99,23 @@ impl Mode {
 /// What a new run is asked to do.
 #[derive(Debug, Clone)]
 pub struct RunParams {
+    /// Full or incremental.
     pub mode: Mode,
+    /// The rule profile.
     pub profile: conflict_core::Profile,
+    /// The rule switches (the profile's, with overrides).
     pub options: RuleOptions,
     /// Default: the date of the run timestamp.
     pub as_of: Option<NaiveDate>,
+    /// Window: years before the as-of date.
     pub lookback_years: u32,
+    /// Window: days after the as-of date.
     pub lookforward_days: u32,
     /// Incremental: explicit watermark; otherwise derived (docs/lifecycle.md §2).
     pub since: Option<NaiveDateTime>,
+    /// Incremental: the safety look-back of the derived watermark, in hours (docs/lifecycle.md §2.2).
     pub lookback_hours: u32,
+    /// Roll every batch back, report what would change (docs/lifecycle.md §13).
     pub dry_run: bool,
     /// InService detection after the regular batches (default on).
     pub inservice: bool,
@@ -114,12 +126,17 @@ pub struct RunParams {
 /// A run as recorded in `detection_runs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
+    /// `detection_runs` id.
     pub run_id: i64,
+    /// Full or incremental.
     pub mode: Mode,
     /// Every timestamp the run writes (docs/lifecycle.md §1).
     pub run_ts: NaiveDateTime,
+    /// The run's as-of date.
     pub as_of: NaiveDate,
+    /// The run's date window.
     pub window: Window,
+    /// Incremental: the watermark of the delta keys.
     pub since: Option<NaiveDateTime>,
 }
 
@@ -128,35 +145,51 @@ pub struct RunInfo {
 pub struct BatchSpec {
     /// Stable name in the ledger, e.g. `ssn:123` or `keys:0007`.
     pub key: String,
+    /// The keys it covers.
     pub scope: Scope,
 }
 
 /// Everything a batch hands to the store.
 pub struct BatchInput<'a> {
+    /// The visits the batch read.
     pub visits: &'a [Visit],
+    /// What detection did with them.
     pub report: &'a DetectReport,
+    /// The detected pairs, indexing `visits`.
     pub pairs: &'a [DetectedPair],
+    /// Business columns of the visits in pairs, by visit id.
     pub details: &'a HashMap<String, VisitDetails>,
+    /// The run's rule options (insert-only switches).
     pub options: &'a RuleOptions,
     /// Read and detection times of this batch, recorded in the ledger.
     pub fetch_secs: f64,
+    /// Seconds spent detecting.
     pub detect_secs: f64,
 }
 
 /// Write counters of docs/lifecycle.md §11.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteCounts {
+    /// Re-detected rows rewritten.
     pub updated: u64,
+    /// Re-detected rows left untouched.
     pub unchanged: u64,
+    /// Orphans adopted.
     pub adopted: u64,
+    /// New rows.
     pub inserted: u64,
+    /// New pairs suppressed by an insert-only switch.
     pub not_inserted_by_switch: u64,
+    /// Stale rows resolved.
     pub resolved: u64,
+    /// New `conflicts` rows.
     pub conflicts_created: u64,
+    /// Write warnings (`duplicate_cvm_key`, …).
     pub warnings: Warnings,
 }
 
 impl WriteCounts {
+    /// Adds `o`'s counters.
     pub fn merge(&mut self, o: &WriteCounts) {
         self.updated += o.updated;
         self.unchanged += o.unchanged;
@@ -171,12 +204,17 @@ impl WriteCounts {
 
 /// Everything the InService (or PTO) step hands to the store.
 pub struct EventInput<'a> {
+    /// In-service or PTO.
     pub kind: EventKind,
+    /// The window's visits.
     pub visits: &'a [Visit],
     /// Admission of `visits` (trimmed SSNs, resolved locations).
     pub admission: &'a conflict_core::admit::Admission,
+    /// The events read, with their payloads.
     pub events: &'a [SourcedEvent],
+    /// The admitted events, indexing `events`.
     pub admitted_events: &'a [AdmittedEvent],
+    /// The detected (visit, event) pairs.
     pub pairs: &'a [EventPair],
     /// Business columns of the visits in `pairs`.
     pub details: &'a HashMap<String, VisitDetails>,
@@ -185,17 +223,24 @@ pub struct EventInput<'a> {
 /// Write counters of the InService step (docs/lifecycle.md §11).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventCounts {
+    /// Rows rewritten.
     pub updated: u64,
+    /// Rows left untouched.
     pub unchanged: u64,
+    /// New rows.
     pub inserted: u64,
+    /// New `conflicts` rows.
     pub conflicts_created: u64,
+    /// Write warnings.
     pub warnings: Warnings,
 }
 
 /// How a run ended, for `detection_runs` and `InProgressFlag`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// Every batch was applied.
     Succeeded,
+    /// A batch or a step failed.
     Failed,
     /// Stopped by a signal before all batches were done; resumable.
     Interrupted,
@@ -219,6 +264,7 @@ impl Outcome {
 
 /// Keeps conflicts (issue "PostgreSQL conflict store"). Shared by all workers of a process.
 pub trait ConflictStore: Sync {
+    /// What the store fails with; [`ConflictStore::is_transient`] tells whether to retry.
     type Error: std::error::Error + Send + Sync + 'static;
     /// Held for the whole run by the process that started (or resumed) it; dropping releases.
     type Lock: Send;

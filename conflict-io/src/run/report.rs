@@ -72,28 +72,47 @@ pub struct Timing {
     pub apply_rows_per_sec: f64,
 }
 
+/// The whole-run report of docs/lifecycle.md §11.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
+    /// `detection_runs` id.
     pub run_id: i64,
+    /// `full` or `incremental`.
     pub mode: String,
+    /// The rule profile's name.
     pub profile: String,
+    /// The as-of date.
     pub as_of: String,
+    /// First and last day of the window.
     pub window: [String; 2],
+    /// Incremental: the watermark.
     pub since: Option<String>,
+    /// The run timestamp every write carries.
     pub run_ts: String,
+    /// How the run ended ([`crate::run::Outcome::as_str`]).
     pub status: String,
+    /// A dry run.
     pub dry_run: bool,
+    /// Workers of the owning process.
     pub workers: usize,
+    /// Visits and keys read.
     pub input: InputCounts,
+    /// Detection counters.
     pub detection: DetectionCounts,
+    /// Write counters.
     pub writes: WriteReport,
+    /// The InService/PTO steps.
     pub inservice: InServiceReport,
+    /// Warning counts by kind.
     pub warnings: BTreeMap<String, u64>,
+    /// The first few visit ids per warning kind.
     pub warning_examples: BTreeMap<String, Vec<String>>,
+    /// Seconds per phase.
     pub timing: Timing,
 }
 
 impl RunReport {
+    /// An empty report of `run`.
     pub fn for_run(run: &RunInfo, profile: &str, dry_run: bool, workers: usize) -> Self {
         RunReport {
             run_id: run.run_id,
@@ -109,6 +128,7 @@ impl RunReport {
         }
     }
 
+    /// Adds a batch's detection counters.
     pub fn add_detection(&mut self, admit: &AdmitStats, pairs: &PairStats) {
         self.input.visits_read += admit.visits_read;
         self.input.visits_admitted += admit.visits_admitted;
@@ -128,6 +148,7 @@ impl RunReport {
         self.add_warnings(&admit.warnings);
     }
 
+    /// Adds a batch's write counters.
     pub fn add_writes(&mut self, w: &WriteCounts) {
         let r = &mut self.writes;
         r.updated += w.updated;
@@ -182,6 +203,7 @@ impl RunReport {
         self.timing.batches += 1;
     }
 
+    /// Adds warnings (counts and examples).
     pub fn add_warnings(&mut self, w: &Warnings) {
         for (kind, n, ex) in w.iter() {
             *self.warnings.entry(kind.into()).or_default() += n;
@@ -195,6 +217,7 @@ impl RunReport {
         self.warning_examples.retain(|_, v| !v.is_empty());
     }
 
+    /// The report as stored in `detection_runs` and printed by `--report-json`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
@@ -206,14 +229,21 @@ impl RunReport {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BatchTotals {
+    /// Visits and keys read.
     pub input: InputCounts,
+    /// Detection counters.
     pub detection: DetectionCounts,
+    /// Write counters.
     pub writes: WriteReport,
+    /// Warning counts by kind.
     pub warnings: BTreeMap<String, u64>,
+    /// The first few visit ids per warning kind.
     pub warning_examples: BTreeMap<String, Vec<String>>,
     /// Seconds spent reading, detecting and writing this batch.
     pub read_visits: f64,
+    /// Seconds detecting.
     pub detect: f64,
+    /// Seconds writing.
     pub apply: f64,
 }
 

@@ -46,6 +46,7 @@ impl Identifier {
         }
     }
 
+    /// The identifier as configured.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -90,6 +91,7 @@ impl QualifiedName {
         Ok(QualifiedName(parts))
     }
 
+    /// The parts, outermost first.
     pub fn parts(&self) -> &[Identifier] {
         &self.0
     }
@@ -113,11 +115,14 @@ impl fmt::Display for QualifiedName {
 /// The two configured schema names (defaults `conflict` and `analytics`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaNames {
+    /// The conflict schema.
     pub conflict: Identifier,
+    /// The analytics schema (possibly `database.schema`).
     pub analytics: QualifiedName,
 }
 
 impl SchemaNames {
+    /// Validates both names.
     pub fn new(conflict: &str, analytics: &str) -> Result<Self, StoreError> {
         Ok(SchemaNames {
             conflict: Identifier::new("conflict schema name", conflict)?,

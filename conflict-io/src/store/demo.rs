@@ -34,10 +34,19 @@ const CHUNK: usize = 5_000;
 pub enum DemoError {
     /// The schema exists and holds tables; loading would replace them.
     #[error("schema {schema:?} already exists and is not empty; choose another name or pass --replace to drop and recreate it")]
-    NotEmpty { schema: String },
+    NotEmpty {
+        /// The schema named.
+        schema: String,
+    },
     /// A visit cannot be loaded into the analytics tables.
     #[error("visit {visit_id:?}: {reason}")]
-    InvalidVisit { visit_id: String, reason: String },
+    InvalidVisit {
+        /// The visit.
+        visit_id: String,
+        /// Why it cannot be loaded.
+        reason: String,
+    },
+    /// The database refused a statement.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -46,10 +55,15 @@ pub enum DemoError {
 /// the key (`VisitID`, `ConVisitID`); two or more copies make a legacy duplicate key.
 #[derive(Debug, Clone)]
 pub struct LegacyPair {
+    /// `VisitID` of the stored rows.
     pub visit_id: String,
+    /// `ConVisitID` of the stored rows.
     pub con_visit_id: String,
+    /// The caregiver's SSN.
     pub ssn: String,
+    /// The visit date.
     pub visit_date: NaiveDate,
+    /// How many orphan rows carry the key.
     pub copies: usize,
 }
 

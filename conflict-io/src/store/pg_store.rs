@@ -95,6 +95,7 @@ impl PgStore {
         self.changes.as_deref()
     }
 
+    /// The schema names the store was opened with.
     pub fn names(&self) -> &SchemaNames {
         &self.names
     }
@@ -104,6 +105,7 @@ impl PgStore {
         &self.info
     }
 
+    /// The connection pool (for statements outside the port, e.g. `db` commands).
     pub fn pool(&self) -> &Pool {
         &self.pool
     }

@@ -68,6 +68,7 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// Opens the pool (one connection now, more on demand up to the options' maximum).
     pub fn build(conn: &ConnInfo, options: &PoolOptions) -> Result<Self, StoreError> {
         // The probe turns the common failures (down, refused, bad login) into an immediate,
         // precise error; r2d2 alone would retry silently until its timeout.

@@ -69,6 +69,7 @@ pub struct DuplicateKeys {
 pub struct SchemaPlan {
     /// The statement that scopes the unqualified statements to the conflict schema.
     pub preamble: String,
+    /// The steps, in execution order.
     pub steps: Vec<Step>,
     /// Set when the unique pair index is missing and cannot be created.
     pub duplicates: Option<DuplicateKeys>,

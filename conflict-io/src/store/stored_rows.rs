@@ -25,16 +25,23 @@ pub(crate) const TRIM_CHARS: &str = r"E' \t\n\f\r'";
 /// inservice_dates, pto_dates)` gives its kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CvmControlRow {
+    /// `"ID"`.
     pub id: i64,
     /// Canonical lower-case uuid text; empty when NULL.
     pub visit_id: String,
+    /// `"ConVisitID"` as canonical text; empty when NULL.
     pub con_visit_id: String,
     /// Trimmed `"SSN"`.
     pub ssn: Option<String>,
+    /// `"VisitDate"`.
     pub visit_date: Option<NaiveDate>,
+    /// `"CONFLICTID"`.
     pub conflict_id: Option<i64>,
+    /// `"StatusFlag"`.
     pub status: Option<String>,
+    /// `"UpdateFlag"`.
     pub update_flag: Option<i16>,
+    /// `"ResolveDate"`.
     pub resolve_date: Option<NaiveDateTime>,
     /// The seven rule flags as stored, in `FLAG_NAMES` order.
     pub flags: [Option<String>; 7],
