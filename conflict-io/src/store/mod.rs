@@ -63,6 +63,8 @@ mod demo;
 mod error;
 mod event_writer;
 mod key_tables;
+// Internal; reachable from outside only through `testing` (feature `test-support`).
+#[allow(missing_docs)]
 mod ledger;
 mod pair_table;
 mod pg_store;
@@ -99,6 +101,7 @@ pub use uuid_param::UuidParam;
 /// real PostgreSQL (feature `test-support`). Not part of the API: they may change at any time.
 #[cfg(feature = "test-support")]
 #[doc(hidden)]
+#[allow(missing_docs)] // internals, documented where they are defined for maintainers
 pub mod testing {
     /// The DDL of every table (`docs/tables.md`).
     pub mod ddl {

@@ -13,7 +13,9 @@ use super::error::StoreError;
 use crate::run::Reference;
 
 /// Warning kinds of this module that the core does not define.
+/// `settings` has no row, or a NULL `ExtraDistancePer`: X is 1.0.
 pub const SETTINGS_MISSING: &str = "settings_missing";
+/// `settings` has more than one row: the lowest `"ID"` wins.
 pub const SETTINGS_MULTIPLE_ROWS: &str = "settings_multiple_rows";
 
 /// X when `settings` has no row or a NULL `ExtraDistancePer`.
