@@ -222,7 +222,9 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         .map_err(|e| invalid(anyhow!("--since: {e}")))?;
     let lookback_hours = match &args.lookback {
         Some(l) => parse_lookback(l).map_err(|e| invalid(anyhow!("--lookback: {e}")))?,
-        None => file.lookback_hours.unwrap_or(36),
+        None => file
+            .lookback_hours
+            .unwrap_or(RunParams::DEFAULT_LOOKBACK_HOURS),
     };
     if mode == Mode::Full && (since.is_some() || args.lookback.is_some()) {
         return Err(invalid(anyhow!(
@@ -253,8 +255,12 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         profile,
         options,
         as_of: args.as_of,
-        lookback_years: file.lookback_years.unwrap_or(2),
-        lookforward_days: file.lookforward_days.unwrap_or(45),
+        lookback_years: file
+            .lookback_years
+            .unwrap_or(conflict_core::Window::DEFAULT_LOOKBACK_YEARS),
+        lookforward_days: file
+            .lookforward_days
+            .unwrap_or(conflict_core::Window::DEFAULT_LOOKFORWARD_DAYS),
         since,
         lookback_hours,
         dry_run: args.dry_run,

@@ -123,6 +123,11 @@ pub struct RunParams {
     pub pto: bool,
 }
 
+impl RunParams {
+    /// The safety look-back of an incremental run's derived watermark (docs/lifecycle.md §2.2).
+    pub const DEFAULT_LOOKBACK_HOURS: u32 = 36;
+}
+
 /// A run as recorded in `detection_runs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
