@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use conflict_core::Profile;
 use conflict_io::analytics::{
     AnalyticsConfig, AnalyticsSchema, AnalyticsSource, ConnectionString, Dialect,
@@ -52,9 +52,9 @@ pub struct RunArgs {
     /// Centre of the date window. Default: the date of the run timestamp (UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
-    /// Rule profile (default current).
-    #[arg(long, value_enum)]
-    pub profile: Option<ProfileArg>,
+    /// Rule profile, `current` or `classic` (default current).
+    #[arg(long)]
+    pub profile: Option<Profile>,
     /// PostgreSQL connection string of the conflict database (libpq key=value or URL).
     #[arg(
         long,
@@ -103,12 +103,6 @@ pub struct RunArgs {
     /// Help a run started by another process (possibly on another machine).
     #[arg(long, value_name = "RUN_ID")]
     pub join: Option<i64>,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ProfileArg {
-    Current,
-    Classic,
 }
 
 struct Resolved {
@@ -199,8 +193,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         .parse()
         .map_err(|e: String| invalid(anyhow!(e)))?;
     let profile = match args.profile {
-        Some(ProfileArg::Current) => Profile::Current,
-        Some(ProfileArg::Classic) => Profile::Classic,
+        Some(p) => p,
         None => file
             .profile
             .as_deref()

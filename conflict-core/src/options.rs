@@ -93,6 +93,55 @@ pub enum ZipCheck {
     ProviderPatientZip,
 }
 
+/// Names of a switch's values: `as_str` (the configuration file's snake_case spelling),
+/// `Display`, and `FromStr`, which also takes the command line's kebab-case spelling. One
+/// parser for both, so the two cannot drift apart.
+macro_rules! option_names {
+    ($ty:ident { $($variant:ident => $name:literal $(| $alias:literal)*),+ $(,)? }) => {
+        impl $ty {
+            /// The value's name as the configuration file spells it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s.replace('-', "_").as_str() {
+                    $($name $(| $alias)* => Ok($ty::$variant),)+
+                    _ => Err(format!(
+                        "expected {}",
+                        [$($name),+].join(" or ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+option_names!(Direction { OneWay => "one_way", BothWays => "both_ways" });
+option_names!(DistanceGap {
+    AbsEndToStart => "abs_end_to_start",
+    PositiveEitherWay => "positive_either_way",
+});
+// The command line's `--minute-diff` shares its value names with `--distance-gap`, so
+// `positive_either_way` is accepted for the classic variant as well.
+option_names!(MinuteDiff {
+    AbsEndToStart => "abs_end_to_start",
+    MinPositiveOrZero => "min_positive_or_zero" | "positive_either_way",
+});
+option_names!(EtaMiles { TwoDecimals => "two_decimals", WholeMiles => "whole_miles" });
+option_names!(ZipCheck { Off => "off", ProviderPatientZip => "provider_patient_zip" });
+
 /// Every switch of docs/rules.md §12. A profile is only a preset of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RuleOptions {
@@ -369,6 +418,34 @@ mod tests {
                 .extra_distance_per(),
             1.1
         );
+    }
+
+    #[test]
+    fn switch_values_parse_in_both_spellings_and_print_as_the_config_file_writes_them() {
+        // docs/lifecycle.md §0 (configuration file) and docs/file-formats.md §1 (command line).
+        assert_eq!("one_way".parse(), Ok(Direction::OneWay));
+        assert_eq!("both-ways".parse(), Ok(Direction::BothWays));
+        assert_eq!("abs-end-to-start".parse(), Ok(DistanceGap::AbsEndToStart));
+        assert_eq!(
+            "positive-either-way".parse(),
+            Ok(MinuteDiff::MinPositiveOrZero)
+        );
+        assert_eq!(
+            "min_positive_or_zero".parse(),
+            Ok(MinuteDiff::MinPositiveOrZero)
+        );
+        assert_eq!("whole-miles".parse(), Ok(EtaMiles::WholeMiles));
+        assert_eq!(
+            "provider-patient-zip".parse(),
+            Ok(ZipCheck::ProviderPatientZip)
+        );
+        assert_eq!(EtaMiles::TwoDecimals.to_string(), "two_decimals");
+        assert_eq!(
+            "furlongs".parse::<EtaMiles>(),
+            Err("expected two_decimals or whole_miles".to_string())
+        );
+        assert!("positive_either_way".parse::<DistanceGap>().is_ok());
+        assert!("min_positive_or_zero".parse::<DistanceGap>().is_err());
     }
 
     #[test]
