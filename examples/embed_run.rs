@@ -223,7 +223,7 @@ impl ConflictStore for MemoryStore {
                     visit_id: v1.visit_id.clone(),
                     con_visit_id: v2.visit_id.clone(),
                     new: NewPair {
-                        flags: p.flags,
+                        flags: p.flags.to_array(),
                         v1_missed: v1.is_missed,
                         v2_missed: v2.is_missed,
                         visit_date: v1.visit_date,

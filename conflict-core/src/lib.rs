@@ -19,7 +19,7 @@
 //! let mut pairs: Vec<DetectedPair> = Vec::new();
 //! let report = detect(&[a, b], &cfg, &mut pairs).unwrap();
 //! assert_eq!(pairs.len(), 2); // (a, b) and (b, a): same schedule, rule 1
-//! assert!(pairs[0].flags[0]);
+//! assert!(pairs[0].flags[conflict_core::Rule::SameSchTime]);
 //! assert_eq!(report.pairs.candidates, 2);
 //! ```
 
@@ -30,6 +30,7 @@ pub mod admit;
 pub mod bands;
 pub mod decimal;
 pub mod detect;
+mod flags;
 pub mod geo;
 pub mod gps;
 pub mod inservice;
@@ -46,6 +47,7 @@ pub mod stats;
 pub use bands::{SpeedBand, SpeedBands};
 pub use decimal::Decimal;
 pub use detect::{detect, DetectError, DetectReport};
+pub use flags::{Rule, RuleFlags};
 pub use metrics::Metrics;
 pub use model::{Location, LocationSource, Visit};
 pub use options::{DetectConfig, Exclusions, GeoParams, Profile, RuleOptions, Window};

@@ -11,6 +11,7 @@ use ndarray::{Array2, ArrayView1};
 use rayon::prelude::*;
 
 use crate::admit::Admission;
+use crate::flags::RuleFlags;
 use crate::geo::{haversine_rad, miles};
 use crate::intern::{merge_locals, FastMap, Local};
 use crate::metrics::{metrics_and_distance_flag, Metrics};
@@ -27,8 +28,8 @@ pub struct DetectedPair {
     pub v1: usize,
     /// Index of V2 in the visit slice.
     pub v2: usize,
-    /// The seven rule flags in CVM order.
-    pub flags: [bool; 7],
+    /// The rules the pair meets.
+    pub flags: RuleFlags,
     /// The four metrics of the pair.
     pub metrics: Metrics,
 }
@@ -298,8 +299,8 @@ impl Batch {
         };
         let (metrics, dist) =
             metrics_and_distance_flag(&t1, &t2, self.miles(i, j, cfg), zip_ok, opts, &cfg.bands);
-        let flags = [six[0], six[1], six[2], six[3], six[4], six[5], dist];
-        if !flags.contains(&true) {
+        let flags = RuleFlags::from_array([six[0], six[1], six[2], six[3], six[4], six[5], dist]);
+        if !flags.any() {
             return None;
         }
         if opts.cross_state_filter && !self.keep_states(i, j) {
@@ -307,7 +308,7 @@ impl Batch {
             return None;
         }
         stats.pairs_detected += 1;
-        for (c, f) in stats.per_flag.iter_mut().zip(flags) {
+        for (c, f) in stats.per_flag.iter_mut().zip(flags.iter()) {
             *c += f as u64;
         }
         Some(DetectedPair {

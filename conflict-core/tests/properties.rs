@@ -605,7 +605,7 @@ type Row = (usize, usize, [bool; 7], Metrics);
 fn rows(pairs: &[DetectedPair]) -> Vec<Row> {
     let mut rows: Vec<Row> = pairs
         .iter()
-        .map(|p| (p.v1, p.v2, p.flags, p.metrics))
+        .map(|p| (p.v1, p.v2, p.flags.to_array(), p.metrics))
         .collect();
     rows.sort_by_key(|r| (r.0, r.1));
     rows

@@ -406,7 +406,7 @@ fn run(visits: &[Visit], cfg: &DetectConfig) -> (Vec<Row>, DetectReport) {
         .map(|p| Row {
             v1: visits[p.v1].visit_id.clone(),
             v2: visits[p.v2].visit_id.clone(),
-            flags: p.flags.iter().map(|f| if *f { 'Y' } else { 'N' }).collect(),
+            flags: p.flags.iter().map(|f| if f { 'Y' } else { 'N' }).collect(),
             md: p.metrics.minute_diff,
             eta: p.metrics.eta_h.map(two_decimals),
             d: p.metrics.distance_h.map(two_decimals),

@@ -1218,11 +1218,10 @@ mod tests {
             pairs.len(),
             visits.len()
         );
-        for flag in 0..7 {
+        for rule in conflict_core::Rule::ALL {
             assert!(
-                pairs.iter().any(|p| p.flags[flag]),
-                "rule {} never fires",
-                flag + 1
+                pairs.iter().any(|p| p.flags[rule]),
+                "rule {rule:?} never fires"
             );
         }
         let w = report.warnings();

@@ -55,7 +55,7 @@ pub fn write_conflicts_to(
             a.provider_id.clone(),
             b.provider_id.clone(),
         ];
-        rec.extend(p.flags.iter().map(|&f| yn(f).to_string()));
+        rec.extend(p.flags.iter().map(|f| yn(f).to_string()));
         rec.push(m.minute_diff.map(|x| x.to_string()).unwrap_or_default());
         rec.push(two(m.distance_h));
         rec.push(m.mph.map(|x| x.to_string()).unwrap_or_default());

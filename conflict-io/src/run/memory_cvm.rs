@@ -81,7 +81,7 @@ impl MemoryCvm {
                 visit_id: input.visits[p.v1].visit_id.clone(),
                 con_visit_id: input.visits[p.v2].visit_id.clone(),
                 new: NewPair {
-                    flags: p.flags,
+                    flags: p.flags.to_array(),
                     v1_missed: input.visits[p.v1].is_missed,
                     v2_missed: input.visits[p.v2].is_missed,
                     visit_date: input.visits[p.v1].visit_date,

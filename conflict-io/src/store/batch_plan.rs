@@ -72,7 +72,7 @@ pub(crate) fn plan_rows(
             visit_id: key.visit_id.clone(),
             con_visit_id: key.con_visit_id.clone(),
             new: NewPair {
-                flags: pair.flags,
+                flags: pair.flags.to_array(),
                 v1_missed: visits[pair.v1].is_missed,
                 v2_missed: visits[pair.v2].is_missed,
                 visit_date: visits[pair.v1].visit_date,
@@ -127,7 +127,7 @@ mod tests {
         let pairs = vec![DetectedPair {
             v1: 0,
             v2: 1,
-            flags,
+            flags: flags.into(),
             metrics: Default::default(),
         }];
         let keys = vec![PairKey {
