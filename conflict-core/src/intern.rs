@@ -1,5 +1,5 @@
-//! Hashing and id interning shared by admission ([`crate::admit`]) and pairing
-//! ([`crate::pairing`]): short text keys become small integer ids so that grouping and
+//! Hashing and id interning shared by admission (`admit`) and pairing (`pairing`): short
+//! text keys become small integer ids so that grouping and
 //! comparisons work on integers. Kept apart so that neither module reaches into the other.
 
 use std::collections::HashMap;

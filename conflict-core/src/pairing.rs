@@ -93,7 +93,8 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Groups the admitted visits by key into columns. Public, with [`pair_batch`], so that benchmarks can time grouping and pairing apart; [`crate::detect`] is the API.
+    /// Groups the admitted visits by key into columns. Public, with [`pair_batch`], so that
+    /// benchmarks can time grouping and pairing apart; `detect` is the API.
     pub fn build(visits: &[Visit], admission: &Admission) -> Batch {
         let adm = &admission.admitted;
         // Pass 1, over the admitted visits in parallel chunks: SSN ids and visit dates.

@@ -6,6 +6,7 @@ mod changes;
 mod job;
 mod ports;
 mod report;
+mod totals;
 
 pub use changes::{Change, ChangeAction, ChangeSink};
 pub use job::{run_job, JobError, JobOptions, JobResult, Observer, Silent, Start};

@@ -1,5 +1,5 @@
 //! The two edges of a run: where visits come from and where conflicts are kept. The run
-//! (`super::job`) is generic over both, so services can embed it and tests can drive it with
+//! (the job) is generic over both, so services can embed it and tests can drive it with
 //! in-memory implementations; production uses the ODBC analytics source and the
 //! PostgreSQL store.
 
@@ -341,7 +341,7 @@ pub trait ConflictStore: Sync {
     fn batch_totals(
         &self,
         _run_id: i64,
-    ) -> Result<Option<Vec<super::report::BatchTotals>>, Self::Error> {
+    ) -> Result<Option<Vec<super::totals::BatchTotals>>, Self::Error> {
         Ok(None)
     }
 
