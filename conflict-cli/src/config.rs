@@ -4,12 +4,11 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context};
-use conflict_core::options::{Direction, DistanceGap, EtaMiles, MinuteDiff, ZipCheck};
+use anyhow::Context;
 use conflict_core::{Profile, RuleOptions};
 use serde::Deserialize;
 
-/// The `[rules]` table: overrides of single switches of rules.md §12.
+/// The `[rules]` table: overrides of single switches of docs/rules.md §12.
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RulesFile {
@@ -79,44 +78,25 @@ impl FileConfig {
 pub fn rule_options(profile: Profile, rules: Option<&RulesFile>) -> anyhow::Result<RuleOptions> {
     let mut o = RuleOptions::profile(profile);
     let Some(r) = rules else { return Ok(o) };
+    // One parser for the file and the command line: the core's `FromStr` of each switch.
+    fn parse<T: std::str::FromStr<Err = String>>(key: &str, v: &str) -> anyhow::Result<T> {
+        v.parse()
+            .map_err(|e| anyhow::anyhow!("rules.{key} = {v:?}: {e}"))
+    }
     if let Some(v) = &r.rules_3_6_direction {
-        o.rules_3_6_direction = match v.as_str() {
-            "one_way" => Direction::OneWay,
-            "both_ways" => Direction::BothWays,
-            _ => bail!("rules.rules_3_6_direction = {v:?}: expected one_way or both_ways"),
-        };
+        o.rules_3_6_direction = parse("rules_3_6_direction", v)?;
     }
     if let Some(v) = &r.distance_gap {
-        o.distance_gap = match v.as_str() {
-            "abs_end_to_start" => DistanceGap::AbsEndToStart,
-            "positive_either_way" => DistanceGap::PositiveEitherWay,
-            _ => bail!(
-                "rules.distance_gap = {v:?}: expected abs_end_to_start or positive_either_way"
-            ),
-        };
+        o.distance_gap = parse("distance_gap", v)?;
     }
     if let Some(v) = &r.minute_diff {
-        o.minute_diff = match v.as_str() {
-            "abs_end_to_start" => MinuteDiff::AbsEndToStart,
-            "min_positive_or_zero" => MinuteDiff::MinPositiveOrZero,
-            _ => bail!(
-                "rules.minute_diff = {v:?}: expected abs_end_to_start or min_positive_or_zero"
-            ),
-        };
+        o.minute_diff = parse("minute_diff", v)?;
     }
     if let Some(v) = &r.eta_miles {
-        o.eta_miles = match v.as_str() {
-            "two_decimals" => EtaMiles::TwoDecimals,
-            "whole_miles" => EtaMiles::WholeMiles,
-            _ => bail!("rules.eta_miles = {v:?}: expected two_decimals or whole_miles"),
-        };
+        o.eta_miles = parse("eta_miles", v)?;
     }
     if let Some(v) = &r.zip_check {
-        o.zip_check = match v.as_str() {
-            "off" => ZipCheck::Off,
-            "provider_patient_zip" => ZipCheck::ProviderPatientZip,
-            _ => bail!("rules.zip_check = {v:?}: expected off or provider_patient_zip"),
-        };
+        o.zip_check = parse("zip_check", v)?;
     }
     if let Some(v) = r.cross_state_filter {
         o.cross_state_filter = v;
@@ -149,7 +129,7 @@ pub fn parse_lookback(s: &str) -> Result<u32, String> {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` or with a space, optional fraction, optional `Z` (lifecycle.md §0).
+/// `YYYY-MM-DDTHH:MM:SS` or with a space, optional fraction, optional `Z` (docs/lifecycle.md §0).
 pub fn parse_since(s: &str) -> Result<chrono::NaiveDateTime, String> {
     let t = s.trim().trim_end_matches('Z');
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
@@ -165,6 +145,7 @@ pub fn parse_since(s: &str) -> Result<chrono::NaiveDateTime, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use conflict_core::options::{EtaMiles, ZipCheck};
 
     #[test]
     fn file_keys_and_rules_overrides() {

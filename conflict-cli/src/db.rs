@@ -5,7 +5,7 @@
 //!   transaction; it never changes an existing row and never fails because of legacy data (the
 //!   unique pair index is skipped, with a warning, while keys are duplicated). `--print-sql`
 //!   prints the statements instead of running them, for a DBA to review.
-//! * `conflicts db check --pg <conninfo> [--schema NAME]` runs the start-up check of schema.md
+//! * `conflicts db check --pg <conninfo> [--schema NAME]` runs the start-up check of docs/tables.md
 //!   §1, lists every missing table or column with the command that adds them, and notes
 //!   duplicate keys.
 //!
@@ -172,9 +172,9 @@ fn duplicates_warning(names: &SchemaNames, d: &DuplicateKeys) -> String {
     let mut s = format!(
         "warning: {} (VisitID, ConVisitID) key(s) of {cvm} are held by more than one row, so the \
          unique index {} is not created; runs update every row of such a key and warn \
-         duplicate_cvm_key (lifecycle.md §3). Examples:",
+         duplicate_cvm_key (docs/lifecycle.md §3). Examples:",
         d.keys,
-        store::schema_plan::PAIR_INDEX
+        store::PAIR_INDEX
     );
     for k in &d.examples {
         s += &format!(

@@ -1,10 +1,10 @@
-//! `conflicts detect`: file mode (file-format.md).
+//! `conflicts detect`: file mode (docs/file-formats.md).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::anyhow;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use conflict_core::options::{Direction, DistanceGap, EtaMiles, MinuteDiff, ZipCheck};
 use conflict_core::{
     detect, DetectConfig, DetectError, DetectedPair, GeoParams, Profile, RuleOptions, SpeedBands,
@@ -17,7 +17,7 @@ use crate::summary::DetectSummary;
 
 #[derive(Args)]
 pub struct DetectArgs {
-    /// Input visits (CSV with a header; columns in file-format.md §2).
+    /// Input visits (CSV with a header; columns in docs/file-formats.md §2).
     #[arg(long, value_name = "FILE")]
     pub visits: PathBuf,
     /// Speed bands (CSV `from,to,average_mph`). Default: 0-2:10 3-10:25 11-25:35 26-100:50
@@ -34,29 +34,32 @@ pub struct DetectArgs {
     )]
     pub extra_distance_per: String,
     /// Rule profile: `current` (today's production semantics) or `classic` (the original).
-    #[arg(long, value_enum, default_value_t = ProfileArg::Current)]
-    pub profile: ProfileArg,
+    #[arg(long, default_value_t = Profile::Current)]
+    pub profile: Profile,
     /// Centre of the date window [as-of − 2 years, as-of + 45 days]. Default: today (UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
     /// Output file; written to a temporary name and renamed on success.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Override the profile: rules 3 and 6 in one direction or both.
-    #[arg(long, value_enum, value_name = "WAY")]
-    pub rules_3_6_direction: Option<DirectionArg>,
-    /// Override the profile: the gap the DistanceFlag compares the ETA with.
-    #[arg(long, value_enum, value_name = "GAP")]
-    pub distance_gap: Option<GapArg>,
-    /// Override the profile: how MinuteDiffBetweenSch is reported.
-    #[arg(long, value_enum, value_name = "HOW")]
-    pub minute_diff: Option<GapArg>,
-    /// Override the profile: miles the ETA is computed from.
-    #[arg(long, value_enum, value_name = "MILES")]
-    pub eta_miles: Option<EtaArg>,
-    /// Skip the DistanceFlag when both visits have the same patient zip code.
-    #[arg(long, value_enum, value_name = "CHECK")]
-    pub zip_check: Option<ZipArg>,
+    /// Override the profile: rules 3 and 6 in one direction or both (`one-way`, `both-ways`).
+    #[arg(long, value_name = "WAY")]
+    pub rules_3_6_direction: Option<Direction>,
+    /// Override the profile: the gap the DistanceFlag compares the ETA with
+    /// (`abs-end-to-start`, `positive-either-way`).
+    #[arg(long, value_name = "GAP")]
+    pub distance_gap: Option<DistanceGap>,
+    /// Override the profile: how MinuteDiffBetweenSch is reported (`abs-end-to-start`,
+    /// `positive-either-way` alias `min-positive-or-zero`).
+    #[arg(long, value_name = "HOW")]
+    pub minute_diff: Option<MinuteDiff>,
+    /// Override the profile: miles the ETA is computed from (`two-decimals`, `whole-miles`).
+    #[arg(long, value_name = "MILES")]
+    pub eta_miles: Option<EtaMiles>,
+    /// Skip the DistanceFlag when both visits have the same patient zip code (`off`,
+    /// `provider-patient-zip`).
+    #[arg(long, value_name = "CHECK")]
+    pub zip_check: Option<ZipCheck>,
     /// Keep pairs whose patient/payer states differ (the cross-state filter is on by default).
     #[arg(long)]
     pub no_cross_state_filter: bool,
@@ -69,74 +72,23 @@ pub struct DetectArgs {
     pub inservice_out: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ProfileArg {
-    Current,
-    Classic,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum DirectionArg {
-    OneWay,
-    BothWays,
-}
-
-/// Shared by --distance-gap and --minute-diff: `abs-end-to-start` is the `current` variant,
-/// `positive-either-way` the `classic` one (`min_positive_or_zero` for the minute diff).
-#[derive(Clone, Copy, ValueEnum)]
-pub enum GapArg {
-    AbsEndToStart,
-    #[value(alias = "min-positive-or-zero")]
-    PositiveEitherWay,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum EtaArg {
-    TwoDecimals,
-    WholeMiles,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ZipArg {
-    Off,
-    ProviderPatientZip,
-}
-
 impl DetectArgs {
     fn options(&self) -> RuleOptions {
-        let mut o = RuleOptions::profile(match self.profile {
-            ProfileArg::Current => Profile::Current,
-            ProfileArg::Classic => Profile::Classic,
-        });
+        let mut o = RuleOptions::profile(self.profile);
         if let Some(d) = self.rules_3_6_direction {
-            o.rules_3_6_direction = match d {
-                DirectionArg::OneWay => Direction::OneWay,
-                DirectionArg::BothWays => Direction::BothWays,
-            };
+            o.rules_3_6_direction = d;
         }
         if let Some(g) = self.distance_gap {
-            o.distance_gap = match g {
-                GapArg::AbsEndToStart => DistanceGap::AbsEndToStart,
-                GapArg::PositiveEitherWay => DistanceGap::PositiveEitherWay,
-            };
+            o.distance_gap = g;
         }
-        if let Some(g) = self.minute_diff {
-            o.minute_diff = match g {
-                GapArg::AbsEndToStart => MinuteDiff::AbsEndToStart,
-                GapArg::PositiveEitherWay => MinuteDiff::MinPositiveOrZero,
-            };
+        if let Some(m) = self.minute_diff {
+            o.minute_diff = m;
         }
         if let Some(e) = self.eta_miles {
-            o.eta_miles = match e {
-                EtaArg::TwoDecimals => EtaMiles::TwoDecimals,
-                EtaArg::WholeMiles => EtaMiles::WholeMiles,
-            };
+            o.eta_miles = e;
         }
         if let Some(z) = self.zip_check {
-            o.zip_check = match z {
-                ZipArg::Off => ZipCheck::Off,
-                ZipArg::ProviderPatientZip => ZipCheck::ProviderPatientZip,
-            };
+            o.zip_check = z;
         }
         if self.no_cross_state_filter {
             o.cross_state_filter = false;
@@ -154,7 +106,7 @@ fn extra_distance_per(text: &str) -> Result<GeoParams, Failure> {
         .map_err(|e| Failure::invalid(anyhow!("--extra-distance-per: {e}")))
 }
 
-/// Unreadable or malformed input files are invalid input (exit code 2, file-format.md §5).
+/// Unreadable or malformed input files are invalid input (exit code 2, docs/file-formats.md §5).
 fn csv_failure(e: CsvError) -> Failure {
     Failure::invalid(e)
 }

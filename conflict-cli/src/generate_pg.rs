@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::anyhow;
 use chrono::NaiveDate;
 use conflict_core::{detect, DetectConfig, DetectedPair, Visit};
-use conflict_io::store::demo::{load_demo, plain_conninfo, psqlodbc_string, DemoError, LegacyPair};
 use conflict_io::store::{self, ConnInfo, SchemaNames, StoreError};
+use conflict_io::store::{load_demo, plain_conninfo, psqlodbc_string, DemoError, LegacyPair};
 
 use crate::failure::{CliResult, Failure};
 use crate::generate::GenerateArgs;

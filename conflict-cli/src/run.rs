@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use conflict_core::Profile;
 use conflict_io::analytics::{
     AnalyticsConfig, AnalyticsSchema, AnalyticsSource, ConnectionString, Dialect,
@@ -52,9 +52,9 @@ pub struct RunArgs {
     /// Centre of the date window. Default: the date of the run timestamp (UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
-    /// Rule profile (default current).
-    #[arg(long, value_enum)]
-    pub profile: Option<ProfileArg>,
+    /// Rule profile, `current` or `classic` (default current).
+    #[arg(long)]
+    pub profile: Option<Profile>,
     /// PostgreSQL connection string of the conflict database (libpq key=value or URL).
     #[arg(
         long,
@@ -108,12 +108,6 @@ pub struct RunArgs {
     /// Help a run started by another process (possibly on another machine).
     #[arg(long, value_name = "RUN_ID")]
     pub join: Option<i64>,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ProfileArg {
-    Current,
-    Classic,
 }
 
 struct Resolved {
@@ -211,8 +205,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         .map(|s| crate::sql::scratch_schema(&s))
         .transpose()?;
     let profile = match args.profile {
-        Some(ProfileArg::Current) => Profile::Current,
-        Some(ProfileArg::Classic) => Profile::Classic,
+        Some(p) => p,
         None => file
             .profile
             .as_deref()
@@ -234,7 +227,9 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         .map_err(|e| invalid(anyhow!("--since: {e}")))?;
     let lookback_hours = match &args.lookback {
         Some(l) => parse_lookback(l).map_err(|e| invalid(anyhow!("--lookback: {e}")))?,
-        None => file.lookback_hours.unwrap_or(36),
+        None => file
+            .lookback_hours
+            .unwrap_or(RunParams::DEFAULT_LOOKBACK_HOURS),
     };
     if mode == Mode::Full && (since.is_some() || args.lookback.is_some()) {
         return Err(invalid(anyhow!(
@@ -260,8 +255,12 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         profile,
         options,
         as_of: args.as_of,
-        lookback_years: file.lookback_years.unwrap_or(2),
-        lookforward_days: file.lookforward_days.unwrap_or(45),
+        lookback_years: file
+            .lookback_years
+            .unwrap_or(conflict_core::Window::DEFAULT_LOOKBACK_YEARS),
+        lookforward_days: file
+            .lookforward_days
+            .unwrap_or(conflict_core::Window::DEFAULT_LOOKFORWARD_DAYS),
         since,
         lookback_hours,
         dry_run: args.dry_run,

@@ -78,7 +78,7 @@ pub fn render_warnings(w: &Warnings) -> String {
         .join(", ")
 }
 
-/// The end-of-run table of `conflicts run` (lifecycle.md §11).
+/// The end-of-run table of `conflicts run` (docs/lifecycle.md §11).
 pub fn render_run(r: &conflict_io::run::RunReport) -> String {
     let mut s = String::new();
     let mut line = |k: &str, v: String| {

@@ -379,7 +379,7 @@ fn inservice_events_give_rows_in_both_orders() {
             "inservice: 1 events read, 1 admitted, 2 rows",
         ));
     let text = std::fs::read_to_string(&ins).unwrap();
-    let id = "64d4ac25-38ed-b872-436b-e75dc844b7f6"; // MD5('I12345') of rules.md §13
+    let id = "64d4ac25-38ed-b872-436b-e75dc844b7f6"; // MD5('I12345') of docs/rules.md §13
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
         [

@@ -11,7 +11,7 @@ mod harness;
 
 use std::process::{Command, Output, Stdio};
 
-use conflict_io::store::runs::lock_key;
+use conflict_io::store::lock_key;
 use harness::Loaded;
 use support::env;
 

@@ -1,6 +1,6 @@
 //! `conflicts run` killed with SIGKILL mid-way — between batches, or inside a batch's write
 //! transaction (held open by the test-only `CONFLICTS_TEST_PAUSE_IN_WRITE` hook) — and resumed
-//! with `--resume` ends in exactly the state of an uninterrupted run (lifecycle.md §9): the
+//! with `--resume` ends in exactly the state of an uninterrupted run (docs/lifecycle.md §9): the
 //! conflict rows, the `conflicts` rows, `detection_runs` (status and report) and the ledger.
 //! Uses the real binary, PostgreSQL and psqlODBC, with the analytics world of the conflict-io
 //! tests.

@@ -1,40 +1,47 @@
-//! Admission of visits (rules.md §3): de-duplication, window, SSN and exclusion checks, and
+//! Admission of visits (docs/rules.md §3): de-duplication, window, SSN and exclusion checks, and
 //! location resolution for every admitted visit.
 
 use std::hash::{BuildHasher, BuildHasherDefault};
 
 use rayon::prelude::*;
 
+use crate::intern::FastHasher;
 use crate::model::{non_blank, Location, LocationSource, Visit};
 use crate::options::{Exclusions, Window};
-use crate::pairing::FastHasher;
 use crate::stats::{AdmitStats, DropReason, WarningKind, Warnings};
 
 /// Two different records that carry the same `visit_id` (an input error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DuplicateId {
+    /// The visit id that occurs twice.
     pub visit_id: String,
     /// Input positions of the first record and of the conflicting one.
     pub first: usize,
+    /// Input index of the second record with that id.
     pub second: usize,
 }
 
 /// An admitted visit: the input position, the trimmed SSN and the resolved location.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Admitted {
+    /// Input index of the visit.
     pub index: usize,
+    /// The trimmed SSN the visit is paired by.
     pub ssn: String,
+    /// The visit's location and where it came from (docs/rules.md §4); `None` when it has none.
     pub location: Option<(Location, LocationSource)>,
 }
 
 /// Result of admission: admitted visits in input order plus counters.
 #[derive(Debug, Clone, Default)]
 pub struct Admission {
+    /// The admitted visits, in input order.
     pub admitted: Vec<Admitted>,
+    /// Counters and warnings of the admission.
     pub stats: AdmitStats,
 }
 
-/// The first failing condition of rules.md §3, or `None` when the visit is admitted.
+/// The first failing condition of docs/rules.md §3, or `None` when the visit is admitted.
 pub fn drop_reason(v: &Visit, window: &Window, ex: &Exclusions) -> Option<DropReason> {
     if !window.contains(v.visit_date) {
         return Some(DropReason::OutsideWindow);

@@ -1,27 +1,51 @@
-//! Speed bands (rules.md §8.2, file-format.md §3–4).
+//! Speed bands (docs/rules.md §8.2, docs/file-formats.md §3–4).
 
 use crate::decimal::Decimal;
 
 /// One `From–To → mph` band; bounds are whole miles, both inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpeedBand {
+    /// Lower bound in whole miles, inclusive.
     pub from: i64,
+    /// Upper bound in whole miles, inclusive.
     pub to: i64,
+    /// Average speed of the band, exact as read.
     pub mph: Decimal,
 }
 
 /// Why a band was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BandError {
+    /// The lower bound is above the upper one.
     #[error("band {from}-{to}: from must not exceed to")]
-    FromAfterTo { from: i64, to: i64 },
+    FromAfterTo {
+        /// The band's lower bound.
+        from: i64,
+        /// The band's upper bound.
+        to: i64,
+    },
+    /// A bound is negative.
     #[error("band {from}-{to}: bounds must not be negative")]
-    NegativeBound { from: i64, to: i64 },
+    NegativeBound {
+        /// The band's lower bound.
+        from: i64,
+        /// The band's upper bound.
+        to: i64,
+    },
+    /// The speed is negative.
     #[error("band {from}-{to}: average mph {mph} must not be negative")]
-    NegativeMph { from: i64, to: i64, mph: Decimal },
+    NegativeMph {
+        /// The band's lower bound.
+        from: i64,
+        /// The band's upper bound.
+        to: i64,
+        /// The refused speed.
+        mph: Decimal,
+    },
 }
 
 impl SpeedBand {
+    /// A validated band: bounds not negative, `from <= to`, mph not negative.
     pub fn new(from: i64, to: i64, mph: Decimal) -> Result<Self, BandError> {
         if from < 0 || to < 0 {
             return Err(BandError::NegativeBound { from, to });
@@ -43,12 +67,13 @@ pub struct SpeedBands {
 }
 
 impl SpeedBands {
+    /// The bands in `From` order, as given (no validation beyond each band's own).
     pub fn new(mut bands: Vec<SpeedBand>) -> Self {
         bands.sort_by_key(|b| (b.from, b.to));
         SpeedBands { bands }
     }
 
-    /// The default bands of file-format.md §4.
+    /// The default bands of docs/file-formats.md §4.
     pub fn defaults() -> Self {
         let b = |from, to, mph| SpeedBand {
             from,
@@ -64,10 +89,12 @@ impl SpeedBands {
         ])
     }
 
+    /// The bands in `From` order.
     pub fn as_slice(&self) -> &[SpeedBand] {
         &self.bands
     }
 
+    /// No band at all (warning `mph_empty`: no travel-time rule can fire).
     pub fn is_empty(&self) -> bool {
         self.bands.is_empty()
     }

@@ -9,10 +9,13 @@ pub struct Decimal {
     scale: u32,
 }
 
+/// Why a text is not a decimal this type can hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecimalError {
+    /// Not a plain decimal number.
     #[error("expected a plain decimal number such as 12 or 12.5, found {0:?}")]
     Syntax(String),
+    /// More significant digits than an `i64` mantissa keeps exactly.
     #[error("too many digits in {0:?} (at most 18 significant digits)")]
     TooLong(String),
 }
@@ -20,17 +23,20 @@ pub enum DecimalError {
 const MAX_SCALE: u32 = 18;
 
 impl Decimal {
+    /// The decimal 0.
     pub const ZERO: Decimal = Decimal {
         mantissa: 0,
         scale: 0,
     };
 
+    /// `mantissa × 10^-scale`.
     pub fn from_parts(mantissa: i64, scale: u32) -> Self {
         let mut d = Decimal { mantissa, scale };
         d.normalise();
         d
     }
 
+    /// A whole number.
     pub fn from_int(v: i64) -> Self {
         Decimal::from_parts(v, 0)
     }
@@ -45,23 +51,27 @@ impl Decimal {
         }
     }
 
+    /// The digits as an integer (the value is `mantissa × 10^-scale`).
     pub fn mantissa(&self) -> i64 {
         self.mantissa
     }
 
+    /// Digits after the decimal point.
     pub fn scale(&self) -> u32 {
         self.scale
     }
 
+    /// Equal to 0, whatever the scale.
     pub fn is_zero(&self) -> bool {
         self.mantissa == 0
     }
 
+    /// Less than 0.
     pub fn is_negative(&self) -> bool {
         self.mantissa < 0
     }
 
-    /// Parses the plain decimal syntax of rules.md §4.1 step 6: `[+-]?(d+[.d*]|.d+)`.
+    /// Parses the plain decimal syntax of docs/rules.md §4.1 step 6: `[+-]?(d+[.d*]|.d+)`.
     pub fn parse_plain(text: &str) -> Result<Self, DecimalError> {
         let (neg, int, frac) =
             split_plain(text).ok_or_else(|| DecimalError::Syntax(text.to_string()))?;

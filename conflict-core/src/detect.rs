@@ -6,10 +6,13 @@ use crate::options::DetectConfig;
 use crate::pairing::{pair_batch, Batch, PairSink};
 use crate::stats::{AdmitStats, PairStats, WarningKind, Warnings};
 
+/// Why a detection stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError<E> {
+    /// Two different records share a visit id: the input is inconsistent (docs/rules.md §3).
     #[error("{} visit id(s) carry two different records, first: {:?}", .0.len(), .0[0].visit_id)]
     DuplicateIds(Vec<DuplicateId>),
+    /// The caller's sink refused a pair.
     #[error("the pair sink failed: {0}")]
     Sink(E),
 }
@@ -17,15 +20,19 @@ pub enum DetectError<E> {
 /// What a detection did, besides the pairs it delivered.
 #[derive(Debug, Clone)]
 pub struct DetectReport {
+    /// Which visits were admitted, with the admission counters.
     pub admission: Admission,
+    /// Pairing counters (candidates, pairs per rule, cross-state drops).
     pub pairs: PairStats,
 }
 
 impl DetectReport {
+    /// The admission counters.
     pub fn admit_stats(&self) -> &AdmitStats {
         &self.admission.stats
     }
 
+    /// The data warnings of the admission.
     pub fn warnings(&self) -> &Warnings {
         &self.admission.stats.warnings
     }

@@ -1,4 +1,4 @@
-//! Great-circle distance, exact rounding and the decimal ETA (rules.md §1, §8.1, §8.3).
+//! Great-circle distance, exact rounding and the decimal ETA (docs/rules.md §1, §8.1, §8.3).
 
 use crate::decimal::Decimal;
 use crate::options::GeoParams;
@@ -38,7 +38,7 @@ pub fn haversine_rad(
 /// Unrounded miles `m = dist_m / metres_per_mile × X`, in that order.
 #[inline]
 pub fn miles(dist_m: f64, geo: &GeoParams) -> f64 {
-    dist_m / geo.metres_per_mile * geo.extra_distance_per
+    dist_m / geo.metres_per_mile() * geo.extra_distance_per()
 }
 
 /// `round2(m)` as integer hundredths (`f64::round` is half away from zero).
@@ -84,7 +84,7 @@ mod tests {
         let geo = GeoParams::default();
         let m = |lat: f64| {
             miles(
-                great_circle_m(40.75, -73.99, lat, -73.99, geo.earth_radius_m),
+                great_circle_m(40.75, -73.99, lat, -73.99, geo.earth_radius_m()),
                 &geo,
             )
         };

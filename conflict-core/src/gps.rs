@@ -1,18 +1,21 @@
-//! GPS strings and the location priority (rules.md §4).
+//! GPS strings and the location priority (docs/rules.md §4).
 
 use crate::decimal::split_plain;
 use crate::model::{trim, Location, LocationSource, Visit};
 use crate::stats::WarningKind;
 
-/// Outcome of parsing one GPS string (rules.md §4.1).
+/// Outcome of parsing one GPS string (docs/rules.md §4.1).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Gps {
     /// NULL, blank or `,`: silently no location.
     None,
+    /// A string that is not a location; the kind says why (a counted warning).
     Invalid(WarningKind),
+    /// A valid location.
     Valid(Location),
 }
 
+/// Parses a GPS string as docs/rules.md §4 says: `lat,lon` in degrees, with the listed tolerances.
 pub fn parse_gps(raw: Option<&str>) -> Gps {
     let Some(raw) = raw else { return Gps::None };
     // Most strings hold no quote: borrow them instead of copying (the hot path of admission).

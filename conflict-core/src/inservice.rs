@@ -1,4 +1,4 @@
-//! InService (and PTO) conflicts (rules.md §13): a caregiver attending a training course, or
+//! InService (and PTO) conflicts (docs/rules.md §13): a caregiver attending a training course, or
 //! absent, for one provider while a visit of the same person is worked for another.
 //!
 //! Unlike regular pairs these are not restricted to one visit date: an event and a visit pair
@@ -39,16 +39,21 @@ impl EventKind {
 /// One event row as the source delivers it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// In-service or PTO.
     pub kind: EventKind,
     /// `"Application Caregiver Inservice Id"` or `"Caregiver Vacation Id"`.
     pub source_id: i64,
     /// `"Environment"` (in-service ids repeat across environments); empty for PTO.
     pub environment: String,
+    /// The caregiver's id, when the source has one.
     pub caregiver_id: Option<String>,
     /// Raw SSN of the caregiver; trimmed here.
     pub ssn: Option<String>,
+    /// The provider the event is at.
     pub provider_id: String,
+    /// Start of the event; events without both times are not admitted.
     pub start: Option<NaiveDateTime>,
+    /// End of the event.
     pub end: Option<NaiveDateTime>,
 }
 
@@ -71,10 +76,15 @@ pub fn synthetic_id(kind: EventKind, source_id: i64) -> String {
 pub struct AdmittedEvent {
     /// Position in the input slice.
     pub index: usize,
+    /// The synthetic uuid of the event ([`synthetic_id`]).
     pub visit_id: String,
+    /// The trimmed SSN.
     pub ssn: String,
+    /// Date of the start: the row's `VisitDate`.
     pub visit_date: NaiveDate,
+    /// Start of the event.
     pub start: NaiveDateTime,
+    /// End of the event.
     pub end: NaiveDateTime,
 }
 
@@ -140,8 +150,11 @@ pub enum Side {
 /// events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EventPair {
+    /// Index of the visit in the visit slice.
     pub visit: usize,
+    /// Index of the event among the admitted events.
     pub event: usize,
+    /// Which side of the row the event is on.
     pub side: Side,
 }
 

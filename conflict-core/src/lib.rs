@@ -1,6 +1,6 @@
 //! Pure detection of conflicting home-care visits.
 //!
-//! The crate implements rules.md of the specification: admission of visits, GPS parsing and
+//! The crate implements docs/rules.md of the specification: admission of visits, GPS parsing and
 //! location priority, pairing by (SSN, visit date) across providers, the seven rule flags, the
 //! four metrics with the exact rounding of each profile, and the cross-state filter. It does no
 //! I/O: visits come in as [`Visit`] values and detected pairs go out through a [`PairSink`].
@@ -19,29 +19,35 @@
 //! let mut pairs: Vec<DetectedPair> = Vec::new();
 //! let report = detect(&[a, b], &cfg, &mut pairs).unwrap();
 //! assert_eq!(pairs.len(), 2); // (a, b) and (b, a): same schedule, rule 1
-//! assert!(pairs[0].flags[0]);
+//! assert!(pairs[0].flags[conflict_core::Rule::SameSchTime]);
 //! assert_eq!(report.pairs.candidates, 2);
 //! ```
+
+// Every public item says what it is for: the crate is embedded by other programs.
+#![deny(missing_docs)]
 
 pub mod admit;
 pub mod bands;
 pub mod decimal;
 pub mod detect;
+mod flags;
 pub mod geo;
 pub mod gps;
 pub mod inservice;
+mod intern;
 pub mod metrics;
 pub mod model;
 pub mod options;
 pub mod pairing;
 pub mod plan;
-pub mod rules;
-pub mod states;
+mod rules;
+mod states;
 pub mod stats;
 
 pub use bands::{SpeedBand, SpeedBands};
 pub use decimal::Decimal;
 pub use detect::{detect, DetectError, DetectReport};
+pub use flags::{Rule, RuleFlags};
 pub use metrics::Metrics;
 pub use model::{Location, LocationSource, Visit};
 pub use options::{DetectConfig, Exclusions, GeoParams, Profile, RuleOptions, Window};

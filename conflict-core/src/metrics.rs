@@ -1,4 +1,4 @@
-//! The four metrics and the DistanceFlag (rules.md §8–§9).
+//! The four metrics and the DistanceFlag (docs/rules.md §8–§9).
 
 use crate::bands::SpeedBands;
 use crate::decimal::Decimal;
@@ -9,9 +9,13 @@ use crate::rules::{datediff_min, Times};
 /// Metrics of one ordered pair. Two-decimal values are integer hundredths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Metrics {
+    /// `MinuteDiff`: minutes between the two visits (docs/rules.md §8.4).
     pub minute_diff: Option<i64>,
+    /// `DistanceMilesFromLatLng`, whole miles (docs/rules.md §8.1).
     pub distance_h: Option<i64>,
+    /// `AverageMilesPerHour` of the band the distance falls in (docs/rules.md §8.2).
     pub mph: Option<Decimal>,
+    /// `ETATravleMinutes`: minutes the distance takes at that speed (docs/rules.md §8.3).
     pub eta_h: Option<i64>,
 }
 

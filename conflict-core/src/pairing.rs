@@ -1,5 +1,5 @@
 //! Grouping by (SSN, visit date), parallel pairing inside each group, and the sink that
-//! receives detected pairs (rules.md §5, §11).
+//! receives detected pairs (docs/rules.md §5, §11).
 //!
 //! Layout: the admitted visits are sorted by key and their times and coordinates are held in
 //! `ndarray` matrices (one row per visit). A group is then a contiguous row range, so the pair
@@ -7,14 +7,13 @@
 //! options) through the heap. Everything else (ids, states) stays in plain vectors, which are
 //! clearer for per-visit values that are not numbers.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use ndarray::{Array2, ArrayView1};
 use rayon::prelude::*;
 
 use crate::admit::Admission;
+use crate::flags::RuleFlags;
 use crate::geo::{haversine_rad, miles};
+use crate::intern::{merge_locals, FastMap, Local};
 use crate::metrics::{metrics_and_distance_flag, Metrics};
 use crate::model::{non_blank, Visit};
 use crate::options::{DetectConfig, ZipCheck};
@@ -25,17 +24,22 @@ use crate::stats::PairStats;
 /// One detected ordered pair. `v1`/`v2` index the input visit slice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DetectedPair {
+    /// Index of V1 in the visit slice.
     pub v1: usize,
+    /// Index of V2 in the visit slice.
     pub v2: usize,
-    /// The seven rule flags in CVM order.
-    pub flags: [bool; 7],
+    /// The rules the pair meets.
+    pub flags: RuleFlags,
+    /// The four metrics of the pair.
     pub metrics: Metrics,
 }
 
 /// Receives detected pairs, in deterministic order (by SSN, visit date, then input order of
 /// V1 and V2). Returning an error stops detection.
 pub trait PairSink {
+    /// What the sink may fail with; detection stops and returns it.
     type Error;
+    /// Receives one detected pair (in key order).
     fn accept(&mut self, pair: &DetectedPair) -> Result<(), Self::Error>;
 }
 
@@ -61,127 +65,12 @@ where
 }
 
 fn micros(t: Option<chrono::NaiveDateTime>) -> i64 {
-    // Sub-microsecond digits are dropped: timestamps have microsecond precision (rules.md §1).
+    // Sub-microsecond digits are dropped: timestamps have microsecond precision (docs/rules.md §1).
     t.map_or(NULL_TS, |t| t.and_utc().timestamp_micros())
 }
 
-/// A fast multiplicative hasher for the short keys of admission and grouping (visit ids,
-/// SSNs, provider ids, states, zips). std's SipHash guards against hash flooding by untrusted
-/// keys; these keys come from the operator's own files and database, and SipHash was the
-/// largest single cost of grouping a large batch.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FastHasher(u64);
-
-const FAST_K: u64 = 0x517c_c1b7_2722_0a95;
-
-impl FastHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FAST_K);
-    }
-}
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        // Fold the well-mixed high bits into the low bits the table indexes with.
-        let h = self.0;
-        (h ^ (h >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (h >> 29)
-    }
-}
-
-/// A `HashMap` with [`FastHasher`].
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
-
 /// Rows handled by one parallel task of [`Batch::build`].
 const BUILD_CHUNK: usize = 16_384;
-
-/// Values of one chunk of rows interned locally: an id per row (0 for NULL, `1..` for the
-/// distinct keys in order of first appearance) and the keys by id.
-struct Local<K> {
-    ids: Vec<u32>,
-    keys: Vec<K>,
-    map: FastMap<K, u32>,
-}
-
-impl<K: std::hash::Hash + Eq + Copy> Local<K> {
-    fn with_capacity(rows: usize) -> Self {
-        Local {
-            ids: Vec::with_capacity(rows),
-            keys: Vec::new(),
-            map: FastMap::default(),
-        }
-    }
-
-    fn push(&mut self, key: Option<K>) {
-        let Local { ids, keys, map } = self;
-        ids.push(match key {
-            None => 0,
-            Some(k) => *map.entry(k).or_insert_with(|| {
-                keys.push(k);
-                keys.len() as u32
-            }),
-        });
-    }
-}
-
-/// Joins the chunks' local ids into one numbering, keys numbered in chunk order: returns the
-/// id of every row (chunks concatenated) and the keys by id (`keys[id - 1]`). Interned ids are
-/// only ever compared for equality, and 0 stays NULL.
-fn merge_locals<K: std::hash::Hash + Eq + Copy>(
-    locals: impl IntoIterator<Item = Local<K>>,
-    rows: usize,
-) -> (Vec<u32>, Vec<K>) {
-    let mut global: FastMap<K, u32> = FastMap::default();
-    let mut keys = Vec::new();
-    let mut ids = Vec::with_capacity(rows);
-    for local in locals {
-        let mut to_global = Vec::with_capacity(local.keys.len() + 1);
-        to_global.push(0);
-        for k in local.keys {
-            to_global.push(*global.entry(k).or_insert_with(|| {
-                keys.push(k);
-                keys.len() as u32
-            }));
-        }
-        ids.extend(local.ids.into_iter().map(|l| to_global[l as usize]));
-    }
-    (ids, keys)
-}
 
 /// The raw state texts a visit's final states depend on (p, pa, provider).
 type RawStates<'v> = (Option<&'v str>, Option<&'v str>, Option<&'v str>);
@@ -204,6 +93,8 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Groups the admitted visits by key into columns. Public, with [`pair_batch`], so that
+    /// benchmarks can time grouping and pairing apart; `detect` is the API.
     pub fn build(visits: &[Visit], admission: &Admission) -> Batch {
         let adm = &admission.admitted;
         // Pass 1, over the admitted visits in parallel chunks: SSN ids and visit dates.
@@ -360,16 +251,14 @@ impl Batch {
         }
     }
 
+    /// Number of admitted visits in the batch.
     pub fn len(&self) -> usize {
         self.index.len()
     }
 
+    /// No admitted visit.
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
-    }
-
-    pub fn group_count(&self) -> usize {
-        self.groups.len()
     }
 
     fn miles(&self, i: usize, j: usize, cfg: &DetectConfig) -> Option<f64> {
@@ -377,7 +266,7 @@ impl Batch {
         if a[0].is_nan() || b[0].is_nan() {
             return None;
         }
-        let d = haversine_rad(a[0], a[1], a[2], b[0], b[1], b[2], cfg.geo.earth_radius_m);
+        let d = haversine_rad(a[0], a[1], a[2], b[0], b[1], b[2], cfg.geo.earth_radius_m());
         Some(miles(d, &cfg.geo))
     }
 
@@ -411,8 +300,8 @@ impl Batch {
         };
         let (metrics, dist) =
             metrics_and_distance_flag(&t1, &t2, self.miles(i, j, cfg), zip_ok, opts, &cfg.bands);
-        let flags = [six[0], six[1], six[2], six[3], six[4], six[5], dist];
-        if !flags.contains(&true) {
+        let flags = RuleFlags::from_array([six[0], six[1], six[2], six[3], six[4], six[5], dist]);
+        if !flags.any() {
             return None;
         }
         if opts.cross_state_filter && !self.keep_states(i, j) {
@@ -420,7 +309,7 @@ impl Batch {
             return None;
         }
         stats.pairs_detected += 1;
-        for (c, f) in stats.per_flag.iter_mut().zip(flags) {
+        for (c, f) in stats.per_flag.iter_mut().zip(flags.iter()) {
             *c += f as u64;
         }
         Some(DetectedPair {
@@ -499,33 +388,7 @@ mod tests {
     use crate::admit::admit;
     use crate::states::keep;
     use chrono::NaiveDate;
-
-    #[test]
-    fn chunk_interning_numbers_equal_keys_equally() {
-        let key = |r: usize| match r % 13 {
-            0 => None,
-            _ => Some((r * 7919) % 1000),
-        };
-        let rows = 3 * BUILD_CHUNK + 17;
-        let all: Vec<usize> = (0..rows).collect();
-        let locals = all.chunks(BUILD_CHUNK).map(|c| {
-            let mut l = Local::with_capacity(c.len());
-            c.iter().for_each(|&r| l.push(key(r)));
-            l
-        });
-        let (ids, keys) = merge_locals(locals, rows);
-        assert_eq!(ids.len(), rows);
-        let distinct: std::collections::HashSet<usize> = (0..rows).filter_map(key).collect();
-        assert_eq!(keys.len(), distinct.len());
-        for (r, &id) in ids.iter().enumerate() {
-            match key(r) {
-                None => assert_eq!(id, 0),
-                Some(k) => assert_eq!(keys[id as usize - 1], k),
-            }
-        }
-        let none: Vec<Local<u8>> = Vec::new();
-        assert_eq!(merge_locals(none, 0), (vec![], vec![]));
-    }
+    use std::collections::HashMap;
 
     /// The parallel build against plain sequential rules, on a batch that spans many chunks.
     #[test]

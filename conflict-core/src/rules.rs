@@ -1,4 +1,4 @@
-//! The building blocks and the seven rule flags (rules.md §6–§7), on microsecond timestamps.
+//! The building blocks and the seven rule flags (docs/rules.md §6–§7), on microsecond timestamps.
 //!
 //! NULL is `NULL_TS` (`i64::MIN`); every predicate with a NULL operand is false.
 

@@ -1,4 +1,4 @@
-//! Cross-state filter (rules.md §10).
+//! Cross-state filter (docs/rules.md §10).
 
 use crate::model::{non_blank, Visit};
 
@@ -41,13 +41,17 @@ impl StateFinals {
         StateFinals { p, pa }
     }
 
+    #[cfg(test)]
     pub fn unknown(&self) -> bool {
         self.p.is_none() && self.pa.is_none()
     }
 }
 
-/// `keep(V1, V2)`; symmetric.
-pub fn keep(a: &StateFinals, b: &StateFinals) -> bool {
+/// `keep(V1, V2)` of the cross-state filter (docs/rules.md), read literally on the finals;
+/// symmetric. Pairing compares interned ids instead; this plain form is what its tests check
+/// that comparison against.
+#[cfg(test)]
+pub(crate) fn keep(a: &StateFinals, b: &StateFinals) -> bool {
     if a.unknown() || b.unknown() {
         return true;
     }

@@ -1,4 +1,4 @@
-//! Counters and data warnings of a detection (lifecycle.md §11 names).
+//! Counters and data warnings of a detection (docs/lifecycle.md §11 names).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -6,16 +6,33 @@ use std::fmt;
 /// Kinds of data warnings the core raises. Adapters add their own kinds by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WarningKind {
+    /// A GPS string that is not `lat,lon`.
     GpsUnparsable,
+    /// A GPS location outside the valid ranges.
     GpsOutOfRange,
+    /// Address coordinates outside the valid ranges.
     AddressOutOfRange,
+    /// The same visit id twice with identical records (kept once).
     DuplicateVisit,
+    /// No speed band at all.
     MphEmpty,
+    /// Speed bands that overlap.
     MphBandsOverlap,
+    /// A speed band row that cannot be used.
     MphBandInvalid,
+    /// More than one updatable row carries a detected pair's key; each is updated
+    /// (docs/lifecycle.md §3).
+    DuplicateCvmKey,
+    /// Only rows of another kind carry a detected pair's key; they are left alone
+    /// (docs/lifecycle.md §3, §7).
+    KeyHeldByOtherKind,
+    /// A `CONFLICTID` written or kept has no parent `conflicts` row; one is added
+    /// (docs/lifecycle.md §5.2).
+    MissingParentConflict,
 }
 
 impl WarningKind {
+    /// The warning's name in reports.
     pub fn as_str(self) -> &'static str {
         match self {
             WarningKind::GpsUnparsable => "gps_unparsable",
@@ -25,6 +42,9 @@ impl WarningKind {
             WarningKind::MphEmpty => "mph_empty",
             WarningKind::MphBandsOverlap => "mph_bands_overlap",
             WarningKind::MphBandInvalid => "mph_band_invalid",
+            WarningKind::DuplicateCvmKey => "duplicate_cvm_key",
+            WarningKind::KeyHeldByOtherKind => "key_held_by_other_kind",
+            WarningKind::MissingParentConflict => "missing_parent_conflict",
         }
     }
 }
@@ -46,10 +66,12 @@ pub struct Warnings {
 }
 
 impl Warnings {
+    /// Counts one warning of `kind`, keeping `visit_id` as an example.
     pub fn add(&mut self, kind: WarningKind, visit_id: Option<&str>) {
         self.add_named(kind.as_str(), visit_id);
     }
 
+    /// Counts one warning of an adapter's own kind, by name.
     pub fn add_named(&mut self, kind: &str, example: Option<&str>) {
         *self.counts.entry(kind.to_string()).or_default() += 1;
         if let Some(id) = example {
@@ -60,14 +82,17 @@ impl Warnings {
         }
     }
 
+    /// How many warnings of `kind`.
     pub fn count(&self, kind: WarningKind) -> u64 {
         self.count_named(kind.as_str())
     }
 
+    /// How many warnings of the named kind.
     pub fn count_named(&self, kind: &str) -> u64 {
         self.counts.get(kind).copied().unwrap_or(0)
     }
 
+    /// No warning at all.
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty()
     }
@@ -80,6 +105,7 @@ impl Warnings {
         })
     }
 
+    /// Adds `other`'s counts and examples (up to the example limit).
     pub fn merge(&mut self, other: &Warnings) {
         for (k, n) in &other.counts {
             *self.counts.entry(k.clone()).or_default() += n;
@@ -95,17 +121,23 @@ impl Warnings {
     }
 }
 
-/// Why a visit was not admitted (rules.md §3), in the order the conditions are checked.
+/// Why a visit was not admitted (docs/rules.md §3), in the order the conditions are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DropReason {
+    /// Visit date outside the window.
     OutsideWindow,
+    /// NULL or blank SSN.
     BlankSsn,
+    /// Provider on the exclusion list.
     ExcludedProvider,
+    /// SSN on the exclusion list.
     ExcludedSsn,
+    /// A placeholder SSN such as `000000000`.
     PlaceholderSsn,
 }
 
 impl DropReason {
+    /// Every reason, in check order (the index of [`AdmitStats::dropped`]).
     pub const ALL: [DropReason; 5] = [
         DropReason::OutsideWindow,
         DropReason::BlankSsn,
@@ -114,6 +146,7 @@ impl DropReason {
         DropReason::PlaceholderSsn,
     ];
 
+    /// The reason's name in reports.
     pub fn as_str(self) -> &'static str {
         match self {
             DropReason::OutsideWindow => "outside_window",
@@ -139,14 +172,18 @@ pub const FLAG_NAMES: [&str; 7] = [
 /// Admission counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AdmitStats {
+    /// Visits given to the admission.
     pub visits_read: u64,
+    /// Visits admitted.
     pub visits_admitted: u64,
     /// Indexed like [`DropReason::ALL`].
     pub dropped: [u64; 5],
+    /// Data warnings of the admission.
     pub warnings: Warnings,
 }
 
 impl AdmitStats {
+    /// Visits dropped for `reason`.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.dropped[reason as usize]
     }
@@ -157,7 +194,9 @@ impl AdmitStats {
 pub struct PairStats {
     /// Ordered pairs with equal key and different providers.
     pub candidates: u64,
+    /// Pairs delivered to the sink.
     pub pairs_detected: u64,
+    /// Pairs dropped by the cross-state filter.
     pub pairs_dropped_cross_state: u64,
     /// Detected pairs per flag, in [`FLAG_NAMES`] order.
     pub per_flag: [u64; 7],
@@ -166,6 +205,7 @@ pub struct PairStats {
 }
 
 impl PairStats {
+    /// Adds `o`'s counters.
     pub fn merge(&mut self, o: &PairStats) {
         self.candidates += o.candidates;
         self.pairs_detected += o.pairs_detected;

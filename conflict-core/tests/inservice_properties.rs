@@ -1,4 +1,4 @@
-//! Property test: InService/PTO pairing equals a naive all-pairs reading of rules.md §13 (and
+//! Property test: InService/PTO pairing equals a naive all-pairs reading of docs/rules.md §13 (and
 //! of §3 for visit admission), written from the rules text without the production admission
 //! functions, so a wrong admission rule in the library cannot hide in the reference.
 

@@ -1,6 +1,6 @@
 //! Property tests: the fast path of `conflict_core::detect` against the naive reference
 //! implementation in `reference/`, on random visit sets built to hit the edge cases of
-//! rules.md (dense groups, NULLs everywhere, equal and touching times, overnight and reversed
+//! docs/rules.md (dense groups, NULLs everywhere, equal and touching times, overnight and reversed
 //! intervals, half-started visits, odd GPS strings, state spellings, blank and placeholder
 //! SSNs, window edges, duplicate records).
 
@@ -588,12 +588,11 @@ fn build(raw: &RawCase) -> Case {
     ex.add_ssns(raw.exclusions.ssns.iter().copied());
     cfg.exclusions = ex;
     cfg.options = raw.options;
-    cfg.geo = GeoParams {
-        metres_per_mile: raw.metres_per_mile,
-        ..GeoParams::default()
-    }
-    .with_extra_distance_per(raw.x)
-    .unwrap();
+    cfg.geo = GeoParams::default()
+        .with_metres_per_mile(raw.metres_per_mile)
+        .unwrap()
+        .with_extra_distance_per(raw.x)
+        .unwrap();
     cfg.bands = SpeedBands::new(raw.bands.clone());
     Case { visits, cfg }
 }
@@ -606,7 +605,7 @@ type Row = (usize, usize, [bool; 7], Metrics);
 fn rows(pairs: &[DetectedPair]) -> Vec<Row> {
     let mut rows: Vec<Row> = pairs
         .iter()
-        .map(|p| (p.v1, p.v2, p.flags, p.metrics))
+        .map(|p| (p.v1, p.v2, p.flags.to_array(), p.metrics))
         .collect();
     rows.sort_by_key(|r| (r.0, r.1));
     rows
@@ -732,7 +731,7 @@ proptest! {
         }
     }
 
-    /// The window of rules.md §3, computed naively: same month and day, 29 Feb → 28 Feb.
+    /// The window of docs/rules.md §3, computed naively: same month and day, 29 Feb → 28 Feb.
     #[test]
     fn window_matches_naive_year_subtraction(
         days in 0u64..40_000, years in 0u32..5, forward in 0u32..100,
@@ -875,7 +874,7 @@ fn generator_reaches_every_branch() {
 }
 
 /// The reference takes parameters from the config as plain data, so the defaults themselves
-/// are checked here against rules.md §3, §8.1, §12 and file-format.md §4.
+/// are checked here against docs/rules.md §3, §8.1, §12 and docs/file-formats.md §4.
 #[test]
 fn config_defaults_are_the_spec_defaults() {
     let cfg = DetectConfig::new("2025-06-15".parse().unwrap()).unwrap();
@@ -915,9 +914,9 @@ fn config_defaults_are_the_spec_defaults() {
             EtaMiles::TwoDecimals
         )
     );
-    assert_eq!(cfg.geo.earth_radius_m, 6_371_008.8);
-    assert_eq!(cfg.geo.metres_per_mile, 1609.0);
-    assert_eq!(cfg.geo.extra_distance_per, 1.0);
+    assert_eq!(cfg.geo.earth_radius_m(), 6_371_008.8);
+    assert_eq!(cfg.geo.metres_per_mile(), 1609.0);
+    assert_eq!(cfg.geo.extra_distance_per(), 1.0);
     let d = |s: &str| s.parse::<NaiveDate>().unwrap();
     assert_eq!(
         (cfg.window.from, cfg.window.to),

@@ -1,4 +1,4 @@
-//! The worked examples of rules.md §14 as unit tests against `detect`.
+//! The worked examples of docs/rules.md §14 as unit tests against `detect`.
 //!
 //! The visits are built in Rust from the table of §14.1 and the expected rows are the tables of
 //! §14.2 and §14.3, transcribed below; the CSV vectors are deliberately not read here (the CLI
@@ -406,7 +406,7 @@ fn run(visits: &[Visit], cfg: &DetectConfig) -> (Vec<Row>, DetectReport) {
         .map(|p| Row {
             v1: visits[p.v1].visit_id.clone(),
             v2: visits[p.v2].visit_id.clone(),
-            flags: p.flags.iter().map(|f| if *f { 'Y' } else { 'N' }).collect(),
+            flags: p.flags.iter().map(|f| if f { 'Y' } else { 'N' }).collect(),
             md: p.metrics.minute_diff,
             eta: p.metrics.eta_h.map(two_decimals),
             d: p.metrics.distance_h.map(two_decimals),
@@ -512,7 +512,7 @@ fn all_examples_row_by_row_and_totals() {
         assert_eq!(got.len(), total);
         assert_eq!(report.pairs.pairs_detected, total as u64);
 
-        // file-format.md §6: the summary counts of all four runs.
+        // docs/file-formats.md §6: the summary counts of all four runs.
         let stats = report.admit_stats();
         assert_eq!(stats.visits_read, 55);
         assert_eq!(stats.visits_admitted, 49);

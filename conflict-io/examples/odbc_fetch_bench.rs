@@ -1,4 +1,4 @@
-//! Fetch throughput of the analytics source over psqlODBC, at the size of performance.md's
+//! Fetch throughput of the analytics source over psqlODBC, at the size of the old system's measured batches
 //! batch 6 (1,284 SSNs, 638,216 visits).
 //!
 //! ```text
@@ -24,7 +24,7 @@
 //!
 //! The world is loaded into a schema of its own (`analytics_t_<random>`), dropped at the end
 //! unless `--keep` is given.
-//! Every fetched result is also checked against the model of schema.md §3 (`tests/support`), so
+//! Every fetched result is also checked against the model of docs/tables.md §9 (`tests/support`), so
 //! a fast but wrong configuration cannot look good.
 
 #[path = "../tests/support/mod.rs"]

@@ -1,6 +1,6 @@
 //! Throughput of the batch writer (`PgStore::apply_batch`) on a table of realistic size.
 //!
-//! A batch the size of the old system's large batch (performance.md §1: 11,617 rows updated
+//! A batch the size of the old system's large batch (11,617 rows updated
 //! of 15,348) is written into a conflict schema that holds a few hundred thousand other CVM
 //! rows: about 11,600 updated rows, some inserts and some stale rows to resolve, all in one
 //! transaction. The schema is created under a unique name and dropped at the end.
@@ -24,7 +24,7 @@ use conflict_core::{detect, DetectConfig, DetectReport, DetectedPair, RuleOption
 use conflict_io::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
 use conflict_io::run::{BatchInput, BatchSpec, ConflictStore, Mode, RunInfo, WriteCounts};
 use conflict_io::scope::{BatchScope, Scope};
-use conflict_io::store::stored_rows::read_scope_rows;
+use conflict_io::store::testing::stored_rows::read_scope_rows;
 use conflict_io::store::{self, ConnInfo, PgStore, SchemaNames};
 
 /// Keys (visit date, SSN) of the batch, three visits at three providers each: six pairs a key.

@@ -1,38 +1,50 @@
 //! The business payload of a visit: every CVM column a side of a pair carries beyond what the
-//! rules read (schema.md §3.1, §4). Fetched only for visits that ended up in a detected pair.
+//! rules read (docs/tables.md §9.1, §5.3). Fetched only for visits that ended up in a detected pair.
 
 use chrono::NaiveDateTime;
 
 /// A typed cell of the payload.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// SQL NULL.
     Null,
     /// Canonical lower-case uuid text.
     Uuid(String),
+    /// A 64-bit integer.
     I64(i64),
+    /// Text.
     Text(String),
+    /// A timestamp without time zone (UTC wall clock).
     Timestamp(NaiveDateTime),
     /// A `real`, copied bit-exact from the source.
     F32(f32),
+    /// A boolean.
     Bool(bool),
 }
 
 /// SQL type of a payload column in the conflict schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// `uuid`.
     Uuid,
+    /// `int8` (or a smaller integer).
     I64,
     /// `varchar(n)` of the CVM column; values are read up to the source's length.
     Text,
+    /// `timestamp`.
     Timestamp,
+    /// `real`.
     F32,
+    /// `bool`.
     Bool,
 }
 
 /// One payload column: its V1 name in `conflictvisitmaps` (V2 is `Con` + name) and type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DetailColumn {
+    /// The V1 column name in `conflictvisitmaps`.
     pub cvm: &'static str,
+    /// The column's SQL type.
     pub kind: Kind,
 }
 
@@ -73,16 +85,19 @@ pub const DETAIL_COLUMNS: &[DetailColumn] = columns![
 ];
 
 /// An in-service event (or PTO absence) with the columns its side of a CVM row carries:
-/// provider, caregiver and office fields, `AppVisitID` = the event's own id (schema.md §3).
+/// provider, caregiver and office fields, `AppVisitID` = the event's own id (docs/tables.md §9).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourcedEvent {
+    /// The event as the core pairs it.
     pub event: conflict_core::inservice::Event,
+    /// The payload of the event's side of a row.
     pub details: VisitDetails,
 }
 
 /// Payload values of one visit, aligned with [`DETAIL_COLUMNS`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct VisitDetails {
+    /// One value per [`DETAIL_COLUMNS`] entry.
     pub values: Vec<Value>,
 }
 
@@ -103,6 +118,7 @@ impl VisitDetails {
         self.values[i] = value;
     }
 
+    /// The value of one payload column by its V1 name; `None` for an unknown name.
     pub fn get(&self, cvm: &str) -> Option<&Value> {
         DETAIL_COLUMNS
             .iter()

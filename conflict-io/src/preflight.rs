@@ -1,8 +1,8 @@
 //! Preflight of `conflicts run`: everything that can be checked before the run writes anything
-//! (lifecycle.md §1, step `preflight`, up to but not including the `detection_runs` row and
+//! (docs/lifecycle.md §1, step `preflight`, up to but not including the `detection_runs` row and
 //! `InProgressFlag`).
 //!
-//! In order: connect to the conflict database and check its tables and columns (schema.md §1,
+//! In order: connect to the conflict database and check its tables and columns (docs/tables.md §1,
 //! [`PgStore::connect`]); connect to the analytics source and probe every table and column its
 //! queries read ([`AnalyticsSource::probe`]); read and validate the settings of the conflict
 //! schema (X, speed bands, exclusions). A failure here is a configuration or connection
@@ -28,11 +28,13 @@ pub struct PreflightOptions {
 /// `source()`), and none carries a credential.
 #[derive(Debug, thiserror::Error)]
 pub enum PreflightError {
+    /// The conflict database cannot be reached or lacks tables or columns.
     #[error("conflict database: {0}")]
     ConflictDatabase(StoreError),
     /// The analytics messages name the analytics side themselves.
     #[error("{0}")]
     Analytics(AnalyticsError),
+    /// The reference tables hold an unusable value.
     #[error("settings of the conflict schema: {0}")]
     Settings(StoreError),
 }

@@ -17,6 +17,8 @@ pub enum Scope {
 /// A scope inside a date window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchScope {
+    /// The run's date window.
     pub window: Window,
+    /// The keys inside it.
     pub scope: Scope,
 }

@@ -94,7 +94,7 @@ impl SynthConfig {
         }
     }
 
-    /// The old system's representative large batch (performance.md §1): 1,284 SSNs and
+    /// The old system's representative large batch: 1,284 SSNs and
     /// 638,148 visits (497 per SSN; production had 638,216).
     pub fn large_batch(seed: u64, as_of: NaiveDate) -> Self {
         SynthConfig::new(1284, 497, seed, as_of)
@@ -114,7 +114,7 @@ impl SynthConfig {
     }
 }
 
-/// The default speed bands of file-format.md §4 (what detection on synthetic data uses).
+/// The default speed bands of docs/file-formats.md §4 (what detection on synthetic data uses).
 pub fn default_bands() -> SpeedBands {
     SpeedBands::defaults()
 }
@@ -1218,11 +1218,10 @@ mod tests {
             pairs.len(),
             visits.len()
         );
-        for flag in 0..7 {
+        for rule in conflict_core::Rule::ALL {
             assert!(
-                pairs.iter().any(|p| p.flags[flag]),
-                "rule {} never fires",
-                flag + 1
+                pairs.iter().any(|p| p.flags[rule]),
+                "rule {rule:?} never fires"
             );
         }
         let w = report.warnings();

@@ -309,18 +309,18 @@ fn run(visits: &[Visit], cfg: &DetectConfig) -> Option<Keyed> {
         assert!(!cfg.exclusions.ssns.contains(s1));
         assert!(!cfg.exclusions.providers.contains(&a.provider_id));
         assert!(!cfg.exclusions.providers.contains(&b.provider_id));
-        assert!(p.flags.contains(&true), "{p:?}");
+        assert!(p.flags.any(), "{p:?}");
         let located = report.location(p.v1).is_some() && report.location(p.v2).is_some();
         assert_eq!(p.metrics.distance_h.is_some(), located, "{p:?}");
         assert!(p.metrics.mph.is_none() || p.metrics.distance_h.is_some());
         assert!(p.metrics.eta_h.is_none() || p.metrics.mph.is_some());
-        if p.flags[6] {
+        if p.flags[conflict_core::Rule::Distance] {
             assert!(p.metrics.eta_h.is_some(), "{p:?}");
         }
         assert!(seen.insert((p.v1, p.v2)), "pair emitted twice: {p:?}");
         keyed.insert(
             (a.visit_id.clone(), b.visit_id.clone()),
-            (p.flags, p.metrics),
+            (p.flags.to_array(), p.metrics),
         );
     }
     Some(keyed)

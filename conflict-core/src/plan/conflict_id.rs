@@ -1,4 +1,4 @@
-//! `CONFLICTID` reuse and allocation (lifecycle.md §5.2): one conflict per primary visit.
+//! `CONFLICTID` reuse and allocation (docs/lifecycle.md §5.2): one conflict per primary visit.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 

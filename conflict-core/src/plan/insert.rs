@@ -1,5 +1,5 @@
-//! Whether a newly detected pair is inserted, and with which flags (lifecycle.md §5.1,
-//! rules.md §12 insert-only switches).
+//! Whether a newly detected pair is inserted, and with which flags (docs/lifecycle.md §5.1,
+//! docs/rules.md §12 insert-only switches).
 
 use chrono::NaiveDate;
 
@@ -13,7 +13,10 @@ const SCHEDULE_ONLY_FLAGS: [usize; 2] = [0, 3];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertDecision {
     /// Insert with these flags (`StatusFlag 'N'`, `InServiceFlag`/`PTOFlag` `'N'`).
-    Insert { flags: [bool; 7] },
+    Insert {
+        /// The flags the row is inserted with.
+        flags: [bool; 7],
+    },
     /// Suppressed by an insert-only switch: counted `not_inserted_by_switch`, but still a
     /// detected pair for stale resolution (§6).
     NotInsertedBySwitch,
@@ -22,15 +25,17 @@ pub enum InsertDecision {
 /// What the switches need to know about the pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewPair {
+    /// The computed rule flags.
     pub flags: [bool; 7],
     /// `is_missed` of V1 and V2.
     pub v1_missed: Option<bool>,
+    /// `is_missed` of V2.
     pub v2_missed: Option<bool>,
     /// V1's visit date (the row's `VisitDate`).
     pub visit_date: NaiveDate,
 }
 
-/// Applies the insert-only switches of rules.md §12 to a new pair.
+/// Applies the insert-only switches of docs/rules.md §12 to a new pair.
 pub fn insert_decision(pair: &NewPair, as_of: NaiveDate, options: &RuleOptions) -> InsertDecision {
     // NULL does not qualify: both visits must be known not to be missed.
     if options.insert_requires_not_missed

@@ -1,4 +1,4 @@
-//! Matching a detected pair against the stored rows with its key (lifecycle.md §3).
+//! Matching a detected pair against the stored rows with its key (docs/lifecycle.md §3).
 
 use super::row::StoredRow;
 
@@ -9,6 +9,7 @@ pub enum PairMatch<'a> {
     /// Update each of these regular and orphan rows; the orphans among them are first adopted
     /// (given a `CONFLICTID` by §5.2, counted `adopted`).
     Update {
+        /// The rows to update, in the order given.
         rows: Vec<&'a StoredRow>,
         /// More than one row carries the key: warning `duplicate_cvm_key`.
         duplicate: bool,
@@ -19,6 +20,7 @@ pub enum PairMatch<'a> {
     HeldByOtherKind,
 }
 
+/// Matches a detected pair against every stored row with its key (§3).
 pub fn match_pair<'a>(rows_with_key: &[&'a StoredRow]) -> PairMatch<'a> {
     let rows: Vec<&StoredRow> = rows_with_key
         .iter()

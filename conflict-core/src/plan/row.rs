@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 
-/// Row kinds of schema.md §2.
+/// Row kinds of docs/tables.md §2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RowKind {
     /// `CONFLICTID` set, all eight InService/PTO dates NULL.
@@ -29,7 +29,7 @@ impl RowKind {
         }
     }
 
-    /// Regular and orphan rows are the ones a detected pair updates (lifecycle.md §3).
+    /// Regular and orphan rows are the ones a detected pair updates (docs/lifecycle.md §3).
     pub fn is_updatable(self) -> bool {
         matches!(self, RowKind::Regular | RowKind::Orphan)
     }
@@ -44,7 +44,9 @@ pub struct StoredRow {
     pub visit_id: String,
     /// `"ConVisitID"`.
     pub con_visit_id: String,
+    /// `"CONFLICTID"`.
     pub conflict_id: Option<i64>,
+    /// The row's kind, from its dates and `CONFLICTID`.
     pub kind: RowKind,
     /// `"StatusFlag"` as stored (any text, or NULL).
     pub status: Option<String>,
@@ -93,7 +95,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_follow_schema_md() {
+    fn kinds_follow_docs_tables() {
         assert_eq!(RowKind::classify(Some(1), false, false), RowKind::Regular);
         assert_eq!(RowKind::classify(None, false, false), RowKind::Orphan);
         assert_eq!(RowKind::classify(Some(1), true, false), RowKind::InService);

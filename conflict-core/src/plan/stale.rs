@@ -1,4 +1,4 @@
-//! Stale resolution (lifecycle.md §6).
+//! Stale resolution (docs/lifecycle.md §6).
 
 use std::collections::HashSet;
 
@@ -37,12 +37,16 @@ pub fn stale_rows<'a>(
 /// `UpdatedDate = run_ts`. Nothing else changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resolution {
+    /// New `ResolveDate` (an existing one is kept).
     pub resolve_date: NaiveDateTime,
+    /// New `UpdatedDate`.
     pub updated_date: NaiveDateTime,
 }
 
+/// The status of a resolved row.
 pub const RESOLVED_STATUS: &str = "R";
 
+/// The values a stale row gets at `run_ts`.
 pub fn resolution(row: &StoredRow, run_ts: NaiveDateTime) -> Resolution {
     Resolution {
         resolve_date: row.resolve_date.unwrap_or(run_ts),

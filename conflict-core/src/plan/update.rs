@@ -1,4 +1,4 @@
-//! Updating a matched row (lifecycle.md §4): sticky flags, the StatusFlag table and whether the
+//! Updating a matched row (docs/lifecycle.md §4): sticky flags, the StatusFlag table and whether the
 //! row is rewritten at all.
 
 use super::row::StoredRow;

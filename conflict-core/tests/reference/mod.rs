@@ -1,4 +1,4 @@
-//! A naive reference implementation of rules.md, written straight from the spec text and
+//! A naive reference implementation of docs/rules.md, written straight from the spec text and
 //! independently of the fast path.
 //!
 //! It uses only the plain data types of `conflict_core` (`Visit`, `Decimal`, `SpeedBand`,
@@ -53,7 +53,7 @@ impl RefOutput {
 // ---------------------------------------------------------------------------------------------
 // §1 conventions
 
-/// rules.md §1: the five ASCII whitespace characters, nothing else (not U+000B, not U+00A0).
+/// docs/rules.md §1: the five ASCII whitespace characters, nothing else (not U+000B, not U+00A0).
 fn trim(s: &str) -> &str {
     const WS: [char; 5] = [' ', '\t', '\n', '\u{0C}', '\r'];
     let mut t = s;
@@ -138,7 +138,7 @@ fn plain_number(s: &str) -> Option<f64> {
     )
 }
 
-/// rules.md §4.1 steps 1–7.
+/// docs/rules.md §4.1 steps 1–7.
 fn parse_gps(raw: &Option<String>) -> Gps {
     let Some(raw) = raw else {
         return Gps::Absent;
@@ -167,7 +167,7 @@ fn parse_gps(raw: &Option<String>) -> Gps {
     Gps::Valid(lat, lon)
 }
 
-/// rules.md §4.2, counting warnings into `out`.
+/// docs/rules.md §4.2, counting warnings into `out`.
 fn locate(v: &Visit, out: &mut RefOutput) -> Option<(f64, f64)> {
     for source in [&v.call_out_gps, &v.call_in_gps] {
         match parse_gps(source) {
@@ -359,7 +359,7 @@ pub fn detect(visits: &[Visit], cfg: &DetectConfig) -> Result<RefOutput, String>
     }
     out.admitted = admitted.len() as u64;
 
-    // file-format.md §3: no bands, or bands that share a mile value, are noted once.
+    // docs/file-formats.md §3: no bands, or bands that share a mile value, are noted once.
     let given = cfg.bands.as_slice();
     if given.is_empty() {
         out.warn("mph_empty", None);
@@ -428,8 +428,8 @@ pub fn detect(visits: &[Visit], cfg: &DetectConfig) -> Result<RefOutput, String>
             let mut mph = None;
             let mut eta_h = None;
             if let (Some(p), Some(q)) = (a.location, b.location) {
-                let m = great_circle_m(p, q, cfg.geo.earth_radius_m) / cfg.geo.metres_per_mile
-                    * cfg.geo.extra_distance_per;
+                let m = great_circle_m(p, q, cfg.geo.earth_radius_m()) / cfg.geo.metres_per_mile()
+                    * cfg.geo.extra_distance_per();
                 let d_h = (m * 100.0).round() as i64;
                 miles = Some(m);
                 distance_h = Some(d_h);

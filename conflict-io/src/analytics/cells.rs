@@ -178,7 +178,7 @@ impl Rows<'_> {
         }
     }
 
-    /// A decimal read from its text (schema.md §1: reals travel as shortest text).
+    /// A decimal read from its text (docs/tables.md §1: reals travel as shortest text).
     pub fn f64_text(&self, col: usize, row: usize) -> Result<Option<f64>, AnalyticsError> {
         match self.text(col, row)? {
             None => Ok(None),

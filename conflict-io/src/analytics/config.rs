@@ -72,7 +72,7 @@ impl fmt::Debug for ConnectionString {
 }
 
 /// A validated, possibly qualified (`database.schema`) analytics schema name. Written unquoted
-/// so that each server applies its own case folding (schema.md §1).
+/// so that each server applies its own case folding (docs/tables.md §1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnalyticsSchema(String);
 

@@ -27,7 +27,7 @@ impl FromStr for Dialect {
     }
 }
 
-/// The ASCII whitespace of rules.md §1 as an SQL character-set expression.
+/// The ASCII whitespace of docs/rules.md §1 as an SQL character-set expression.
 const WS: &str = "' ' || CHR(9) || CHR(10) || CHR(12) || CHR(13)";
 
 impl Dialect {
@@ -168,7 +168,7 @@ pub fn real_text(col: &str) -> String {
     bounded(&format!("CAST({col} AS VARCHAR)"), 32)
 }
 
-/// Trim of rules.md §1 (space, tab, LF, FF, CR).
+/// Trim of docs/rules.md §1 (space, tab, LF, FF, CR).
 pub fn trim_ws(expr: &str) -> String {
     format!("LTRIM(RTRIM({expr}, {WS}), {WS})")
 }

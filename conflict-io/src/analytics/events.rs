@@ -1,5 +1,5 @@
 //! In-service events (and PTO absences) of the window, and the visits that may meet them
-//! (rules.md §13, schema.md §3): the same pushdown discipline as the visits.
+//! (docs/rules.md §13, docs/tables.md §9): the same pushdown discipline as the visits.
 
 use conflict_core::inservice::{Event, EventKind};
 use conflict_core::{Exclusions, Visit, Window};
@@ -105,7 +105,7 @@ impl super::sql::Sql<'_> {
                 "E.\"Inservice end date\"",
                 true,
             ),
-            // The absence → caregiver link through the global id is provisional (rules.md §13).
+            // The absence → caregiver link through the global id is provisional (docs/rules.md §13).
             EventKind::Pto => (
                 "factcaregiverabsence",
                 "E.\"Caregiver Vacation Id\"",

@@ -224,7 +224,7 @@ impl AnalyticsSource {
         Ok(offset)
     }
 
-    /// Base visits of `scope` (schema.md §3 joins and filters, window and exclusions pushed
+    /// Base visits of `scope` (docs/tables.md §9 joins and filters, window and exclusions pushed
     /// down; with `prefilter`, only (SSN, date) groups holding two or more providers).
     pub fn visits(
         &mut self,
@@ -419,7 +419,7 @@ impl AnalyticsSource {
         Ok(out)
     }
 
-    /// Delta keys of lifecycle.md §2.
+    /// Delta keys of docs/lifecycle.md §2.
     pub fn delta_keys(
         &mut self,
         since: chrono::NaiveDateTime,

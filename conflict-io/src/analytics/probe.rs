@@ -325,7 +325,7 @@ mod tests {
 
     /// The columns derived from the real queries, in both dialects, exist in schema.sql: the
     /// derivation attributes each reference to the right table (a misattributed one would name
-    /// a column its table lacks), and the lists hold what the rules need (schema.md §3).
+    /// a column its table lacks), and the lists hold what the rules need (docs/tables.md §9).
     #[test]
     fn the_real_queries_read_tables_and_columns_of_schema_sql() {
         let ddl = ddl_columns();
@@ -351,7 +351,7 @@ mod tests {
                     assert!(known.contains(c), "{table}.\"{c}\" is not in schema.sql");
                 }
             }
-            // Hand-picked from schema.md §3: what the rules and the window cannot do without.
+            // Hand-picked from docs/tables.md §9: what the rules and the window cannot do without.
             let fact = &got.columns["factvisitcallperformance_cr"];
             for c in [
                 "Visit Id",

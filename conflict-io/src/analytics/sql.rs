@@ -1,4 +1,4 @@
-//! Text of the analytics queries (schema.md §3). Values always travel as parameters; the only
+//! Text of the analytics queries (docs/tables.md §9). Values always travel as parameters; the only
 //! interpolated names are the validated analytics and scratch schemas and fixed table and
 //! column names. Lists built from data (keys, SSNs, ids, exclusions) travel through temporary
 //! tables loaded with multi-row `INSERT ... VALUES`, never as `IN (?, ?, ...)` lists
@@ -226,7 +226,7 @@ impl Sql<'_> {
         out
     }
 
-    /// Latest primary GPS address per patient (schema.md §3).
+    /// Latest primary GPS address per patient (docs/tables.md §9).
     fn latest_address_cte(&self) -> String {
         format!(
             "addr AS (\
@@ -323,7 +323,7 @@ impl Sql<'_> {
         )
     }
 
-    /// Delta keys (lifecycle.md §2): regardless of provider status and exclusions. Parameters:
+    /// Delta keys (docs/lifecycle.md §2): regardless of provider status and exclusions. Parameters:
     /// since (text timestamp, UTC: the session time zone is UTC), window from, window to.
     pub fn delta_keys(&self) -> String {
         let ssn = self.ssn_trimmed();

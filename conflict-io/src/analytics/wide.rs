@@ -1,4 +1,4 @@
-//! Select expressions of the business columns, one per `DETAIL_COLUMNS` entry (schema.md §3.1).
+//! Select expressions of the business columns, one per `DETAIL_COLUMNS` entry (docs/tables.md §9.1).
 
 use super::dialect::{id_text, real_text, text, Dialect};
 use crate::details::{Kind, DETAIL_COLUMNS};

@@ -1,5 +1,5 @@
 //! Output files are written to a temporary name in the target directory and renamed on
-//! success, so a failed run never leaves a partial file (file-format.md §5).
+//! success, so a failed run never leaves a partial file (docs/file-formats.md §5).
 
 use std::io::{BufWriter, Write};
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! mph.csv (file-format.md §3).
+//! mph.csv (docs/file-formats.md §3).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -10,6 +10,7 @@ use super::problems::{CsvError, Problems};
 
 const COLUMNS: [&str; 3] = ["from", "to", "average_mph"];
 
+/// Reads `mph.csv` (docs/file-formats.md §3).
 pub fn read_bands(path: &Path) -> Result<SpeedBands, CsvError> {
     let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
         path: path.to_path_buf(),
@@ -18,6 +19,7 @@ pub fn read_bands(path: &Path) -> Result<SpeedBands, CsvError> {
     read_bands_from(file, path)
 }
 
+/// [`read_bands`] from any reader; `path` names the input in messages.
 pub fn read_bands_from(input: impl Read, path: &Path) -> Result<SpeedBands, CsvError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)

@@ -30,8 +30,11 @@ pub const CHANGES_HEADER: [&str; 7] = [
 /// Lines written so far, per action.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChangeCounts {
+    /// `insert` lines.
     pub inserted: u64,
+    /// `update` lines.
     pub updated: u64,
+    /// `resolve` lines.
     pub resolved: u64,
 }
 

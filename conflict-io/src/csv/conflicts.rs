@@ -1,4 +1,4 @@
-//! conflicts.csv (file-format.md §5).
+//! conflicts.csv (docs/file-formats.md §5).
 
 use std::io::Write;
 use std::path::Path;
@@ -8,6 +8,7 @@ use conflict_core::{DetectReport, DetectedPair, Visit};
 use super::atomic::write_atomically;
 use super::problems::CsvError;
 
+/// The header of `conflicts.csv` (docs/file-formats.md §5).
 pub const CONFLICTS_HEADER: &str = "visit_id,con_visit_id,ssn,visit_date,provider_id,con_provider_id,SameSchTimeFlag,SameVisitTimeFlag,SchAndVisitTimeSameFlag,SchOverAnotherSchTimeFlag,VisitTimeOverAnotherVisitTimeFlag,SchTimeOverVisitTimeFlag,DistanceFlag,MinuteDiffBetweenSch,DistanceMilesFromLatLng,AverageMilesPerHour,ETATravelMinutes";
 
 /// Sorts `pairs` by (visit_id, con_visit_id) bytes and writes them atomically to `path`.
@@ -54,7 +55,7 @@ pub fn write_conflicts_to(
             a.provider_id.clone(),
             b.provider_id.clone(),
         ];
-        rec.extend(p.flags.iter().map(|&f| yn(f).to_string()));
+        rec.extend(p.flags.iter().map(|f| yn(f).to_string()));
         rec.push(m.minute_diff.map(|x| x.to_string()).unwrap_or_default());
         rec.push(two(m.distance_h));
         rec.push(m.mph.map(|x| x.to_string()).unwrap_or_default());

@@ -22,8 +22,10 @@ const REQUIRED: [&str; 6] = [
 ];
 const OPTIONAL: [&str; 1] = ["environment"];
 
+/// The header of the in-service output file (docs/file-formats.md §7).
 pub const INSERVICE_HEADER: &str = "visit_id,con_visit_id,ssn,visit_date,provider_id,con_provider_id,InServiceFlag,InserviceStartDate,InserviceEndDate,ConInserviceStartDate,ConInserviceEndDate";
 
+/// Reads an in-service events file (docs/file-formats.md §7).
 pub fn read_events(path: &Path) -> Result<Vec<Event>, CsvError> {
     let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
         path: path.to_path_buf(),
@@ -32,6 +34,7 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, CsvError> {
     read_events_from(file, path)
 }
 
+/// [`read_events`] from any reader; `path` names the input in messages.
 pub fn read_events_from(input: impl Read, path: &Path) -> Result<Vec<Event>, CsvError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)

@@ -1,4 +1,4 @@
-//! Strict cell syntax of file-format.md §2.
+//! Strict cell syntax of docs/file-formats.md §2.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 

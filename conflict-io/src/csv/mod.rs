@@ -1,4 +1,4 @@
-//! File mode (file-format.md): visits.csv and mph.csv in, conflicts.csv out.
+//! File mode (docs/file-formats.md): visits.csv and mph.csv in, conflicts.csv out.
 
 mod atomic;
 mod bands;

@@ -3,30 +3,40 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// At most this many problems are reported (file-format.md §2).
+/// At most this many problems are reported (docs/file-formats.md §2).
 pub const MAX_REPORTED: usize = 20;
 
 /// One bad cell, record or header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// 1-based line of the file (the header is line 1).
     pub line: u64,
+    /// The column, when the problem is in one cell.
     pub column: Option<String>,
+    /// What is wrong, in words.
     pub reason: String,
 }
 
+/// Why a CSV file could not be read or written: one message per cause, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
+    /// The file could not be opened, read or written.
     // `error`, not `source`: the message shows it, and a `source()` would print it again.
     #[error("{}: {error}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         error: std::io::Error,
     },
     /// The input is malformed; `problems` holds the first [`MAX_REPORTED`] of `total`.
     #[error("{}", render(path, problems, *total))]
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// The first problems, in file order.
         problems: Vec<Problem>,
+        /// How many problems there are in all.
         total: usize,
     },
 }

@@ -1,4 +1,4 @@
-//! visits.csv (file-format.md §2): strict reader and a writer for generated data.
+//! visits.csv (docs/file-formats.md §2): strict reader and a writer for generated data.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -14,7 +14,7 @@ use super::line_track::LineTracker;
 use super::problems::{CsvError, Problems};
 
 /// Every column file mode knows, in the order the writer emits them. `caregiver_id` is an
-/// extension of file-format.md (used by InService in file mode); it is optional.
+/// extension of docs/file-formats.md (used by InService in file mode); it is optional.
 pub const VISIT_COLUMNS: [&str; 20] = [
     "visit_id",
     "app_visit_id",
@@ -52,12 +52,15 @@ const REQUIRED: [&str; 8] = [
 /// Visits read from a file, with the line each started on.
 #[derive(Debug, Clone, Default)]
 pub struct CsvVisits {
+    /// The visits, in file order.
     pub visits: Vec<Visit>,
+    /// The file line of each visit, for messages.
     pub lines: Vec<u64>,
     /// Header names the reader does not know (ignored).
     pub unknown_columns: Vec<String>,
 }
 
+/// Reads `visits.csv` (docs/file-formats.md §2); every malformed cell is reported.
 pub fn read_visits(path: &Path) -> Result<CsvVisits, CsvError> {
     let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
         path: path.to_path_buf(),

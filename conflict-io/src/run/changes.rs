@@ -13,9 +13,9 @@
 pub enum ChangeAction {
     /// A new row (regular, InService or PTO).
     Insert,
-    /// A stored row rewritten because it was detected again (lifecycle.md §4, §7).
+    /// A stored row rewritten because it was detected again (docs/lifecycle.md §4, §7).
     Update,
-    /// A stale regular row set to `R` (lifecycle.md §6).
+    /// A stale regular row set to `R` (docs/lifecycle.md §6).
     Resolve,
 }
 
@@ -33,10 +33,13 @@ impl ChangeAction {
 /// One changed conflict row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
+    /// What happens to the row.
     pub action: ChangeAction,
     /// conflictvisitmaps `"ID"`; `None` for an insert (a dry run never assigns one for good).
     pub id: Option<i64>,
+    /// The row's `VisitID`.
     pub visit_id: String,
+    /// The row's `ConVisitID`.
     pub con_visit_id: String,
     /// The columns whose value changes, in table column order. For an insert: every column it
     /// sets to a non-NULL value, except `"ID"`.

@@ -1,4 +1,4 @@
-//! The nightly job (lifecycle.md §1): take part in a run ([`super::take_part`]: lock, start,
+//! The nightly job (docs/lifecycle.md §1): take part in a run ([`super::take_part`]: lock, start,
 //! resume or join), plan its batches ([`super::plan`]), then fetch → detect → write them with
 //! several workers ([`super::workers`]), then the InService/PTO step ([`super::event_step`]);
 //! a ledger makes the run resumable and shareable between processes.

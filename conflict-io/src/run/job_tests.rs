@@ -12,13 +12,12 @@ use conflict_core::{
     Warnings, Window,
 };
 
-use super::job::{run_job, JobError, JobOptions, Observer, Silent, Start};
+use super::job::{run_job, JobError, JobOptions, JobResult, Observer, Silent, Start};
 use super::ports::*;
 use conflict_core::inservice::{Event, EventKind};
 
 use crate::details::{SourcedEvent, VisitDetails};
 use crate::scope::{BatchScope, Scope};
-use crate::store::Reference;
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -146,6 +145,8 @@ struct State {
     /// (batch key, pairs) of every committed apply.
     applied: Vec<(String, usize)>,
     event_pairs: usize,
+    /// The conflict rows, written through the core's planner like the real store does.
+    cvm: super::memory_cvm::MemoryCvm,
 }
 
 type ApplyHook = Box<dyn Fn(&str) + Sync>;
@@ -220,12 +221,8 @@ impl ConflictStore for MockStore {
             warnings: Warnings::default(),
         })
     }
-    fn stored_prefixes(
-        &self,
-        _w: &Window,
-        _len: usize,
-    ) -> Result<Vec<(String, u64)>, StoreFailure> {
-        Ok(vec![])
+    fn stored_prefixes(&self, w: &Window, len: usize) -> Result<Vec<(String, u64)>, StoreFailure> {
+        Ok(self.state.lock().unwrap().cvm.prefixes(w, len))
     }
     fn reset_claims(&self, run_id: i64) -> Result<(), StoreFailure> {
         let mut s = self.state.lock().unwrap();
@@ -285,16 +282,21 @@ impl ConflictStore for MockStore {
             return Err(StoreFailure(true));
         }
         let mut s = self.state.lock().unwrap();
-        if !dry_run {
+        let scope = BatchScope {
+            window: run.window,
+            scope: batch.scope.clone(),
+        };
+        let counts = if dry_run {
+            // A dry run plans and counts, then rolls back: work on a copy.
+            s.cvm.clone().apply(run, &scope, input)
+        } else {
             s.applied.push((batch.key.clone(), input.pairs.len()));
-        }
+            s.cvm.apply(run, &scope, input)
+        };
         if let Some((_, st)) = s.ledger.get_mut(&(run.run_id, batch.key.clone())) {
             *st = Status::Done;
         }
-        Ok(WriteCounts {
-            inserted: input.pairs.len() as u64,
-            ..WriteCounts::default()
-        })
+        Ok(counts)
     }
     fn apply_events(
         &self,
@@ -741,4 +743,52 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
     .unwrap();
     assert_eq!(r.report.inservice.inservice_pairs, 0);
     assert_eq!(store.state.lock().unwrap().event_pairs, 0);
+}
+
+/// Runs a full job over `all` against `store`.
+fn full_run(store: &MockStore, all: &[Visit]) -> JobResult {
+    let p = params(Mode::Full);
+    run_job(
+        store,
+        source_for(all),
+        Start::New(p.clone()),
+        &p,
+        &opts(2),
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap()
+}
+
+#[test]
+fn runs_follow_the_lifecycle_insert_then_keep_then_resolve() {
+    // 40 SSNs × 3 days, each day two overlapping schedules (9–11 at p0, 10–12 at p1): rule 4
+    // in both directions, so 2 pairs per SSN and day = 240 pairs (docs/rules.md).
+    let all = visits(40, 3);
+    let store = MockStore::default();
+
+    let first = full_run(&store, &all);
+    assert_eq!(first.report.writes.inserted, 240);
+    assert_eq!(first.report.writes.unchanged, 0);
+    // One conflict per primary visit (docs/lifecycle.md §5.2): every visit is a V1 once.
+    assert_eq!(first.report.writes.conflicts_created, 240);
+
+    // Same data again: every row is re-detected with the same values and left untouched
+    // (§4.3), nothing new, nothing stale.
+    let second = full_run(&store, &all);
+    assert_eq!(second.report.writes.inserted, 0);
+    assert_eq!(second.report.writes.updated, 0);
+    assert_eq!(second.report.writes.unchanged, 240);
+    assert_eq!(second.report.writes.resolved, 0);
+
+    // The first SSN's visits are gone: its 6 rows are stale and resolved (§6), the others
+    // stay as they are.
+    let ssn0 = all[0].ssn.clone();
+    let rest: Vec<Visit> = all.iter().filter(|v| v.ssn != ssn0).cloned().collect();
+    let third = full_run(&store, &rest);
+    assert_eq!(third.report.writes.resolved, 6);
+    assert_eq!(third.report.writes.unchanged, 234);
+    let s = store.state.lock().unwrap();
+    assert_eq!(s.cvm.with_status("R"), 6);
+    assert_eq!(s.cvm.with_status("N"), 234);
 }

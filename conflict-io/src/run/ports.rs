@@ -1,6 +1,6 @@
 //! The two edges of a run: where visits come from and where conflicts are kept. The run
-//! (`super::job`) is generic over both, so services can embed it and tests can drive it with
-//! in-memory implementations; production uses [`crate::analytics::AnalyticsSource`] and the
+//! (the job) is generic over both, so services can embed it and tests can drive it with
+//! in-memory implementations; production uses the ODBC analytics source and the
 //! PostgreSQL store.
 
 use std::collections::HashMap;
@@ -13,11 +13,28 @@ use conflict_core::inservice::{AdmittedEvent, EventKind, EventPair};
 use crate::details::{SourcedEvent, VisitDetails};
 use crate::scope::{BatchScope, Scope};
 
+/// The reference data a run detects with: X, the speed bands and the exclusion lists
+/// (docs/tables.md). Defined next to the ports because every store supplies it
+/// ([`ConflictStore::reference`]); the PostgreSQL store reads it from its reference tables.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// `ExtraDistancePer` (X), finite and > 0.
+    pub extra_distance_per: f64,
+    /// The speed bands of the travel rule.
+    pub bands: conflict_core::SpeedBands,
+    /// Excluded providers and SSNs (docs/rules.md §3).
+    pub exclusions: Exclusions,
+    /// Data warnings found while reading it (`settings_missing`, `settings_multiple_rows`,
+    /// `mph_band_invalid`, `mph_bands_overlap`, `mph_empty`).
+    pub warnings: Warnings,
+}
+
 /// A (visit date, trimmed SSN) key.
 pub type Key = (NaiveDate, String);
 
 /// Reads base visits and their business columns (issue "Analytics source over ODBC").
 pub trait VisitSource {
+    /// What the source fails with; it fails the batch (or the run).
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Called before the reads of each batch (and of each event step, as batch `inservice` or
@@ -40,14 +57,14 @@ pub trait VisitSource {
         len: usize,
     ) -> Result<Vec<(String, u64)>, Self::Error>;
 
-    /// Delta keys (lifecycle.md §2): keys of visits in the window updated at or after `since`.
+    /// Delta keys (docs/lifecycle.md §2): keys of visits in the window updated at or after `since`.
     fn delta_keys(
         &mut self,
         since: NaiveDateTime,
         window: &Window,
     ) -> Result<Vec<Key>, Self::Error>;
 
-    /// In-service events (or PTO absences) of the window (rules.md §13).
+    /// In-service events (or PTO absences) of the window (docs/rules.md §13).
     fn events(
         &mut self,
         kind: EventKind,
@@ -65,13 +82,17 @@ pub trait VisitSource {
     ) -> Result<Vec<Visit>, Self::Error>;
 }
 
+/// Which keys a run covers (docs/lifecycle.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Every key of the window.
     Full,
+    /// Only the keys of visits changed since the watermark.
     Incremental,
 }
 
 impl Mode {
+    /// The mode's name in reports and `detection_runs`.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Full => "full",
@@ -83,16 +104,23 @@ impl Mode {
 /// What a new run is asked to do.
 #[derive(Debug, Clone)]
 pub struct RunParams {
+    /// Full or incremental.
     pub mode: Mode,
+    /// The rule profile.
     pub profile: conflict_core::Profile,
+    /// The rule switches (the profile's, with overrides).
     pub options: RuleOptions,
     /// Default: the date of the run timestamp.
     pub as_of: Option<NaiveDate>,
+    /// Window: years before the as-of date.
     pub lookback_years: u32,
+    /// Window: days after the as-of date.
     pub lookforward_days: u32,
-    /// Incremental: explicit watermark; otherwise derived (lifecycle.md §2).
+    /// Incremental: explicit watermark; otherwise derived (docs/lifecycle.md §2).
     pub since: Option<NaiveDateTime>,
+    /// Incremental: the safety look-back of the derived watermark, in hours (docs/lifecycle.md §2.2).
     pub lookback_hours: u32,
+    /// Roll every batch back, report what would change (docs/lifecycle.md §13).
     pub dry_run: bool,
     /// InService detection after the regular batches (default on).
     pub inservice: bool,
@@ -100,15 +128,25 @@ pub struct RunParams {
     pub pto: bool,
 }
 
+impl RunParams {
+    /// The safety look-back of an incremental run's derived watermark (docs/lifecycle.md §2.2).
+    pub const DEFAULT_LOOKBACK_HOURS: u32 = 36;
+}
+
 /// A run as recorded in `detection_runs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
+    /// `detection_runs` id.
     pub run_id: i64,
+    /// Full or incremental.
     pub mode: Mode,
-    /// Every timestamp the run writes (lifecycle.md §1).
+    /// Every timestamp the run writes (docs/lifecycle.md §1).
     pub run_ts: NaiveDateTime,
+    /// The run's as-of date.
     pub as_of: NaiveDate,
+    /// The run's date window.
     pub window: Window,
+    /// Incremental: the watermark of the delta keys.
     pub since: Option<NaiveDateTime>,
 }
 
@@ -117,35 +155,51 @@ pub struct RunInfo {
 pub struct BatchSpec {
     /// Stable name in the ledger, e.g. `ssn:123` or `keys:0007`.
     pub key: String,
+    /// The keys it covers.
     pub scope: Scope,
 }
 
 /// Everything a batch hands to the store.
 pub struct BatchInput<'a> {
+    /// The visits the batch read.
     pub visits: &'a [Visit],
+    /// What detection did with them.
     pub report: &'a DetectReport,
+    /// The detected pairs, indexing `visits`.
     pub pairs: &'a [DetectedPair],
+    /// Business columns of the visits in pairs, by visit id.
     pub details: &'a HashMap<String, VisitDetails>,
+    /// The run's rule options (insert-only switches).
     pub options: &'a RuleOptions,
     /// Read and detection times of this batch, recorded in the ledger.
     pub fetch_secs: f64,
+    /// Seconds spent detecting.
     pub detect_secs: f64,
 }
 
-/// Write counters of lifecycle.md §11.
+/// Write counters of docs/lifecycle.md §11.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteCounts {
+    /// Re-detected rows rewritten.
     pub updated: u64,
+    /// Re-detected rows left untouched.
     pub unchanged: u64,
+    /// Orphans adopted.
     pub adopted: u64,
+    /// New rows.
     pub inserted: u64,
+    /// New pairs suppressed by an insert-only switch.
     pub not_inserted_by_switch: u64,
+    /// Stale rows resolved.
     pub resolved: u64,
+    /// New `conflicts` rows.
     pub conflicts_created: u64,
+    /// Write warnings (`duplicate_cvm_key`, …).
     pub warnings: Warnings,
 }
 
 impl WriteCounts {
+    /// Adds `o`'s counters.
     pub fn merge(&mut self, o: &WriteCounts) {
         self.updated += o.updated;
         self.unchanged += o.unchanged;
@@ -160,31 +214,43 @@ impl WriteCounts {
 
 /// Everything the InService (or PTO) step hands to the store.
 pub struct EventInput<'a> {
+    /// In-service or PTO.
     pub kind: EventKind,
+    /// The window's visits.
     pub visits: &'a [Visit],
     /// Admission of `visits` (trimmed SSNs, resolved locations).
     pub admission: &'a conflict_core::admit::Admission,
+    /// The events read, with their payloads.
     pub events: &'a [SourcedEvent],
+    /// The admitted events, indexing `events`.
     pub admitted_events: &'a [AdmittedEvent],
+    /// The detected (visit, event) pairs.
     pub pairs: &'a [EventPair],
     /// Business columns of the visits in `pairs`.
     pub details: &'a HashMap<String, VisitDetails>,
 }
 
-/// Write counters of the InService step (lifecycle.md §11).
+/// Write counters of the InService step (docs/lifecycle.md §11).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventCounts {
+    /// Rows rewritten.
     pub updated: u64,
+    /// Rows left untouched.
     pub unchanged: u64,
+    /// New rows.
     pub inserted: u64,
+    /// New `conflicts` rows.
     pub conflicts_created: u64,
+    /// Write warnings.
     pub warnings: Warnings,
 }
 
 /// How a run ended, for `detection_runs` and `InProgressFlag`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// Every batch was applied.
     Succeeded,
+    /// A batch or a step failed.
     Failed,
     /// Stopped by a signal before all batches were done; resumable.
     Interrupted,
@@ -203,13 +269,28 @@ pub enum RunState {
     Ended(String),
 }
 
+impl Outcome {
+    /// The outcome as the run report names it (`succeeded`, `failed`, `interrupted`,
+    /// `dry-run`; docs/lifecycle.md §11). `detection_runs."Status"` records an interrupted run
+    /// as `failed`, so the store maps it on its own.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::DryRun => "dry-run",
+        }
+    }
+}
+
 /// Keeps conflicts (issue "PostgreSQL conflict store"). Shared by all workers of a process.
 pub trait ConflictStore: Sync {
+    /// What the store fails with; [`ConflictStore::is_transient`] tells whether to retry.
     type Error: std::error::Error + Send + Sync + 'static;
     /// Held for the whole run by the process that started (or resumed) it; dropping releases.
     type Lock: Send;
 
-    /// The run lock of lifecycle.md §9; `Ok(None)` when another run holds it.
+    /// The run lock of docs/lifecycle.md §9; `Ok(None)` when another run holds it.
     fn try_lock(&self) -> Result<Option<Self::Lock>, Self::Error>;
 
     /// Preflight: run timestamp, `detection_runs` row, `InProgressFlag = 1`, identity resync.
@@ -222,8 +303,8 @@ pub trait ConflictStore: Sync {
     /// A run by id (for `--join` and `--resume RUN_ID`).
     fn open_run(&self, run_id: i64) -> Result<Option<RunInfo>, Self::Error>;
 
-    /// X, bands, exclusions (schema.md §2).
-    fn reference(&self) -> Result<crate::store::Reference, Self::Error>;
+    /// X, bands, exclusions (docs/tables.md §2).
+    fn reference(&self) -> Result<Reference, Self::Error>;
 
     /// SSN prefixes of regular CVM rows with `VisitDate` in the window (full-run scope).
     fn stored_prefixes(
@@ -259,7 +340,7 @@ pub trait ConflictStore: Sync {
         dry_run: bool,
     ) -> Result<WriteCounts, Self::Error>;
 
-    /// Updates and inserts the InService (or PTO) rows of lifecycle.md §7 in one transaction
+    /// Updates and inserts the InService (or PTO) rows of docs/lifecycle.md §7 in one transaction
     /// (no stale resolution); `dry_run` rolls back.
     fn apply_events(
         &self,
@@ -274,7 +355,7 @@ pub trait ConflictStore: Sync {
     fn batch_totals(
         &self,
         _run_id: i64,
-    ) -> Result<Option<Vec<super::report::BatchTotals>>, Self::Error> {
+    ) -> Result<Option<Vec<super::totals::BatchTotals>>, Self::Error> {
         Ok(None)
     }
 
@@ -290,7 +371,7 @@ pub trait ConflictStore: Sync {
         report: &serde_json::Value,
     ) -> Result<(), Self::Error>;
 
-    /// True when the error is worth retrying the batch (lifecycle.md §9).
+    /// True when the error is worth retrying the batch (docs/lifecycle.md §9).
     fn is_transient(err: &Self::Error) -> bool;
 
     /// True when the error says that the batch's claim is no longer this worker's (another

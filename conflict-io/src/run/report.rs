@@ -1,44 +1,15 @@
-//! The run report of lifecycle.md §11 (plain-text summary is rendered by the CLI; this is the
+//! The run report of docs/lifecycle.md §11 (plain-text summary is rendered by the CLI; this is the
 //! data and its JSON form).
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use conflict_core::stats::{AdmitStats, DropReason, PairStats};
 use conflict_core::{Warnings, FLAG_NAMES};
 
 use super::ports::{BatchInput, RunInfo, WriteCounts};
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct InputCounts {
-    pub visits_read: u64,
-    pub visits_admitted: u64,
-    pub dropped: BTreeMap<String, u64>,
-    pub keys: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DetectionCounts {
-    pub candidates: u64,
-    pub pairs_detected: u64,
-    pub pairs_dropped_cross_state: u64,
-    pub per_flag: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct WriteReport {
-    pub updated: u64,
-    pub unchanged: u64,
-    pub adopted: u64,
-    pub inserted: u64,
-    pub not_inserted_by_switch: u64,
-    pub resolved: u64,
-    pub conflicts_created: u64,
-}
+pub use super::totals::{BatchTotals, DetectionCounts, InputCounts, WriteReport};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct InServiceReport {
@@ -72,28 +43,47 @@ pub struct Timing {
     pub apply_rows_per_sec: f64,
 }
 
+/// The whole-run report of docs/lifecycle.md §11.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
+    /// `detection_runs` id.
     pub run_id: i64,
+    /// `full` or `incremental`.
     pub mode: String,
+    /// The rule profile's name.
     pub profile: String,
+    /// The as-of date.
     pub as_of: String,
+    /// First and last day of the window.
     pub window: [String; 2],
+    /// Incremental: the watermark.
     pub since: Option<String>,
+    /// The run timestamp every write carries.
     pub run_ts: String,
+    /// How the run ended ([`crate::run::Outcome::as_str`]).
     pub status: String,
+    /// A dry run.
     pub dry_run: bool,
+    /// Workers of the owning process.
     pub workers: usize,
+    /// Visits and keys read.
     pub input: InputCounts,
+    /// Detection counters.
     pub detection: DetectionCounts,
+    /// Write counters.
     pub writes: WriteReport,
+    /// The InService/PTO steps.
     pub inservice: InServiceReport,
+    /// Warning counts by kind.
     pub warnings: BTreeMap<String, u64>,
+    /// The first few visit ids per warning kind.
     pub warning_examples: BTreeMap<String, Vec<String>>,
+    /// Seconds per phase.
     pub timing: Timing,
 }
 
 impl RunReport {
+    /// An empty report of `run`.
     pub fn for_run(run: &RunInfo, profile: &str, dry_run: bool, workers: usize) -> Self {
         RunReport {
             run_id: run.run_id,
@@ -109,6 +99,7 @@ impl RunReport {
         }
     }
 
+    /// Adds a batch's detection counters.
     pub fn add_detection(&mut self, admit: &AdmitStats, pairs: &PairStats) {
         self.input.visits_read += admit.visits_read;
         self.input.visits_admitted += admit.visits_admitted;
@@ -128,6 +119,7 @@ impl RunReport {
         self.add_warnings(&admit.warnings);
     }
 
+    /// Adds a batch's write counters.
     pub fn add_writes(&mut self, w: &WriteCounts) {
         let r = &mut self.writes;
         r.updated += w.updated;
@@ -182,6 +174,7 @@ impl RunReport {
         self.timing.batches += 1;
     }
 
+    /// Adds warnings (counts and examples).
     pub fn add_warnings(&mut self, w: &Warnings) {
         for (kind, n, ex) in w.iter() {
             *self.warnings.entry(kind.into()).or_default() += n;
@@ -195,26 +188,10 @@ impl RunReport {
         self.warning_examples.retain(|_, v| !v.is_empty());
     }
 
+    /// The report as stored in `detection_runs` and printed by `--report-json`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
-}
-
-/// One batch's share of the run report. The store keeps it in the batch's ledger entry, in
-/// the batch's own transaction, so the process that owns a run can report every batch of it,
-/// including those done by `--join` processes or by an earlier attempt of a resumed run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct BatchTotals {
-    pub input: InputCounts,
-    pub detection: DetectionCounts,
-    pub writes: WriteReport,
-    pub warnings: BTreeMap<String, u64>,
-    pub warning_examples: BTreeMap<String, Vec<String>>,
-    /// Seconds spent reading, detecting and writing this batch.
-    pub read_visits: f64,
-    pub detect: f64,
-    pub apply: f64,
 }
 
 impl BatchTotals {

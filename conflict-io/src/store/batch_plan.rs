@@ -1,25 +1,14 @@
-//! What a batch does to each detected pair and each stored row with its key (lifecycle.md §3–§5),
-//! decided in memory with the rules of `conflict_core::plan` before anything is written.
-//!
-//! The database only supplies the facts (the stored rows with their control columns, and for
-//! each whether its written content differs from the new values); the decisions — sticky
-//! flags, statuses, rewrite or not, insert or not — are the core's.
-
-use std::collections::{BTreeSet, HashMap};
+//! The facts a batch reads, handed to the core's planner (`conflict_core::plan::Planner`,
+//! docs/lifecycle.md §3–§7). The database supplies only the facts — the stored rows with
+//! their control columns, and for each whether its written content differs from the new
+//! values; every decision (sticky flags, statuses, rewrite or not, insert or not, stale or
+//! not) is the core's. The writers then carry the plan out in SQL.
 
 use chrono::NaiveDate;
-use conflict_core::plan::conflict_id::sort_for_insert;
-use conflict_core::plan::{
-    insert_decision, match_pair, plan_update, InsertDecision, NewPair, PairMatch, RowKind,
-    StoredRow, UpdatePlan,
-};
-use conflict_core::{DetectedPair, RuleOptions, Visit, Warnings};
+use conflict_core::plan::{BatchPlan, DetectedRow, NewPair, Planner, RowFacts, RowKind, StoredRow};
+use conflict_core::{DetectedPair, RuleOptions, Visit};
 
-/// Warning kinds of this module.
-pub const DUPLICATE_CVM_KEY: &str = "duplicate_cvm_key";
-pub const KEY_HELD_BY_OTHER_KIND: &str = "key_held_by_other_kind";
-
-/// A stored row that carries the key of the detected pair `idx`.
+/// A stored row that carries the key of the detected pair `idx`, as read.
 #[derive(Debug, Clone)]
 pub(crate) struct MatchedRow {
     pub idx: usize,
@@ -35,61 +24,27 @@ impl MatchedRow {
     pub fn content_changed(&self) -> bool {
         self.changed.iter().any(|&c| c)
     }
-}
 
-/// A matched row that is rewritten.
-#[derive(Debug, Clone)]
-pub(crate) struct PlannedUpdate {
-    /// The detected pair whose values it takes.
-    pub idx: usize,
-    /// The row as read: its `"ID"`, and the control values the write checks are still there.
-    pub row: StoredRow,
-    pub plan: UpdatePlan,
-    /// An orphan that receives its primary visit's `CONFLICTID`.
-    pub adopt: bool,
-    /// Which updated columns take the new value; the others are written back unchanged.
-    pub changed: Vec<bool>,
-}
-
-/// A detected pair without any stored row that is inserted.
-#[derive(Debug, Clone)]
-pub(crate) struct PlannedInsert {
-    pub idx: usize,
-    /// Flags after the insert-only switches.
-    pub flags: [bool; 7],
-    pub visit_id: String,
-    pub con_visit_id: String,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct RowPlan {
-    pub updates: Vec<PlannedUpdate>,
-    pub inserts: Vec<PlannedInsert>,
-    pub unchanged: u64,
-    pub not_inserted_by_switch: u64,
-    pub warnings: Warnings,
-}
-
-impl RowPlan {
-    /// Primary visits that need a `CONFLICTID` now (§5.2): those of new rows and of adopted
-    /// orphans. Ascending, each once.
-    pub fn visits_needing_ids(&self) -> BTreeSet<&str> {
-        self.inserts
-            .iter()
-            .map(|i| i.visit_id.as_str())
-            .chain(
-                self.updates
-                    .iter()
-                    .filter(|u| u.adopt)
-                    .map(|u| u.row.visit_id.as_str()),
-            )
-            .collect()
-    }
-
-    pub fn adopted(&self) -> u64 {
-        self.updates.iter().filter(|u| u.adopt).count() as u64
+    /// The row as the planner's facts; the per-column changes travel along as the payload,
+    /// because the update writes back the unchanged columns as stored.
+    pub fn into_facts(self, extra_changed: bool, kind_flag: Option<String>) -> RowFacts<Vec<bool>> {
+        RowFacts {
+            pair: self.idx,
+            content_changed: self.content_changed() || extra_changed,
+            row: self.row,
+            kind_flag,
+            payload: self.changed,
+        }
     }
 }
+
+/// The plan of a batch or an event step, with the updated columns' changes as payload.
+pub(crate) type RowPlan = BatchPlan<Vec<bool>>;
+
+/// A planned update of the PostgreSQL store.
+pub(crate) type PlannedUpdate = conflict_core::plan::PlannedUpdate<Vec<bool>>;
+
+pub(crate) use conflict_core::plan::PlannedInsert;
 
 /// The canonical key texts of one detected pair.
 #[derive(Debug, Clone)]
@@ -98,87 +53,48 @@ pub(crate) struct PairKey {
     pub con_visit_id: String,
 }
 
-/// Plans every detected pair of the batch. `keys[i]` is the key of `pairs[i]`; `matched` holds
-/// every stored row (any kind) that carries one of the keys.
+/// Plans every detected pair of a batch. `keys[i]` is the key of `pairs[i]`; `matched` holds
+/// every stored row (any kind) that carries one of the keys, `scope_rows` the stored rows of
+/// the batch's stale scope.
 pub(crate) fn plan_rows(
     visits: &[Visit],
     pairs: &[DetectedPair],
     keys: &[PairKey],
     matched: Vec<MatchedRow>,
+    scope_rows: &[StoredRow],
     as_of: NaiveDate,
     options: &RuleOptions,
 ) -> RowPlan {
-    let mut by_pair: HashMap<usize, Vec<MatchedRow>> = HashMap::new();
-    for m in matched {
-        by_pair.entry(m.idx).or_default().push(m);
+    let detected: Vec<DetectedRow> = pairs
+        .iter()
+        .zip(keys)
+        .map(|(pair, key)| DetectedRow {
+            visit_id: key.visit_id.clone(),
+            con_visit_id: key.con_visit_id.clone(),
+            new: NewPair {
+                flags: pair.flags.to_array(),
+                v1_missed: visits[pair.v1].is_missed,
+                v2_missed: visits[pair.v2].is_missed,
+                visit_date: visits[pair.v1].visit_date,
+            },
+        })
+        .collect();
+    let facts = matched
+        .into_iter()
+        .map(|m| m.into_facts(false, None))
+        .collect();
+    Planner {
+        kind: RowKind::Regular,
+        as_of,
+        options,
     }
-    let mut plan = RowPlan::default();
-    for (idx, (pair, key)) in pairs.iter().zip(keys).enumerate() {
-        let mut rows = by_pair.remove(&idx).unwrap_or_default();
-        // The read returns rows in no particular order; "ID" order makes the plan (and the
-        // order of warnings' examples) deterministic.
-        rows.sort_by_key(|m| m.row.id);
-        let stored: Vec<&StoredRow> = rows.iter().map(|m| &m.row).collect();
-        match match_pair(&stored) {
-            PairMatch::Update {
-                rows: targets,
-                duplicate,
-            } => {
-                if duplicate {
-                    plan.warnings
-                        .add_named(DUPLICATE_CVM_KEY, Some(&key.visit_id));
-                }
-                for target in targets {
-                    let m = rows
-                        .iter()
-                        .find(|m| m.row.id == target.id)
-                        .expect("match_pair returns rows it was given");
-                    let adopt = m.row.kind == RowKind::Orphan;
-                    let up = plan_update(&m.row, &pair.flags, m.content_changed(), adopt);
-                    if up.rewrite {
-                        plan.updates.push(PlannedUpdate {
-                            idx,
-                            row: m.row.clone(),
-                            plan: up,
-                            adopt,
-                            changed: m.changed.clone(),
-                        });
-                    } else {
-                        plan.unchanged += 1;
-                    }
-                }
-            }
-            PairMatch::Insert => {
-                let new = NewPair {
-                    flags: pair.flags,
-                    v1_missed: visits[pair.v1].is_missed,
-                    v2_missed: visits[pair.v2].is_missed,
-                    visit_date: visits[pair.v1].visit_date,
-                };
-                match insert_decision(&new, as_of, options) {
-                    InsertDecision::Insert { flags } => plan.inserts.push(PlannedInsert {
-                        idx,
-                        flags,
-                        visit_id: key.visit_id.clone(),
-                        con_visit_id: key.con_visit_id.clone(),
-                    }),
-                    InsertDecision::NotInsertedBySwitch => plan.not_inserted_by_switch += 1,
-                }
-            }
-            PairMatch::HeldByOtherKind => {
-                plan.warnings
-                    .add_named(KEY_HELD_BY_OTHER_KIND, Some(&key.visit_id));
-            }
-        }
-    }
-    // The INSERT orders by key itself; sorting here keeps the copied plan in the same order.
-    sort_for_insert(&mut plan.inserts, |i| (&i.visit_id, &i.con_visit_id));
-    plan
+    .plan(&detected, facts, scope_rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use conflict_core::WarningKind;
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -211,7 +127,7 @@ mod tests {
         let pairs = vec![DetectedPair {
             v1: 0,
             v2: 1,
-            flags,
+            flags: flags.into(),
             metrics: Default::default(),
         }];
         let keys = vec![PairKey {
@@ -222,61 +138,28 @@ mod tests {
     }
 
     #[test]
-    fn regular_and_orphan_rows_are_updated_and_the_orphan_adopted() {
+    fn a_changed_column_is_a_content_change_and_travels_with_the_update() {
         let (visits, pairs, keys) = one_pair(0);
-        let matched = vec![
-            MatchedRow {
-                idx: 0,
-                row: stored(2, RowKind::Orphan, Some("N")),
-                changed: vec![false],
-            },
-            MatchedRow {
-                idx: 0,
-                row: stored(1, RowKind::Regular, Some("U")),
-                changed: vec![false],
-            },
-        ];
-        let plan = plan_rows(
-            &visits,
-            &pairs,
-            &keys,
-            matched,
-            d("2025-06-15"),
-            &Default::default(),
-        );
-        // Row 1: flag 0 turns Y, rewritten; row 2: adopted (and flag 0 turns Y as well).
-        assert_eq!(plan.updates.len(), 2);
-        assert_eq!(plan.updates[0].row.id, 1);
-        assert!(!plan.updates[0].adopt);
-        assert!(plan.updates[1].adopt);
-        assert_eq!(plan.adopted(), 1);
-        assert_eq!(plan.warnings.count_named(DUPLICATE_CVM_KEY), 1);
-        assert_eq!(
-            plan.visits_needing_ids().into_iter().collect::<Vec<_>>(),
-            ["a"]
-        );
-    }
-
-    #[test]
-    fn unchanged_rows_are_counted_not_planned() {
-        let (visits, pairs, keys) = one_pair(0);
+        // Stored flag 0 is already 'Y': only the changed column makes the row rewritten.
         let mut row = stored(1, RowKind::Regular, Some("N"));
         row.flags[0] = Some("Y".into());
         let matched = vec![MatchedRow {
             idx: 0,
             row,
-            changed: vec![false],
+            changed: vec![false, true],
         }];
         let plan = plan_rows(
             &visits,
             &pairs,
             &keys,
             matched,
+            &[],
             d("2025-06-15"),
             &Default::default(),
         );
-        assert!(plan.updates.is_empty());
-        assert_eq!(plan.unchanged, 1);
+        assert_eq!(plan.updates.len(), 1);
+        assert_eq!(plan.updates[0].plan.status.as_deref(), Some("U"));
+        assert_eq!(plan.updates[0].payload, [false, true]);
     }
 
     #[test]
@@ -292,33 +175,23 @@ mod tests {
             &pairs,
             &keys,
             matched,
+            &[],
             d("2025-06-15"),
             &Default::default(),
         );
         assert!(plan.updates.is_empty() && plan.inserts.is_empty());
-        assert_eq!(plan.warnings.count_named(KEY_HELD_BY_OTHER_KIND), 1);
+        assert_eq!(plan.warnings.count(WarningKind::KeyHeldByOtherKind), 1);
     }
 
     #[test]
-    fn new_pairs_pass_the_insert_only_switches() {
+    fn the_missed_states_of_the_visits_reach_the_insert_only_switch() {
         let (mut visits, pairs, keys) = one_pair(1);
-        let plan = plan_rows(
-            &visits,
-            &pairs,
-            &keys,
-            vec![],
-            d("2025-06-15"),
-            &Default::default(),
-        );
-        assert_eq!(plan.inserts.len(), 1);
-        assert!(plan.inserts[0].flags[1]);
-
         visits[1].is_missed = None;
         let opts = RuleOptions {
             insert_requires_not_missed: true,
             ..RuleOptions::default()
         };
-        let plan = plan_rows(&visits, &pairs, &keys, vec![], d("2025-06-15"), &opts);
+        let plan = plan_rows(&visits, &pairs, &keys, vec![], &[], d("2025-06-15"), &opts);
         assert!(plan.inserts.is_empty());
         assert_eq!(plan.not_inserted_by_switch, 1);
     }

@@ -1,4 +1,4 @@
-//! Connection target and schema names of the conflict store (schema.md §1).
+//! Connection target and schema names of the conflict store (docs/tables.md §1).
 //!
 //! Schema names come from configuration and end up inside SQL text (identifiers cannot be bind
 //! parameters), so each one is validated against `^[A-Za-z_][A-Za-z0-9_]{0,62}$` before it is
@@ -46,6 +46,7 @@ impl Identifier {
         }
     }
 
+    /// The identifier as configured.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -64,7 +65,7 @@ impl fmt::Display for Identifier {
 }
 
 /// A possibly qualified name such as `analytics` or `ANALYTICS.BI` (database.schema), each part
-/// a validated identifier. Written unquoted (schema.md §1).
+/// a validated identifier. Written unquoted (docs/tables.md §1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QualifiedName(Vec<Identifier>);
 
@@ -90,6 +91,7 @@ impl QualifiedName {
         Ok(QualifiedName(parts))
     }
 
+    /// The parts, outermost first.
     pub fn parts(&self) -> &[Identifier] {
         &self.0
     }
@@ -113,11 +115,14 @@ impl fmt::Display for QualifiedName {
 /// The two configured schema names (defaults `conflict` and `analytics`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaNames {
+    /// The conflict schema.
     pub conflict: Identifier,
+    /// The analytics schema (possibly `database.schema`).
     pub analytics: QualifiedName,
 }
 
 impl SchemaNames {
+    /// Validates both names.
     pub fn new(conflict: &str, analytics: &str) -> Result<Self, StoreError> {
         Ok(SchemaNames {
             conflict: Identifier::new("conflict schema name", conflict)?,

@@ -1,4 +1,4 @@
-//! New rows of `conflicts` (lifecycle.md §5.2): generated ids for primary visits without one,
+//! New rows of `conflicts` (docs/lifecycle.md §5.2): generated ids for primary visits without one,
 //! and parents with an explicit id for `CONFLICTID`s that have none. Existing rows are never
 //! changed.
 

@@ -1,4 +1,4 @@
-//! The written values of a CVM row for a detected pair (schema.md §4, §4.1).
+//! The written values of a CVM row for a detected pair (docs/tables.md §5.3, §10).
 //!
 //! [`CvmLayout`] lists, once per store, every column the writer fills from a pair: where its
 //! value comes from ([`Source`]), its SQL type (read from the DDL script, so the two cannot
@@ -6,7 +6,7 @@
 //! `varchar` length found by the start-up check. [`CvmLayout::build`] turns one detected pair
 //! into a [`PairRow`] of cells aligned with that list, with every write conversion already
 //! applied (truncation, float4, int4, uuid bytes): the unchanged-row comparison of
-//! lifecycle.md §4.3 then compares exactly what would be stored.
+//! docs/lifecycle.md §4.3 then compares exactly what would be stored.
 //!
 //! Not in the layout: the pair key (`VisitID`, `ConVisitID`, carried separately), the flags
 //! and the control columns (decided by `conflict_core::plan`), and `AgencyContact` /
@@ -31,11 +31,11 @@ pub const METRIC_OUT_OF_RANGE: &str = "metric_out_of_range";
 /// `truncated_value.<column>`.
 pub const TRUNCATED_VALUE: &str = "truncated_value";
 
-/// Business columns of a side that an update never writes (lifecycle.md §4.1): filled on
+/// Business columns of a side that an update never writes (docs/lifecycle.md §4.1): filled on
 /// insert, then left to other jobs. `AgencyContact` is not in the layout at all.
 const NEVER_UPDATED: [&str; 3] = ["AgencyPhone", "P_PStatus", "PA_PStatus"];
 
-/// The un-prefixed patient block beyond its two ids: always NULL (schema.md §4).
+/// The un-prefixed patient block beyond its two ids: always NULL (docs/tables.md §5.3).
 const NULL_PATIENT_BLOCK: [&str; 14] = [
     "PAdmissionID",
     "PName",
@@ -99,7 +99,7 @@ pub(crate) enum Source {
 /// Which writes fill a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Written {
-    /// Inserts and updates; part of the *content* of lifecycle.md §4.2.
+    /// Inserts and updates; part of the *content* of docs/lifecycle.md §4.2.
     Always,
     /// Inserts only (the "never written by an update" list of §4.1).
     InsertOnly,
@@ -255,7 +255,7 @@ impl CvmLayout {
         })
     }
 
-    /// The columns an update writes (the content of lifecycle.md §4.2), in layout order.
+    /// The columns an update writes (the content of docs/lifecycle.md §4.2), in layout order.
     pub(crate) fn updated_columns(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().filter(|c| c.written == Written::Always)
     }
@@ -391,7 +391,7 @@ fn value_of(
         Source::IsMissed(s) => side(s).visit.is_missed.map_or(Cell::Null, Cell::Bool),
         Source::LastUpdated(s) => ts(side(s).visit.updated_at),
         Source::AideSsn(s) => Cell::Text(side(s).ssn.to_string()),
-        // `as` rounds an f64 to the nearest f32: the nearest float4 of schema.md §4.1.
+        // `as` rounds an f64 to the nearest f32: the nearest float4 of docs/tables.md §10.
         Source::Latitude(s) => side(s)
             .location
             .map_or(Cell::Null, |l| Cell::F32(l.lat as f32)),
@@ -414,7 +414,7 @@ fn decimal_f32(d: conflict_core::Decimal) -> Cell {
     d.to_string().parse::<f32>().map_or(Cell::Null, Cell::F32)
 }
 
-/// rha(h / 100) for a value held in hundredths: 12.50 → 13, −2.50 → −3 (rules.md §1).
+/// rha(h / 100) for a value held in hundredths: 12.50 → 13, −2.50 → −3 (docs/rules.md §1).
 fn round_hundredths(h: i64) -> i64 {
     let (q, r) = (h / 100, h % 100);
     if r.abs() >= 50 {

@@ -15,7 +15,7 @@ pub(crate) fn conflict_script(schema: &Identifier) -> String {
     CONFLICT_DDL.replace(PLACEHOLDER, &schema.quoted())
 }
 
-/// The analytics-schema script for `schema`, written unquoted (schema.md §1).
+/// The analytics-schema script for `schema`, written unquoted (docs/tables.md §1).
 pub(crate) fn analytics_script(schema: &QualifiedName) -> String {
     ANALYTICS_DDL.replace(PLACEHOLDER, &schema.sql())
 }
@@ -42,7 +42,8 @@ pub fn conflict_tables() -> Vec<TableDef> {
     parse_tables(CONFLICT_DDL)
 }
 
-/// The tables of the analytics schema, in script order.
+/// The tables of the analytics schema, in script order (only tests compare against them).
+#[cfg(any(test, feature = "test-support"))]
 pub fn analytics_tables() -> Vec<TableDef> {
     parse_tables(ANALYTICS_DDL)
 }

@@ -5,7 +5,7 @@
 //! (some sharing a key), but no unique pair index and none of the tool's own tables. A
 //! `conflicts run` through psqlODBC can then run against it, as it would against Snowflake.
 //!
-//! The analytics rows are derived from each visit so that the source's joins of schema.md §3
+//! The analytics rows are derived from each visit so that the source's joins of docs/tables.md §9
 //! give the visit back: one caregiver row per caregiver id (with the raw SSN), one provider row
 //! per provider (active, not demo, with its state), and per visit a provider patient with a
 //! primary GPS address (location fallback, state and zip) and, when the visit has one, a payer
@@ -36,10 +36,19 @@ const CHUNK: usize = 5_000;
 pub enum DemoError {
     /// The schema exists and holds tables; loading would replace them.
     #[error("schema {schema:?} already exists and is not empty; choose another name or pass --replace to drop and recreate it")]
-    NotEmpty { schema: String },
+    NotEmpty {
+        /// The schema named.
+        schema: String,
+    },
     /// A visit cannot be loaded into the analytics tables.
     #[error("visit {visit_id:?}: {reason}")]
-    InvalidVisit { visit_id: String, reason: String },
+    InvalidVisit {
+        /// The visit.
+        visit_id: String,
+        /// Why it cannot be loaded.
+        reason: String,
+    },
+    /// The database refused a statement.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -48,10 +57,15 @@ pub enum DemoError {
 /// the key (`VisitID`, `ConVisitID`); two or more copies make a legacy duplicate key.
 #[derive(Debug, Clone)]
 pub struct LegacyPair {
+    /// `VisitID` of the stored rows.
     pub visit_id: String,
+    /// `ConVisitID` of the stored rows.
     pub con_visit_id: String,
+    /// The caregiver's SSN.
     pub ssn: String,
+    /// The visit date.
     pub visit_date: NaiveDate,
+    /// How many orphan rows carry the key.
     pub copies: usize,
 }
 
@@ -116,7 +130,7 @@ pub fn load_demo(
 
 /// The conflict schema as deployments have it: the script's deployment tables and indexes,
 /// without the unique pair index and without the tool's own tables, plus a column the tool
-/// does not know; settings with X = 1.0 and the default speed bands of rules.md.
+/// does not know; settings with X = 1.0 and the default speed bands of docs/rules.md.
 fn create_legacy_conflict_schema<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
@@ -296,7 +310,7 @@ fn load_analytics<C: GenericClient>(
 
 fn insert_fact<C: GenericClient>(client: &mut C, schema: &str, f: &Fact) -> Result<(), StoreError> {
     let table = format!("{schema}.factvisitcallperformance_cr");
-    // Times are UTC wall clock (schema.md §3): `AT TIME ZONE 'UTC'` makes the timestamptz that
+    // Times are UTC wall clock (docs/tables.md §9): `AT TIME ZONE 'UTC'` makes the timestamptz that
     // the source converts back, whatever the session time zone.
     client
         .execute(

@@ -11,19 +11,30 @@ use std::fmt;
 pub enum StoreError {
     /// A configured schema (or other) name is not a plain SQL identifier.
     #[error("invalid {what} {value:?}: it must match ^[A-Za-z_][A-Za-z0-9_]{{0,62}}$")]
-    InvalidIdentifier { what: &'static str, value: String },
+    InvalidIdentifier {
+        /// Which name it is (e.g. "conflict schema").
+        what: &'static str,
+        /// The refused name.
+        value: String,
+    },
 
     /// The connection string could not be parsed. `reason` never quotes option values.
     #[error("invalid PostgreSQL connection string: {reason}")]
-    InvalidConnInfo { reason: String },
+    InvalidConnInfo {
+        /// What is wrong, without option values.
+        reason: String,
+    },
 
     /// A TLS setting names a file that cannot be used (missing, unreadable, not PEM, no
     /// certificate), or `verify-ca`/`verify-full` has no root certificate. Paths are not
     /// secret; file contents are never shown.
     #[error("TLS setting {setting}={path}: {reason}")]
     TlsConfig {
+        /// `sslrootcert`, `sslcert` or `sslkey`.
         setting: &'static str,
+        /// The file the setting names.
         path: String,
+        /// Why it cannot be used.
         reason: String,
     },
 
@@ -34,6 +45,7 @@ pub enum StoreError {
     TlsHandshake {
         /// Redacted connection target.
         target: String,
+        /// The cause, in words (unknown issuer, name mismatch, …).
         problem: String,
     },
 
@@ -43,7 +55,9 @@ pub enum StoreError {
     Connect {
         /// Redacted connection target.
         target: String,
+        /// The server's SQLSTATE, when it answered.
         sqlstate: Option<String>,
+        /// The driver's or server's message.
         message: String,
     },
 
@@ -56,6 +70,7 @@ pub enum StoreError {
         table: Option<String>,
         /// Batch number of a write, when the statement belonged to one.
         batch: Option<u64>,
+        /// The server's SQLSTATE, when it answered.
         sqlstate: Option<String>,
         /// Not exposed as `source()`: the message above already carries the server's message,
         /// and the driver error's own chain would repeat it with its DETAIL line, which for
@@ -63,7 +78,7 @@ pub enum StoreError {
         error: postgres::Error,
     },
 
-    /// Start-up check (schema.md §1): tables or columns the tool needs are missing. The
+    /// Start-up check (docs/tables.md §1): tables or columns the tool needs are missing. The
     /// message names the command that adds them, because that is the only way out for a user.
     #[error(
         "the conflict schema {schema:?} lacks {} table(s)/column(s) the tool needs: {}; \
@@ -73,23 +88,34 @@ pub enum StoreError {
         missing.join(", ")
     )]
     MissingObjects {
+        /// The conflict schema.
         schema: String,
+        /// Every missing table or `table.column`.
         missing: Vec<String>,
     },
 
     /// A visit id handed to the store is not a uuid (database mode needs uuids).
     #[error("visit id {value:?} is not a uuid")]
-    InvalidId { value: String },
+    InvalidId {
+        /// The refused id.
+        value: String,
+    },
 
     /// A detected pair names a visit whose business columns were not handed to the store.
     #[error("no business columns were fetched for visit {visit_id}")]
-    MissingDetails { visit_id: String },
+    MissingDetails {
+        /// The visit without business columns.
+        visit_id: String,
+    },
 
     /// A value handed to the store does not fit the column it is written to.
     #[error("visit {visit_id}: cannot write {column}: {reason}")]
     InvalidValue {
+        /// The target column.
         column: String,
+        /// The visit the value belongs to (never an SSN).
         visit_id: String,
+        /// Why it does not fit.
         reason: String,
     },
 
@@ -97,18 +123,26 @@ pub enum StoreError {
     /// them): the batch is rolled back and may be retried on fresh data.
     #[error("{action} on {table}: {affected} of {expected} rows still matched what was read; another session changed them")]
     ConcurrentChange {
+        /// The statement, e.g. "update the re-detected rows".
         action: &'static str,
+        /// The table it wrote.
         table: String,
+        /// Rows the plan wrote.
         expected: u64,
+        /// Rows that still matched.
         affected: u64,
     },
 
     /// A value read from a reference table is not usable (configuration error).
     #[error("{table}.{column} = {value} is not usable: {reason}")]
     InvalidSetting {
+        /// The reference table.
         table: String,
+        /// The column read.
         column: &'static str,
+        /// The value found.
         value: String,
+        /// Why it is refused.
         reason: String,
     },
 
@@ -117,26 +151,38 @@ pub enum StoreError {
     #[error(
         "the changes file would not match the run's counters (counted {counted}; found {found})"
     )]
-    ChangesMismatch { counted: String, found: String },
+    ChangesMismatch {
+        /// The transaction's counters.
+        counted: String,
+        /// What the captured lines hold.
+        found: String,
+    },
 
     /// The batch's claim is no longer this worker's: another session completed or claimed the
     /// batch (after this worker's connection was lost, or a claim was given back by hand). The
     /// batch's transaction was rolled back; the batch belongs to whoever holds it now.
     #[error("batch {key}: the claim was lost (the ledger says {status}, claimed by {})", holder.as_deref().unwrap_or("nobody"))]
     ClaimLost {
+        /// The batch key.
         key: String,
+        /// The ledger status found at commit time.
         status: String,
+        /// The worker the ledger names now, if any.
         holder: Option<String>,
     },
 
     /// The connection that holds the run lock was lost: another run could start, so this one
     /// stops. Batches committed so far stay; `--resume` continues the run.
     #[error("the connection holding the run lock was lost ({message}); the run stops so that no second run can overlap it")]
-    LockLost { message: String },
+    LockLost {
+        /// What the driver reported.
+        message: String,
+    },
 
     /// Shadow mode: the committed batch's lines could not be written to the changes sink.
     #[error("cannot write the changes file: {source}")]
     ChangesOut {
+        /// The write error.
         #[source]
         source: std::io::Error,
     },
@@ -173,7 +219,7 @@ impl StoreError {
     }
 
     /// True for failures that a retry of the whole batch, on a fresh connection, may cure
-    /// (lifecycle.md §9): serialization failure (40001), deadlock (40P01), a lost connection
+    /// (docs/lifecycle.md §9): serialization failure (40001), deadlock (40P01), a lost connection
     /// (class 08, the server shutting the session down: 57P01 to 57P03, a closed socket or an
     /// I/O error on it), a connection that cannot be opened right now (failover), and rows
     /// changed under the batch by another session.

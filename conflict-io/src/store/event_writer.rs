@@ -1,4 +1,4 @@
-//! InService and PTO rows (lifecycle.md §7, rules.md §13): every (visit, event) pair of the
+//! InService and PTO rows (docs/lifecycle.md §7, docs/rules.md §13): every (visit, event) pair of the
 //! window, written in one transaction without stale resolution.
 //!
 //! The rows are built and written with the batch writer's machinery: each pair becomes a
@@ -13,35 +13,30 @@
 //!   (`InServiceFlag` / `PTOFlag`) is sticky — only a stored `'N'` becomes `'Y'`;
 //! * the event's start and end go to the date columns of the row's side (VisitFirst: the
 //!   `Con` columns; EventFirst: the plain ones), joined from a temporary table of the pairs'
-//!   event dates; a changed date or kind flag is a content change of lifecycle.md §4.2.
+//!   event dates; a changed date or kind flag is a content change of docs/lifecycle.md §4.2.
 //!
 //! Existing `CONFLICTID`s are kept (also NULL); new rows get theirs by §5.2.
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDateTime, SubsecRound};
+use chrono::{NaiveDate, NaiveDateTime, SubsecRound};
 use conflict_core::inservice::{EventKind, Side};
-use conflict_core::plan::conflict_id::sort_for_insert;
-use conflict_core::plan::{plan_update, RowKind};
-use conflict_core::{Metrics, Visit, Warnings};
+use conflict_core::plan::{DetectedRow, NewPair, Planner, RowKind};
+use conflict_core::{Metrics, RuleOptions, Visit, Warnings};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
-use postgres::GenericClient;
+use postgres::{Client, GenericClient};
 
-use super::batch_plan::{
-    MatchedRow, PairKey, PlannedInsert, PlannedUpdate, RowPlan, DUPLICATE_CVM_KEY,
-    KEY_HELD_BY_OTHER_KIND,
-};
+use super::batch_plan::{MatchedRow, PairKey, RowPlan};
 use super::change_capture;
 use super::config::SchemaNames;
 use super::cvm_row::{CvmLayout, PairRow, SideInput};
 use super::error::StoreError;
 use super::pair_table::{self, analyze_if_large};
-use super::pg_store::PgStore;
 use super::row_writes::{self, ExtraColumns};
 use super::writer;
 use crate::details::VisitDetails;
-use crate::run::{Change, EventCounts, EventInput, RunInfo, WriteCounts};
+use crate::run::{Change, ChangeSink, EventCounts, EventInput, RunInfo, WriteCounts};
 
 /// Temporary table of the pairs' event dates: `idx` (as in [`super::pair_table::PAIRS`]), the row's side and the
 /// event's start and end.
@@ -87,31 +82,34 @@ struct EventDates {
     end: NaiveDateTime,
 }
 
-/// Writes the InService (or PTO) rows of `input`; see the module documentation.
-pub fn apply_events(
-    store: &PgStore,
+/// Writes the InService (or PTO) rows of `input`; see the module documentation. Like the
+/// batch writer it gets the connection, names, layout and change sink it needs, so that it
+/// does not call back into the store that calls it.
+pub(crate) fn apply_events(
+    client: &mut Client,
+    names: &SchemaNames,
+    layout: &CvmLayout,
     run: &RunInfo,
     input: &EventInput<'_>,
     dry_run: bool,
+    changes: Option<&dyn ChangeSink>,
 ) -> Result<EventCounts, StoreError> {
-    let layout = store.layout();
     let mut warnings = Warnings::default();
     // Building the values is pure and may fail on bad input: do it before opening anything.
     let (rows, dates) = build_rows(layout, input, &mut warnings)?;
 
-    let mut client = store.pool().get()?;
     let mut tx = client
         .transaction()
         .map_err(|e| StoreError::db("begin the InService transaction", None, e))?;
     let (mut counts, lines) = write_events(
         &mut tx,
-        store.names(),
+        names,
         layout,
         run,
         input.kind,
         &rows,
         &dates,
-        store.changes().is_some(),
+        changes.is_some(),
     )?;
     counts.warnings.merge(&warnings);
     if dry_run {
@@ -122,7 +120,7 @@ pub fn apply_events(
             .map_err(|e| StoreError::db("commit the InService step", None, e))?;
     }
     // Shadow mode: the lines go out only once the transaction is settled.
-    if let (Some(sink), Some(lines)) = (store.changes(), lines) {
+    if let (Some(sink), Some(lines)) = (changes, lines) {
         sink.write(&lines)
             .map_err(|source| StoreError::ChangesOut { source })?;
     }
@@ -273,7 +271,7 @@ fn write_events<C: GenericClient>(
     let lines = match capture {
         None => None,
         Some(capture) => {
-            let inserted: Vec<i32> = plan.inserts.iter().map(|i| i.idx as i32).collect();
+            let inserted: Vec<i32> = plan.inserts.iter().map(|i| i.pair as i32).collect();
             let lines = capture.collect(tx, names, &inserted)?;
             change_capture::check_counts(&lines, counts.updated, counts.inserted, 0)?;
             Some(lines)
@@ -358,8 +356,9 @@ fn read_event_columns<C: GenericClient>(
         .collect())
 }
 
-/// Decides per pair: update the rows of the step's kind with its key (lifecycle.md §7 and
-/// §4), insert when the key has no row at all, leave a key held by another kind alone.
+/// The facts of the step for the core's planner (docs/lifecycle.md §7 and §4): the keys, and
+/// for each stored row whether its business columns or its side's event dates differ, and its
+/// stored kind flag. Rows of other kinds carry no event facts; the planner leaves them alone.
 fn plan_events(
     keys: &[PairKey],
     dates: &[EventDates],
@@ -367,66 +366,49 @@ fn plan_events(
     stored: &HashMap<i64, StoredEventColumns>,
     cols: &KindColumns,
 ) -> RowPlan {
-    let mut by_pair: HashMap<usize, Vec<MatchedRow>> = HashMap::new();
-    for m in matched {
-        by_pair.entry(m.idx).or_default().push(m);
+    let detected: Vec<DetectedRow> = keys
+        .iter()
+        .zip(dates)
+        .map(|(key, d)| DetectedRow {
+            visit_id: key.visit_id.clone(),
+            con_visit_id: key.con_visit_id.clone(),
+            new: NewPair {
+                flags: [false; 7],
+                v1_missed: None,
+                v2_missed: None,
+                visit_date: d.start.date(),
+            },
+        })
+        .collect();
+    let facts = matched
+        .into_iter()
+        .map(|m| {
+            let d = dates[m.idx];
+            let new = [Some(d.start), Some(d.end)];
+            let (dates_changed, kind_flag) = match stored.get(&m.row.id) {
+                Some(s) => {
+                    let side = if d.event_first {
+                        s.event_first
+                    } else {
+                        s.visit_first
+                    };
+                    (side != new, s.flag.clone())
+                }
+                // Not read (another kind, or gone): nothing to compare, so a change.
+                None => (true, None),
+            };
+            m.into_facts(dates_changed, kind_flag)
+        })
+        .collect();
+    // The as-of date and options only matter for the insert-only switches, which the event
+    // steps do not apply.
+    let options = RuleOptions::default();
+    Planner {
+        kind: cols.row_kind,
+        as_of: NaiveDate::MIN,
+        options: &options,
     }
-    let mut plan = RowPlan::default();
-    for (idx, key) in keys.iter().enumerate() {
-        let mut rows = by_pair.remove(&idx).unwrap_or_default();
-        rows.sort_by_key(|m| m.row.id);
-        let (own, other): (Vec<MatchedRow>, Vec<MatchedRow>) =
-            rows.into_iter().partition(|m| m.row.kind == cols.row_kind);
-        if own.is_empty() {
-            if other.is_empty() {
-                plan.inserts.push(PlannedInsert {
-                    idx,
-                    flags: [false; 7],
-                    visit_id: key.visit_id.clone(),
-                    con_visit_id: key.con_visit_id.clone(),
-                });
-            } else {
-                plan.warnings
-                    .add_named(KEY_HELD_BY_OTHER_KIND, Some(&key.visit_id));
-            }
-            continue;
-        }
-        if own.len() > 1 {
-            plan.warnings
-                .add_named(DUPLICATE_CVM_KEY, Some(&key.visit_id));
-        }
-        let d = dates[idx];
-        let new = [Some(d.start), Some(d.end)];
-        for m in own {
-            let extra_changed = stored.get(&m.row.id).is_none_or(|s| {
-                let side = if d.event_first {
-                    s.event_first
-                } else {
-                    s.visit_first
-                };
-                side != new || s.flag.as_deref() == Some("N")
-            });
-            let up = plan_update(
-                &m.row,
-                &[false; 7],
-                m.content_changed() || extra_changed,
-                false,
-            );
-            if up.rewrite {
-                plan.updates.push(PlannedUpdate {
-                    idx,
-                    row: m.row,
-                    plan: up,
-                    adopt: false,
-                    changed: m.changed,
-                });
-            } else {
-                plan.unchanged += 1;
-            }
-        }
-    }
-    sort_for_insert(&mut plan.inserts, |i| (&i.visit_id, &i.con_visit_id));
-    plan
+    .plan(&detected, facts, &[])
 }
 
 /// The join of the event dates to the pair table (`p`), as `e`.

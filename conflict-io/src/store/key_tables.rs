@@ -16,6 +16,7 @@ use super::uuid_param::UuidParam;
 /// (visit date, trimmed SSN) keys of a batch scope.
 pub(crate) const SCOPE_KEYS: &str = "conflicts_tmp_scope_keys";
 /// (VisitID, ConVisitID) pair keys.
+#[cfg(feature = "test-support")]
 pub(crate) const PAIR_KEYS: &str = "conflicts_tmp_pair_keys";
 /// Single visit ids.
 pub(crate) const VISIT_IDS: &str = "conflicts_tmp_visit_ids";
@@ -66,6 +67,7 @@ pub(crate) fn load_scope_keys<C: GenericClient>(
 }
 
 /// Loads `keys` into [`PAIR_KEYS`] (`visit_id uuid, con_visit_id uuid`).
+#[cfg(feature = "test-support")]
 pub(crate) fn load_pair_keys<C: GenericClient>(
     client: &mut C,
     keys: &[(UuidParam, UuidParam)],

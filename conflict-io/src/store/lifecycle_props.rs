@@ -1,6 +1,6 @@
 //! The run guarantees of lifecycle.md §8 as property tests of the batch planner: random stored
 //! states (status, flags, CONFLICTID, row kinds, duplicate keys) crossed with random
-//! detections, planned by [`plan_rows`] and stale resolution ([`stale_rows`]), then applied
+//! detections, planned by [`plan_rows`] (stale resolution included), then applied
 //! to an in-memory table the way the writer applies a plan. Each guarantee is checked on the
 //! table before and after, as §8 states it, not by re-running the planner's rules.
 //!
@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
-use conflict_core::plan::stale::stale_rows;
 use conflict_core::plan::{RowKind, StoredRow};
 use conflict_core::{DetectedPair, Metrics, Profile, RuleOptions, Visit};
 use proptest::prelude::*;
@@ -132,7 +131,7 @@ fn run(rows: &[Row], detected: &Detections, options: &RuleOptions) -> (Vec<Store
         .map(|(&(v1, v2), &(flags, _))| DetectedPair {
             v1,
             v2,
-            flags,
+            flags: flags.into(),
             metrics: Metrics::default(),
         })
         .collect();
@@ -159,7 +158,8 @@ fn run(rows: &[Row], detected: &Detections, options: &RuleOptions) -> (Vec<Store
             })
         })
         .collect();
-    let plan = plan_rows(&visits, &pairs, &keys, matched, day, options);
+    // The stale scope is every stored row (a full run over one key).
+    let plan = plan_rows(&visits, &pairs, &keys, matched, &before, day, options);
 
     let mut after: Vec<After> = before
         .iter()
@@ -180,13 +180,9 @@ fn run(rows: &[Row], detected: &Detections, options: &RuleOptions) -> (Vec<Store
             a.conflict_id = Some(next_id);
         }
     }
-    // Stale resolution runs over the scope (here: every stored row) with this run's keys.
-    let detected_keys: HashSet<(&str, &str)> = keys
-        .iter()
-        .map(|k| (k.visit_id.as_str(), k.con_visit_id.as_str()))
-        .collect();
-    for r in stale_rows(&before, &detected_keys) {
-        after[(r.id - 1) as usize].status = Some("R".into());
+    // Stale resolution, decided by the planner over the scope (here: every stored row).
+    for id in &plan.stale {
+        after[(id - 1) as usize].status = Some("R".into());
     }
     for i in &plan.inserts {
         next_id += 1;

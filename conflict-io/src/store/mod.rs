@@ -51,45 +51,76 @@
 //! `sslrootcert=system`, encrypted client keys (`sslpassword`), `sslcrl`, and the `PGSSL*`
 //! environment variables; `allow` behaves as `prefer`.
 
-pub mod batch_plan;
+mod batch_plan;
 mod cell;
 mod change_capture;
-pub mod config;
+mod config;
 mod conflict_rows;
-pub mod cvm_row;
-pub mod ddl;
-pub mod ddl_items;
-pub mod demo;
-pub mod error;
-pub mod event_writer;
+mod cvm_row;
+mod ddl;
+mod ddl_items;
+mod demo;
+mod error;
+mod event_writer;
 mod key_tables;
-pub mod ledger;
+// Internal; reachable from outside only through `testing` (feature `test-support`).
+#[allow(missing_docs)]
+mod ledger;
 #[cfg(test)]
 mod lifecycle_props;
 mod pair_table;
 mod pg_store;
-pub mod pool;
-pub mod reference;
+mod pool;
+mod reference;
 mod row_writes;
-pub mod runs;
-pub mod schema;
-pub mod schema_plan;
-pub mod stored_rows;
-pub mod tls;
-pub mod tls_options;
-pub mod uuid_param;
-pub mod writer;
+mod runs;
+mod schema;
+mod schema_plan;
+mod stored_rows;
+mod tls;
+mod tls_options;
+mod uuid_param;
+mod writer;
 
+pub use crate::run::Reference;
 pub use config::{ConnInfo, Identifier, QualifiedName, SchemaNames, DEFAULT_CONNECT_TIMEOUT};
+pub use demo::{load_demo, plain_conninfo, psqlodbc_string, DemoError, LegacyPair};
 pub use error::StoreError;
 pub use pg_store::PgStore;
 pub use pool::{connect, Pool, PoolOptions, PooledClient};
-pub use reference::{load_reference, Reference};
+pub use reference::load_reference;
+pub use runs::lock_key;
 pub use schema::{
     check_deployment_schema, check_schema, init_analytics_schema, init_schema, SchemaInfo,
 };
+pub use schema_plan::PAIR_INDEX;
 pub use schema_plan::{ensure_tool_tables, review_plan, DuplicateKeys, SchemaPlan, Step};
 pub use stored_rows::CvmControlRow;
 pub use tls::Verification;
 pub use tls_options::TlsMode;
 pub use uuid_param::UuidParam;
+pub use writer::BatchHook;
+
+/// Store internals that this crate's integration tests and benchmarks drive directly against a
+/// real PostgreSQL (feature `test-support`). Not part of the API: they may change at any time.
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+#[allow(missing_docs)] // internals, documented where they are defined for maintainers
+pub mod testing {
+    /// The DDL of every table (`docs/tables.md`).
+    pub mod ddl {
+        pub use crate::store::ddl::{analytics_tables, conflict_tables};
+    }
+    /// The per-batch ledger.
+    pub mod ledger {
+        pub use crate::store::ledger::*;
+    }
+    /// The readers of the reference tables.
+    pub mod reference {
+        pub use crate::store::reference::*;
+    }
+    /// Reads of stored CVM rows.
+    pub mod stored_rows {
+        pub use crate::store::stored_rows::*;
+    }
+}

@@ -122,7 +122,7 @@ fn differs(column: &Column) -> String {
 }
 
 /// Every CVM row, of any kind and anywhere in the table, whose (`VisitID`, `ConVisitID`) is
-/// the key of a loaded pair (lifecycle.md §3), with which of the updated columns differ from
+/// the key of a loaded pair (docs/lifecycle.md §3), with which of the updated columns differ from
 /// the pair's values (in [`CvmLayout::updated_columns`] order).
 pub(crate) fn read_matched<C: GenericClient>(
     client: &mut C,

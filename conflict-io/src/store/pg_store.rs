@@ -19,12 +19,13 @@ use super::config::{ConnInfo, SchemaNames};
 use super::cvm_row::CvmLayout;
 use super::error::StoreError;
 use super::pool::{connect, Pool, PoolOptions, PooledClient};
-use super::reference::{load_reference, Reference};
+use super::reference::load_reference;
 use super::runs::{self, RunLock};
 use super::schema::{check_deployment_schema, check_schema, SchemaInfo};
 use super::schema_plan::ensure_tool_tables;
 use super::writer::{BatchHook, BatchWrite};
 use super::{ledger, stored_rows, writer};
+use crate::run::Reference;
 use crate::run::{
     BatchInput, BatchSpec, BatchTotals, ChangeSink, ConflictStore, Outcome, RunInfo, RunParams,
     RunState, WriteCounts,
@@ -68,7 +69,7 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Opens the pool (at most `max_connections` connections), creates the tool's own tables
     /// (`detection_runs`, the ledger) when they do not exist yet and runs the start-up check of
-    /// schema.md §1 once.
+    /// docs/tables.md §1 once.
     pub fn connect(
         conn: &ConnInfo,
         names: SchemaNames,
@@ -189,13 +190,9 @@ impl PgStore {
         self.changes.as_deref()
     }
 
+    /// The schema names the store was opened with.
     pub fn names(&self) -> &SchemaNames {
         &self.names
-    }
-
-    /// The layout of the written CVM columns (used by the InService step).
-    pub(crate) fn layout(&self) -> &CvmLayout {
-        &self.layout
     }
 
     /// What the start-up check found (declared `varchar` lengths).
@@ -203,6 +200,7 @@ impl PgStore {
         &self.info
     }
 
+    /// The connection pool (for statements outside the port, e.g. `db` commands).
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
@@ -393,7 +391,16 @@ impl ConflictStore for PgStore {
         input: &crate::run::EventInput<'_>,
         dry_run: bool,
     ) -> Result<crate::run::EventCounts, StoreError> {
-        super::event_writer::apply_events(self, run, input, dry_run)
+        let mut client = self.client()?;
+        super::event_writer::apply_events(
+            &mut client,
+            &self.names,
+            &self.layout,
+            run,
+            input,
+            dry_run,
+            self.changes(),
+        )
     }
 
     fn is_transient(err: &StoreError) -> bool {

@@ -1,6 +1,6 @@
 //! Connections to the conflict database: single clients and an r2d2 pool.
 //!
-//! Every connection runs `SET TimeZone = 'UTC'` before it is used (schema.md §1). Connecting
+//! Every connection runs `SET TimeZone = 'UTC'` before it is used (docs/tables.md §1). Connecting
 //! fails fast: the connection string always carries a connect timeout (see
 //! [`DEFAULT_CONNECT_TIMEOUT`](super::DEFAULT_CONNECT_TIMEOUT)), a pool is only built after one
 //! direct connection succeeded (so "connection refused" or a failed login is reported at once,
@@ -68,6 +68,7 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// Opens the pool (one connection now, more on demand up to the options' maximum).
     pub fn build(conn: &ConnInfo, options: &PoolOptions) -> Result<Self, StoreError> {
         // The probe turns the common failures (down, refused, bad login) into an immediate,
         // precise error; r2d2 alone would retry silently until its timeout.

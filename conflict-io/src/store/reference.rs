@@ -1,34 +1,25 @@
-//! Reading the reference tables of the conflict schema (schema.md §2): X from `settings`, the
+//! Reading the reference tables of the conflict schema (docs/tables.md §2): X from `settings`, the
 //! speed bands from `mph`, and the exclusion lists.
 //!
 //! `real` values that feed computations are read as their shortest decimal text (`::text`) and
 //! parsed exactly, never by widening the float4: `1.1` stored in a `real` must come back as the
-//! decimal 1.1, not 1.100000023841858 (rules.md §8.3).
+//! decimal 1.1, not 1.100000023841858 (docs/rules.md §8.3).
 
 use conflict_core::{Decimal, Exclusions, GeoParams, SpeedBand, SpeedBands, WarningKind, Warnings};
 use postgres::GenericClient;
 
 use super::config::SchemaNames;
 use super::error::StoreError;
+use crate::run::Reference;
 
 /// Warning kinds of this module that the core does not define.
+/// `settings` has no row, or a NULL `ExtraDistancePer`: X is 1.0.
 pub const SETTINGS_MISSING: &str = "settings_missing";
+/// `settings` has more than one row: the lowest `"ID"` wins.
 pub const SETTINGS_MULTIPLE_ROWS: &str = "settings_multiple_rows";
 
 /// X when `settings` has no row or a NULL `ExtraDistancePer`.
 pub const DEFAULT_EXTRA_DISTANCE_PER: f64 = 1.0;
-
-/// Everything `load_reference` reads.
-#[derive(Debug, Clone)]
-pub struct Reference {
-    /// `ExtraDistancePer` (X), finite and > 0.
-    pub extra_distance_per: f64,
-    pub bands: SpeedBands,
-    pub exclusions: Exclusions,
-    /// `settings_missing`, `settings_multiple_rows`, `mph_band_invalid`, `mph_bands_overlap`,
-    /// `mph_empty`.
-    pub warnings: Warnings,
-}
 
 /// Reads X, the speed bands and the exclusions. Run it inside one transaction when the three
 /// must come from the same snapshot.
@@ -93,7 +84,7 @@ pub fn read_extra_distance_per<C: GenericClient>(
     };
     GeoParams::default()
         .with_extra_distance_per(x)
-        .map(|g| g.extra_distance_per)
+        .map(|g| g.extra_distance_per())
         .map_err(|e| invalid(e.to_string()))
 }
 
@@ -126,7 +117,7 @@ pub fn read_speed_bands<C: GenericClient>(
         }
     }
     // Rows arrive in (From, To, ID) order and `SpeedBands::new` sorts stably by (from, to),
-    // so the ID breaks ties as schema.md §2 requires.
+    // so the ID breaks ties as docs/tables.md §2 requires.
     let bands = SpeedBands::new(bands);
     if bands.is_empty() {
         warnings.add(WarningKind::MphEmpty, None);

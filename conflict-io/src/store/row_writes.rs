@@ -68,7 +68,7 @@ fn copy_rows<C: GenericClient>(
     analyze_if_large(client, &format!("{table} ({join_columns})"), rows.len())
 }
 
-/// Rewrites the planned rows (lifecycle.md §4): the updated columns that differ take the pair
+/// Rewrites the planned rows (docs/lifecycle.md §4): the updated columns that differ take the pair
 /// table's value (the others are written back as stored), sticky flags and status from the plan, `UpdateFlag`/`ResolveDate` NULL, `UpdatedDate` =
 /// `run_ts`; an adopted orphan also gets its `CONFLICTID`.
 ///
@@ -147,7 +147,7 @@ pub(crate) fn update_rows_with<C: GenericClient>(
                 Cell::Null
             };
             let mut row = vec![
-                Cell::I32(u.idx as i32),
+                Cell::I32(u.pair as i32),
                 Cell::I64(u.row.id),
                 adopted,
                 u.plan.status.clone().map_or(Cell::Null, Cell::Text),
@@ -156,7 +156,7 @@ pub(crate) fn update_rows_with<C: GenericClient>(
             row.push(u.row.status.clone().map_or(Cell::Null, Cell::Text));
             row.push(u.row.conflict_id.map_or(Cell::Null, Cell::I64));
             row.extend(u.row.flags.iter().map(flag_cell));
-            row.push(Cell::BoolArray(u.changed.clone()));
+            row.push(Cell::BoolArray(u.payload.clone()));
             Ok(row)
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -216,7 +216,7 @@ pub(crate) fn update_rows_with<C: GenericClient>(
     Ok(affected)
 }
 
-/// Inserts the new rows (lifecycle.md §5.1) in (`VisitID`, `ConVisitID`) order, so that the
+/// Inserts the new rows (docs/lifecycle.md §5.1) in (`VisitID`, `ConVisitID`) order, so that the
 /// identity `"ID"`s follow that order.
 pub(crate) fn insert_rows<C: GenericClient>(
     client: &mut C,
@@ -265,7 +265,7 @@ pub(crate) fn insert_rows_with<C: GenericClient>(
                         reason: "no conflict id was planned for a new row".into(),
                     }
                 })?;
-                let mut row = vec![Cell::I32(i.idx as i32), Cell::I64(id)];
+                let mut row = vec![Cell::I32(i.pair as i32), Cell::I64(id)];
                 row.extend(i.flags.iter().map(|&f| yn(f)));
                 Ok(row)
             })
@@ -312,7 +312,7 @@ pub(crate) fn insert_rows_with<C: GenericClient>(
         .map_err(|e| StoreError::db("insert the new rows", Some(&cvm), e))
 }
 
-/// Resolves the stale rows (lifecycle.md §6): `StatusFlag 'R'`, `ResolveDate` kept or set to
+/// Resolves the stale rows (docs/lifecycle.md §6): `StatusFlag 'R'`, `ResolveDate` kept or set to
 /// `run_ts`, `UpdatedDate = run_ts`. The statement re-checks that each row is still regular
 /// and open, so a row a person closed meanwhile is left alone; the count is what was resolved.
 pub(crate) fn resolve_stale<C: GenericClient>(

@@ -1,5 +1,5 @@
 //! `detection_runs`, `settings."InProgressFlag"`, the run lock and identity resync
-//! (lifecycle.md §1, §9).
+//! (docs/lifecycle.md §1, §9).
 
 use chrono::{NaiveDate, NaiveDateTime};
 use conflict_core::{Warnings, Window};

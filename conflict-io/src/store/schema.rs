@@ -1,4 +1,4 @@
-//! Creating the schemas (`conflicts db init`, tests) and the start-up check of schema.md §1.
+//! Creating the schemas (`conflicts db init`, tests) and the start-up check of docs/tables.md §1.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -53,7 +53,7 @@ enum Needed {
     Only(&'static [&'static str]),
 }
 
-/// The tool's use of each conflict table (schema.md §2, lifecycle.md). Columns that only other
+/// The tool's use of each conflict table (docs/tables.md §2, docs/lifecycle.md). Columns that only other
 /// jobs use are not required, so a deployment may lack them.
 const NEEDED: &[(&str, Needed)] = &[
     (
@@ -70,7 +70,7 @@ const NEEDED: &[(&str, Needed)] = &[
         "conflicts",
         Needed::Only(&["CONFLICTID", "StatusFlag", "CreatedDate"]),
     ),
-    // "the tool also leaves alone" GroupID and TempGroupID (schema.md §2).
+    // "the tool also leaves alone" GroupID and TempGroupID (docs/tables.md §2).
     (
         "conflictvisitmaps",
         Needed::AllExcept(&["GroupID", "TempGroupID"]),
@@ -126,7 +126,7 @@ impl SchemaInfo {
     }
 }
 
-/// The start-up check of schema.md §1: every needed table and column exists in the conflict
+/// The start-up check of docs/tables.md §1: every needed table and column exists in the conflict
 /// schema. All missing objects are listed in one error.
 pub fn check_schema<C: GenericClient>(
     client: &mut C,

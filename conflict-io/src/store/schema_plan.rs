@@ -7,7 +7,7 @@
 //! for existing rows; a declared default applies to rows written afterwards only), missing
 //! indexes and the storage option of the script. It never drops, renames or retypes anything
 //! and never changes an existing row. The unique pair index is planned only when no key is
-//! duplicated; otherwise the duplicates are reported instead (runs handle them as lifecycle.md
+//! duplicated; otherwise the duplicates are reported instead (runs handle them as docs/lifecycle.md
 //! §3 says: every row of a key is updated, with the warning `duplicate_cvm_key`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,6 +69,7 @@ pub struct DuplicateKeys {
 pub struct SchemaPlan {
     /// The statement that scopes the unqualified statements to the conflict schema.
     pub preamble: String,
+    /// The steps, in execution order.
     pub steps: Vec<Step>,
     /// Set when the unique pair index is missing and cannot be created.
     pub duplicates: Option<DuplicateKeys>,

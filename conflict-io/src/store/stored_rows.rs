@@ -1,5 +1,5 @@
 //! Reading stored conflictvisitmaps rows (control columns only): the regular rows of a batch
-//! scope (the stale scope of lifecycle.md §2), rows by pair key over the whole table (§3),
+//! scope (the stale scope of docs/lifecycle.md §2), rows by pair key over the whole table (§3),
 //! the smallest `CONFLICTID` per primary visit (§5.2) and which conflicts already exist.
 
 use std::collections::{HashMap, HashSet};
@@ -12,27 +12,36 @@ use postgres::{GenericClient, Row};
 
 use super::config::SchemaNames;
 use super::error::StoreError;
-use super::key_tables::{self, PAIR_KEYS, SCOPE_KEYS, VISIT_IDS};
+#[cfg(feature = "test-support")]
+use super::key_tables::PAIR_KEYS;
+use super::key_tables::{self, SCOPE_KEYS, VISIT_IDS};
 use super::uuid_param::UuidParam;
 use crate::scope::{BatchScope, Scope};
 
-/// The ASCII whitespace that rules.md §1 trims, as a PostgreSQL escape string for `btrim`.
+/// The ASCII whitespace that docs/rules.md §1 trims, as a PostgreSQL escape string for `btrim`.
 pub(crate) const TRIM_CHARS: &str = r"E' \t\n\f\r'";
 
 /// The control columns of one CVM row. `conflict_core::plan::RowKind::classify(conflict_id,
 /// inservice_dates, pto_dates)` gives its kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CvmControlRow {
+    /// `"ID"`.
     pub id: i64,
     /// Canonical lower-case uuid text; empty when NULL.
     pub visit_id: String,
+    /// `"ConVisitID"` as canonical text; empty when NULL.
     pub con_visit_id: String,
     /// Trimmed `"SSN"`.
     pub ssn: Option<String>,
+    /// `"VisitDate"`.
     pub visit_date: Option<NaiveDate>,
+    /// `"CONFLICTID"`.
     pub conflict_id: Option<i64>,
+    /// `"StatusFlag"`.
     pub status: Option<String>,
+    /// `"UpdateFlag"`.
     pub update_flag: Option<i16>,
+    /// `"ResolveDate"`.
     pub resolve_date: Option<NaiveDateTime>,
     /// The seven rule flags as stored, in `FLAG_NAMES` order.
     pub flags: [Option<String>; 7],
@@ -149,7 +158,9 @@ pub fn read_scope_rows<C: GenericClient>(
 }
 
 /// Every CVM row (any kind, any date) whose (`VisitID`, `ConVisitID`) is one of `keys`,
-/// ordered by `"ID"` (lifecycle.md §3 looks over the whole table).
+/// ordered by `"ID"` (docs/lifecycle.md §3 looks over the whole table). The batch writer
+/// reads them joined to its pair table instead; tests use this to look at rows by key.
+#[cfg(feature = "test-support")]
 pub fn read_rows_by_pair_keys<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
@@ -179,7 +190,7 @@ pub fn read_rows_by_pair_keys<C: GenericClient>(
 }
 
 /// The smallest non-NULL `CONFLICTID` over all CVM rows of each given primary visit
-/// (lifecycle.md §5.2 step 1). Visits without one are absent from the map.
+/// (docs/lifecycle.md §5.2 step 1). Visits without one are absent from the map.
 pub fn smallest_conflict_ids<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,

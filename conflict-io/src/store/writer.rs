@@ -1,4 +1,4 @@
-//! The batch writer (lifecycle.md §3–§6, §9): everything one batch changes, in one
+//! The batch writer (docs/lifecycle.md §3–§6, §9): everything one batch changes, in one
 //! transaction together with its ledger entry.
 //!
 //! Order inside the transaction:
@@ -6,8 +6,8 @@
 //! 1. the detected pairs' written values go to a temporary table (binary COPY);
 //! 2. reads: the stored rows with the pairs' keys over the whole table, each with whether its
 //!    content differs ([`pair_table::read_matched`]), and the regular rows of the stale scope;
-//! 3. the plan ([`batch_plan::plan_rows`], `conflict_core::plan`): updates, adoptions,
-//!    inserts, unchanged rows;
+//! 3. the plan ([`batch_plan::plan_rows`], `conflict_core::plan::Planner`): updates,
+//!    adoptions, inserts, unchanged rows, stale rows;
 //! 4. `CONFLICTID`s: reuse the smallest of the primary visit, else allocate (ascending
 //!    `VisitID`);
 //! 5. writes: update, insert, missing parents, stale resolution — each one set-based
@@ -16,10 +16,11 @@
 //!    this worker as its claimant), the ledger entry, then commit. Any error before the
 //!    commit rolls everything back; so does a lost claim.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use conflict_core::plan::conflict_id::missing_parents;
-use conflict_core::plan::{plan_conflict_ids, stale_rows, RowKind, StoredRow};
+use conflict_core::plan::{plan_conflict_ids, RowKind, StoredRow};
+use conflict_core::WarningKind;
 use postgres::{Client, GenericClient};
 
 use super::batch_plan::{plan_rows, PairKey, RowPlan};
@@ -34,9 +35,6 @@ use super::row_writes;
 use super::stored_rows::{existing_conflicts, read_scope_rows, smallest_conflict_ids};
 use crate::run::{BatchInput, BatchSpec, BatchTotals, Change, ChangeSink, RunInfo, WriteCounts};
 use crate::scope::BatchScope;
-
-/// Warning of a `CONFLICTID` written or kept without a parent `conflicts` row (one is added).
-pub const MISSING_PARENT_CONFLICT: &str = "missing_parent_conflict";
 
 /// A test's look inside a batch: called with the batch key and the server process id of the
 /// batch's session, inside the batch's transaction after its writes and before the commit
@@ -176,23 +174,16 @@ fn write_batch<C: GenericClient>(
         input.pairs,
         &keys,
         matched,
+        &scope_rows,
         run.as_of,
         input.options,
     );
     let conflict_ids = conflict_ids(tx, names, &plan, run, counts)?;
+    let stale = &plan.stale;
 
-    // Pairs suppressed by a switch or held by another kind still count as detected (§5.1).
-    let detected: HashSet<(&str, &str)> = keys
-        .iter()
-        .map(|k| (k.visit_id.as_str(), k.con_visit_id.as_str()))
-        .collect();
-    let stale: Vec<i64> = stale_rows(&scope_rows, &detected)
-        .iter()
-        .map(|r| r.id)
-        .collect();
     let capture = if capture {
         let updated: Vec<i64> = plan.updates.iter().map(|u| u.row.id).collect();
-        Some(change_capture::begin(tx, names, &updated, &stale)?)
+        Some(change_capture::begin(tx, names, &updated, stale)?)
     } else {
         None
     };
@@ -208,11 +199,11 @@ fn write_batch<C: GenericClient>(
 
     repair_parents(tx, names, &plan, &conflict_ids, run, counts)?;
 
-    counts.resolved = row_writes::resolve_stale(tx, names, &stale, run.run_ts)?;
+    counts.resolved = row_writes::resolve_stale(tx, names, stale, run.run_ts)?;
     match capture {
         None => Ok(None),
         Some(capture) => {
-            let inserted: Vec<i32> = plan.inserts.iter().map(|i| i.idx as i32).collect();
+            let inserted: Vec<i32> = plan.inserts.iter().map(|i| i.pair as i32).collect();
             let lines = capture.collect(tx, names, &inserted)?;
             change_capture::check_counts(&lines, counts.updated, counts.inserted, counts.resolved)?;
             Ok(Some(lines))
@@ -271,9 +262,10 @@ pub(crate) fn repair_parents<C: GenericClient>(
     let existing = existing_conflicts(tx, names, &written)?;
     let missing = missing_parents(written, &existing);
     for id in &missing {
-        counts
-            .warnings
-            .add_named(MISSING_PARENT_CONFLICT, Some(&format!("CONFLICTID={id}")));
+        counts.warnings.add(
+            WarningKind::MissingParentConflict,
+            Some(&format!("CONFLICTID={id}")),
+        );
     }
     conflict_rows::insert_parents(tx, names, &missing, run.run_ts)?;
     Ok(())

@@ -1,4 +1,4 @@
-//! `details()`: the business columns of schema.md §3.1 read over psqlODBC against the model,
+//! `details()`: the business columns of docs/tables.md §9.1 read over psqlODBC against the model,
 //! column by column.
 
 use conflict_io::details::{Value, VisitDetails, DETAIL_COLUMNS};
@@ -7,7 +7,7 @@ use super::fixture::Loaded;
 use crate::support::expected::Expected;
 use crate::support::rng::Rng;
 
-/// Like `Value == Value`, but `real`s must be bit-identical (copied bit-exact, schema.md §4.1).
+/// Like `Value == Value`, but `real`s must be bit-identical (copied bit-exact, docs/tables.md §10).
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::F32(x), Value::F32(y)) => x.to_bits() == y.to_bits(),

@@ -1,4 +1,4 @@
-//! In-service events, PTO absences and the visits of their caregivers (rules.md §13) against
+//! In-service events, PTO absences and the visits of their caregivers (docs/rules.md §13) against
 //! the model.
 
 use std::collections::HashSet;

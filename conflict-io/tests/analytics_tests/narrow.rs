@@ -1,4 +1,4 @@
-//! Base visits of `Scope::Window` read over psqlODBC against the model of schema.md §3.
+//! Base visits of `Scope::Window` read over psqlODBC against the model of docs/tables.md §9.
 
 use std::collections::HashSet;
 

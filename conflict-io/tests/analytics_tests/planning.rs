@@ -1,5 +1,5 @@
 //! The planning reads of a run: visit counts per SSN prefix (batch planning) and the delta keys
-//! of an incremental run (lifecycle.md §2), against the model.
+//! of an incremental run (docs/lifecycle.md §2), against the model.
 
 use std::collections::BTreeMap;
 

@@ -16,7 +16,7 @@ use conflict_io::run::{
     run_job, JobError, JobOptions, JobResult, Mode, Observer, Outcome, RunParams, Silent, Start,
     WriteCounts,
 };
-use conflict_io::store::writer::BatchHook;
+use conflict_io::store::BatchHook;
 use conflict_io::store::PgStore;
 
 use super::harness::{job, params, run_full, ConflictSchema, Loaded, Target};
@@ -535,7 +535,7 @@ fn a_lost_run_lock_stops_the_run_cleanly_and_resume_completes_it() {
     let mut shared = loaded.conflict_schema("lostlock");
     let target = Target::of(&loaded, &shared);
     let p = params(Mode::Full, loaded.cfg.as_of);
-    let key = conflict_io::store::runs::lock_key(&shared.names);
+    let key = conflict_io::store::lock_key(&shared.names);
     let first = AtomicBool::new(true);
     let hook: BatchHook = Arc::new(move |_key: &str, _pid: i32| {
         if first.swap(false, Ordering::SeqCst) {

@@ -1,4 +1,4 @@
-//! A full run on generated data: the final conflict rows follow lifecycle.md row by row, and a
+//! A full run on generated data: the final conflict rows follow docs/lifecycle.md row by row, and a
 //! second run changes nothing.
 
 use super::harness::{flags_text, run_full, Loaded};

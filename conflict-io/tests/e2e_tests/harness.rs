@@ -49,7 +49,7 @@ impl Loaded {
                 (
                     (visits[p.v1].visit_id.clone(), visits[p.v2].visit_id.clone()),
                     (
-                        p.flags,
+                        p.flags.to_array(),
                         report.ssn(p.v1).unwrap().to_string(),
                         visits[p.v1].visit_date.to_string(),
                     ),

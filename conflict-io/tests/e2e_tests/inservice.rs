@@ -1,5 +1,5 @@
-//! The InService step of a run over the real source and store: the rows of lifecycle.md §7
-//! for exactly the pairs rules.md §13 defines, and a second run that changes nothing.
+//! The InService step of a run over the real source and store: the rows of docs/lifecycle.md §7
+//! for exactly the pairs docs/rules.md §13 defines, and a second run that changes nothing.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
@@ -12,7 +12,7 @@ use conflict_io::run::{Mode, Silent, Start};
 
 use super::harness::{job, params, run, Loaded};
 
-/// (VisitID, ConVisitID) of every InService row rules.md §13 asks for, from the world itself.
+/// (VisitID, ConVisitID) of every InService row docs/rules.md §13 asks for, from the world itself.
 fn expected_rows(loaded: &Loaded) -> BTreeSet<(String, String)> {
     let w = &loaded.world;
     let window = loaded.cfg.window();
@@ -104,7 +104,7 @@ fn a_run_with_inservice_writes_its_rows_once() {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     assert_eq!(stored, want);
-    // The event side carries the synthetic id of rules.md §13.
+    // The event side carries the synthetic id of docs/rules.md §13.
     let some_event = loaded
         .world
         .inservice

@@ -418,7 +418,7 @@ fn a_batch_retried_after_a_transient_failure_has_its_lines_once() {
     let s = schema.names.conflict.quoted();
     let batches = schema.t("detection_run_batches");
     // The run creates its ledger when it is missing; the trigger needs it now.
-    schema.exec(&conflict_io::store::ledger::ddl(&schema.names));
+    schema.exec(&conflict_io::store::testing::ledger::ddl(&schema.names));
     // The first batch with new rows to be marked done fails with a serialization failure
     // (transient, so the batch is retried) after its rows were written and captured. A sequence counts the
     // attempts because it is not rolled back with the failed transaction.

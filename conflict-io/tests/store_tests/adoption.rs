@@ -1,5 +1,5 @@
 //! Orphan rows (no `CONFLICTID`, no InService/PTO dates) are adopted when their pair is
-//! detected again (lifecycle.md §3, §5.2).
+//! detected again (docs/lifecycle.md §3, §5.2).
 
 use super::batch::{numbers, text, u, visit, Batch, World};
 

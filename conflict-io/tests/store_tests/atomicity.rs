@@ -1,4 +1,4 @@
-//! One batch, one transaction (lifecycle.md §9): a failure anywhere leaves nothing behind and
+//! One batch, one transaction (docs/lifecycle.md §9): a failure anywhere leaves nothing behind and
 //! the ledger entry is not done; `--dry-run` rolls the data back but completes the ledger.
 
 use std::time::Duration;

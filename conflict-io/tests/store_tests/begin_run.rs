@@ -1,4 +1,4 @@
-//! `begin_run` (lifecycle.md §1, §2): the run timestamp, the `detection_runs` row,
+//! `begin_run` (docs/lifecycle.md §1, §2): the run timestamp, the `detection_runs` row,
 //! `InProgressFlag`, the watermark `since` and identity resync.
 
 use chrono::{Duration, NaiveDateTime};

@@ -1,4 +1,4 @@
-//! The start-up check of schema.md §1 (`check_schema`).
+//! The start-up check of docs/tables.md §1 (`check_schema`).
 
 use conflict_io::store::{self, StoreError};
 

@@ -1,4 +1,4 @@
-//! `CONFLICTID` reuse and allocation (lifecycle.md §5.2).
+//! `CONFLICTID` reuse and allocation (docs/lifecycle.md §5.2).
 
 use chrono::NaiveDateTime;
 

@@ -1,4 +1,4 @@
-//! Write conversions (schema.md §4.1): varchar truncation with a per-column warning, int4
+//! Write conversions (docs/tables.md §10): varchar truncation with a per-column warning, int4
 //! metrics out of range, and that converted values compare equal to what is stored.
 
 use conflict_io::details::Value;

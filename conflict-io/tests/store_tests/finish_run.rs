@@ -1,4 +1,4 @@
-//! `finish_run`, `open_run` and `resumable_run` (lifecycle.md §1, §9).
+//! `finish_run`, `open_run` and `resumable_run` (docs/lifecycle.md §1, §9).
 
 use chrono::NaiveDateTime;
 use conflict_core::{Profile, RuleOptions};

@@ -1,4 +1,4 @@
-//! Running the same batch twice on unchanged data (lifecycle.md §10): the second run changes
+//! Running the same batch twice on unchanged data (docs/lifecycle.md §10): the second run changes
 //! nothing and counts every detected pair as unchanged.
 
 use conflict_io::details::Value;

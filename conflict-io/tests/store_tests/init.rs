@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use conflict_io::store::{self, ddl};
+use conflict_io::store::{self, testing::ddl};
 use postgres::Client;
 
 use super::support::{self, TestSchemas};

@@ -1,4 +1,4 @@
-//! The InService (and PTO) step of the store (lifecycle.md §7, rules.md §13): both rows of a
+//! The InService (and PTO) step of the store (docs/lifecycle.md §7, docs/rules.md §13): both rows of a
 //! (visit, event) pair, sticky flags, statuses, `CONFLICTID`s, and no effect on regular rows.
 
 use std::collections::HashMap;

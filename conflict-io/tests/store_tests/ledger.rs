@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use chrono::NaiveDate;
 use conflict_io::run::{BatchSpec, ConflictStore, WriteCounts};
 use conflict_io::scope::Scope;
-use conflict_io::store::{ledger, StoreError};
+use conflict_io::store::testing::ledger;
+use conflict_io::store::StoreError;
 
 use super::batch::World;
 use super::support;

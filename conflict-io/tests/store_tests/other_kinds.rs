@@ -1,4 +1,4 @@
-//! InService and PTO rows are never touched by the regular writer (lifecycle.md §3, §6, §7).
+//! InService and PTO rows are never touched by the regular writer (docs/lifecycle.md §3, §6, §7).
 
 use chrono::NaiveDateTime;
 

@@ -1,4 +1,4 @@
-//! Missing parent conflicts (lifecycle.md §5.2): a `CONFLICTID` the run writes or keeps
+//! Missing parent conflicts (docs/lifecycle.md §5.2): a `CONFLICTID` the run writes or keeps
 //! without a `conflicts` row gets one with that id.
 
 use chrono::NaiveDateTime;

@@ -1,7 +1,7 @@
-//! Reference data (schema.md §2): X, speed bands, exclusions.
+//! Reference data (docs/tables.md §2): X, speed bands, exclusions.
 
 use conflict_core::{Decimal, WarningKind, Warnings};
-use conflict_io::store::reference::{
+use conflict_io::store::testing::reference::{
     self, read_exclusions, read_extra_distance_per, read_speed_bands,
 };
 use conflict_io::store::{self, StoreError};
@@ -176,7 +176,7 @@ fn exclusions_are_canonical_trimmed_and_skip_blanks() {
     let mut ssns: Vec<&str> = ex.ssns.iter().map(String::as_str).collect();
     ssns.sort();
     assert_eq!(ssns, ["123456789", "987654321"]);
-    // The placeholder SSNs of rules.md §3 stay in force.
+    // The placeholder SSNs of docs/rules.md §3 stay in force.
     assert!(ex.placeholder_ssns.contains("000000000"));
 }
 

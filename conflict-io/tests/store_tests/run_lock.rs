@@ -1,4 +1,4 @@
-//! The run lock of lifecycle.md §9: one run per conflict schema at a time.
+//! The run lock of docs/lifecycle.md §9: one run per conflict schema at a time.
 
 use conflict_io::run::ConflictStore;
 

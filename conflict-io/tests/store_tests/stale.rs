@@ -1,4 +1,4 @@
-//! Stale resolution (lifecycle.md §6): open regular rows of the stale scope whose key the
+//! Stale resolution (docs/lifecycle.md §6): open regular rows of the stale scope whose key the
 //! batch did not detect become `R`.
 
 use chrono::NaiveDateTime;

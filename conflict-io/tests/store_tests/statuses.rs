@@ -1,4 +1,4 @@
-//! The StatusFlag table of lifecycle.md §4.2 and the control columns an update clears.
+//! The StatusFlag table of docs/lifecycle.md §4.2 and the control columns an update clears.
 
 use chrono::NaiveDateTime;
 use conflict_io::details::Value;

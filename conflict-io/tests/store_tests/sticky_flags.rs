@@ -1,4 +1,4 @@
-//! Sticky rule flags (lifecycle.md §4.1): only a stored `'N'` takes the computed flag; `'Y'`,
+//! Sticky rule flags (docs/lifecycle.md §4.1): only a stored `'N'` takes the computed flag; `'Y'`,
 //! NULL and anything else are kept, and keeping them is no change.
 
 use super::batch::{flags, numbers, text, u, visit, Batch, World};

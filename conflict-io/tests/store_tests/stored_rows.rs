@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use conflict_core::Window;
 use conflict_io::scope::{BatchScope, Scope};
-use conflict_io::store::stored_rows::{
+use conflict_io::store::testing::stored_rows::{
     existing_conflicts, read_rows_by_pair_keys, read_scope_rows, smallest_conflict_ids,
 };
 use conflict_io::store::StoreError;

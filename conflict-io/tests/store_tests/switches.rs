@@ -1,4 +1,4 @@
-//! Insert-only switches (rules.md §12, lifecycle.md §5.1): they decide which new pairs are
+//! Insert-only switches (docs/rules.md §12, docs/lifecycle.md §5.1): they decide which new pairs are
 //! inserted and nothing else.
 
 use conflict_core::RuleOptions;

@@ -1,4 +1,4 @@
-//! The values of an inserted row (schema.md §4, §4.1; lifecycle.md §5.1) and the columns an
+//! The values of an inserted row (docs/tables.md §5.3, §10; docs/lifecycle.md §5.1) and the columns an
 //! update never writes (§4.1).
 
 use chrono::NaiveDateTime;
@@ -6,7 +6,7 @@ use conflict_io::details::Value;
 
 use super::batch::{at, d, flags, numbers, set, text, ts, u, visit, Batch, World, DAY};
 
-/// E08 of rules.md §14: a (08:00–09:00 at P0) → b (09:20–10:30 at P15) is a distance conflict
+/// E08 of docs/rules.md §14: a (08:00–09:00 at P0) → b (09:20–10:30 at P15) is a distance conflict
 /// under `current`; the reverse pair is not emitted.
 fn e08() -> Batch {
     let mut a = visit(1, 1);

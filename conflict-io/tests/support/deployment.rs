@@ -21,7 +21,7 @@ use super::env;
 pub const EXTRA_CVM_COLUMN: &str = "LegacyNote";
 pub const EXTRA_CONFLICTS_COLUMN: &str = "LegacyOwner";
 
-/// The seven rule flags; legacy rows carry `'N'` in each (a NULL flag is sticky, lifecycle.md
+/// The seven rule flags; legacy rows carry `'N'` in each (a NULL flag is sticky, docs/lifecycle.md
 /// §4, so a run would leave it NULL).
 const FLAGS: &str = "\"SameSchTimeFlag\", \"SameVisitTimeFlag\", \"SchAndVisitTimeSameFlag\", \
      \"SchOverAnotherSchTimeFlag\", \"VisitTimeOverAnotherVisitTimeFlag\", \

@@ -1,9 +1,9 @@
 //! What the analytics source must return for a [`World`], derived from the world's structs by
-//! following schema.md §3 and §3.1 literally — independently of the SQL the source sends.
+//! following docs/tables.md §9 and §9.1 literally — independently of the SQL the source sends.
 //!
 //! * [`Expected::visits`]: the base visits of `Scope::Window` without pre-filter: the inner joins
 //!   of §3 (caregiver with trimmed non-blank SSN; active, non-demo provider), the window on
-//!   `"Visit Date"` and the exclusions (rules.md §3 items 1–4). The placeholder check (4a) is the
+//!   `"Visit Date"` and the exclusions (docs/rules.md §3 items 1–4). The placeholder check (4a) is the
 //!   core's job: such visits are delivered.
 //! * [`prefilter`]: only the (date, trimmed SSN) groups with two or more distinct providers.
 //! * [`Expected::details`]: the business columns of one visit, column by column.
@@ -58,7 +58,7 @@ impl<'w> Expected<'w> {
         }
     }
 
-    /// Caregiver and provider of a fact row when the inner joins of schema.md §3 keep it.
+    /// Caregiver and provider of a fact row when the inner joins of docs/tables.md §9 keep it.
     fn joined(&self, f: &'w FactVisit) -> Option<(&'w Caregiver, &'w Provider)> {
         let c = self.caregivers.get(f.caregiver_id.as_deref()?)?;
         let ssn = c.ssn.as_deref()?;
@@ -122,7 +122,7 @@ impl<'w> Expected<'w> {
         self.facts.get(visit_id).copied()
     }
 
-    /// The business columns of `f` (schema.md §3.1), aligned with `DETAIL_COLUMNS`.
+    /// The business columns of `f` (docs/tables.md §9.1), aligned with `DETAIL_COLUMNS`.
     pub fn details(&self, f: &FactVisit) -> VisitDetails {
         let c = f
             .caregiver_id
@@ -268,7 +268,7 @@ impl<'w> Expected<'w> {
 }
 
 impl Expected<'_> {
-    /// Events of rules.md §13 as the source delivers them (before the core's de-duplication of
+    /// Events of docs/rules.md §13 as the source delivers them (before the core's de-duplication of
     /// synthetic ids): caregiver with trimmed non-blank SSN (in-service: by `"Caregiver Id"`;
     /// PTO: every caregiver record with the absence's `"Global Caregiver Id"`), active non-demo
     /// provider, start and end non-NULL, UTC date of the start in the window, provider and SSN
@@ -398,7 +398,7 @@ pub fn sorted_events(mut events: Vec<SourcedEvent>) -> Vec<SourcedEvent> {
     events
 }
 
-/// schema.md §3.1 ContractType from the application payer id `p` and contract id `c`.
+/// docs/tables.md §9.1 ContractType from the application payer id `p` and contract id `c`.
 fn contract_type(p: Option<i64>, c: Option<i64>) -> Value {
     let t = match (p, c) {
         (Some(0), Some(c)) if c != 0 => "Internal",
@@ -430,7 +430,7 @@ fn real(v: Option<f32>) -> Value {
     v.map_or(Value::Null, Value::F32)
 }
 
-/// A `real` read through its shortest decimal text (schema.md §1), never widened: 40.7128f32
+/// A `real` read through its shortest decimal text (docs/tables.md §1), never widened: 40.7128f32
 /// becomes 40.7128, not 40.71279907226562.
 pub fn real_as_decimal(x: f32) -> f64 {
     format!("{x}")
@@ -438,7 +438,7 @@ pub fn real_as_decimal(x: f32) -> f64 {
         .expect("Rust prints finite f32 as a decimal")
 }
 
-/// schema.md §3: per patient, among addresses with `"Primary Address" = true` and an
+/// docs/tables.md §9: per patient, among addresses with `"Primary Address" = true` and an
 /// `"Address Type"` containing `GPS` (case-sensitive), the greatest `"Application Created UTC
 /// Timestamp"` (a NULL timestamp loses to any value), ties broken by the smallest
 /// `"Patient Address Id"` — uuids compare like their canonical lower-case text.

@@ -5,7 +5,7 @@
 //! * [`env`]: the test server (`CONFLICTS_TEST_PG`) and the psqlODBC connection string.
 //! * [`world`]: a deterministic analytics world with the untidy data of the warehouse.
 //! * [`load`]: writes a world into a throwaway analytics schema (binary COPY).
-//! * [`expected`]: what the source must return, derived from the world by schema.md §3.
+//! * [`expected`]: what the source must return, derived from the world by docs/tables.md §9.
 
 // Each includer uses a different part of the support code; unused items are not mistakes.
 #![allow(dead_code)]

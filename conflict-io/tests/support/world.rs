@@ -1,8 +1,8 @@
 //! A deterministic "analytics world": every dimension and fact row the analytics source reads
-//! (schema.md §3), generated from a seed with the untidy data the warehouse really holds.
+//! (docs/tables.md §9), generated from a seed with the untidy data the warehouse really holds.
 //!
 //! The world is plain data. [`super::load`] writes it into a PostgreSQL analytics schema and
-//! [`super::expected`] derives from the same structs, by following schema.md §3 literally, what
+//! [`super::expected`] derives from the same structs, by following docs/tables.md §9 literally, what
 //! the source must return — so a test compares the ODBC result with an independent model instead
 //! of with hand-written literals.
 //!
@@ -11,7 +11,7 @@
 //! * providers: active, inactive, demo, and `"Is Active"`/`"Is Demo"` NULL (only active ∧
 //!   non-demo providers admit visits); states as codes, full names, blank and NULL.
 //! * caregivers: one record per (person, agency), so one SSN works at several agencies; SSNs
-//!   exact, padded with every character of the rules.md §1 trim set, with a vertical tab (not
+//!   exact, padded with every character of the docs/rules.md §1 trim set, with a vertical tab (not
 //!   trimmed), blank, NULL; sometimes two records of one person at the same agency (same
 //!   provider never pairs); placeholder SSNs (the core, not the source, drops those).
 //! * offices (some inactive or with NULL state), patients, and patient addresses with several
@@ -25,7 +25,7 @@
 //!   every ContractType case, microsecond timestamps, non-ASCII text at full column length.
 //!   Each person works most days for one agency; a share of days adds a visit at a second
 //!   agency, so both pairs and single-agency groups exist.
-//! * in-service events and PTO absences (rules.md §13) of a third of the people, with NULL
+//! * in-service events and PTO absences (docs/rules.md §13) of a third of the people, with NULL
 //!   times, window edges by the start's UTC date, repeated ids across environments, and
 //!   dangling caregivers, offices and global caregiver ids.
 
@@ -47,7 +47,7 @@ pub struct Provider {
 }
 
 impl Provider {
-    /// schema.md §3: only these providers' visits take part.
+    /// docs/tables.md §9: only these providers' visits take part.
     pub fn admits(&self) -> bool {
         self.active == Some(true) && self.demo == Some(false)
     }
@@ -63,7 +63,7 @@ pub struct Caregiver {
     pub full: Option<String>,
     pub ssn: Option<String>,
     pub status: Option<String>,
-    /// Links PTO absences to caregiver records (provisional, rules.md §13); shared by the
+    /// Links PTO absences to caregiver records (provisional, docs/rules.md §13); shared by the
     /// records of one person.
     pub global_id: Option<String>,
 }
@@ -246,7 +246,7 @@ impl WorldConfig {
         }
     }
 
-    /// performance.md's batch 6: 1,284 SSNs and 638,216 fetched visits.
+    /// the old system's batch 6: 1,284 SSNs and 638,216 fetched visits.
     pub fn batch6(seed: u64) -> Self {
         WorldConfig {
             seed,
@@ -320,7 +320,7 @@ const LAST_NAMES: &[&str] = &[
     "Ñúñez",
 ];
 
-/// The trim set of rules.md §1 plus the vertical tab, which is *not* in it.
+/// The trim set of docs/rules.md §1 plus the vertical tab, which is *not* in it.
 const PADDINGS: &[(&str, &str)] = &[
     (" ", ""),
     ("", " "),
@@ -464,7 +464,7 @@ impl World {
         }
     }
 
-    /// 0–5 addresses per patient. The winner of schema.md §3 is made ambiguous on purpose:
+    /// 0–5 addresses per patient. The winner of docs/tables.md §9 is made ambiguous on purpose:
     /// several primary GPS addresses, equal timestamps (tie → smallest id), NULL timestamps,
     /// and decoys that would win if `"Primary Address"` or the case-sensitive `LIKE '%GPS%'`
     /// were ignored.
@@ -903,12 +903,12 @@ impl World {
             self.push_random_visit(rng, c1, pa, mid);
             self.push_random_visit(rng, c2, pb, mid);
         }
-        // A vertical tab is not whitespace for rules.md §1: this SSN is not blank.
+        // A vertical tab is not whitespace for docs/rules.md §1: this SSN is not blank.
         let vt = self.new_caregiver(rng, Some("\x0b".into()));
         let vt2 = self.new_caregiver(rng, Some("\x0b".into()));
         self.push_random_visit(rng, vt, pa, mid);
         self.push_random_visit(rng, vt2, pb, mid);
-        // Placeholder SSNs are fetched (the core drops them, rules.md §3 4a).
+        // Placeholder SSNs are fetched (the core drops them, docs/rules.md §3 4a).
         let z1 = self.new_caregiver(rng, Some("000-00-0000".into()));
         let z2 = self.new_caregiver(rng, Some("000000000".into()));
         self.push_random_visit(rng, z1, pa, mid);
@@ -961,7 +961,7 @@ impl World {
 }
 
 impl World {
-    /// In-service events and PTO absences of about a third of the people (rules.md §13), with
+    /// In-service events and PTO absences of about a third of the people (docs/rules.md §13), with
     /// what the filters must handle: events at non-admitting providers, NULL start or end,
     /// starts just inside and outside the window (by their UTC date), offices active, inactive,
     /// NULL or dangling, the same in-service id in two environments, dangling caregivers and
@@ -1076,7 +1076,7 @@ impl World {
     }
 }
 
-/// A GPS string of one of the kinds rules.md §4.1 distinguishes; realistic coordinates most of
+/// A GPS string of one of the kinds docs/rules.md §4.1 distinguishes; realistic coordinates most of
 /// the time.
 fn gps(rng: &mut Rng) -> Option<String> {
     const ODD: &[Option<&str>] = &[

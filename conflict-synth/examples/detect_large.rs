@@ -1,9 +1,9 @@
-//! Detection on a synthetic batch the size of the old system's large batch (performance.md §1:
+//! Detection on a synthetic batch the size of the old system's large batch (
 //! 1,284 SSNs, ≈ 638,000 visits), timed phase by phase, with the peak resident memory read from
 //! /proc after generation and after detection. Run under `/usr/bin/time -v` for the full picture:
 //!
 //! ```text
-//! cargo build --release -p conflict-core --example detect_large
+//! cargo build --release -p conflict-synth --example detect_large
 //! /usr/bin/time -v target/release/examples/detect_large [SSNS VISITS_PER_SSN SEED]
 //! ```
 //!

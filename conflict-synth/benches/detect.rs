@@ -1,7 +1,7 @@
-//! Detection on a synthetic batch the size of the old system's large batch (performance.md §1:
+//! Detection on a synthetic batch the size of the old system's large batch (
 //! 1,284 SSNs, 638,216 visits, 14,236 conflicts): end to end, then phase by phase.
 //!
-//! `cargo bench -p conflict-core` takes about a minute; criterion's throughput line is the
+//! `cargo bench -p conflict-synth --bench detect` takes about a minute; criterion's throughput line is the
 //! visits per second.
 
 use std::time::Duration;
