@@ -246,9 +246,13 @@ where
                 }
             }
             Err(FetchError::Source(e)) => {
-                return Err(JobError::Source(
-                    format!("failed after {} attempt(s): {e}", attempt + 1).into(),
-                ))
+                let attempts = attempt + 1;
+                return Err(match e {
+                    JobError::Source(cause) => JobError::Source(
+                        format!("failed after {attempts} attempt(s): {cause}").into(),
+                    ),
+                    other => other,
+                });
             }
             Err(FetchError::Data(e)) => return Err(e),
         }

@@ -614,17 +614,6 @@ fn a_dropped_analytics_connection_is_reopened_and_the_run_completes_exactly() {
         env::odbc_connection_string(&format!("pqopt={{application_name={app}}};")),
     );
     let p = params(Mode::Full, loaded.cfg.as_of);
-    // The analytics schema's name is unique to this test's world; of the sessions whose last
-    // query mentions it, the ODBC ones (psqlODBC sets no application name) are the workers'.
-    let analytics = loaded
-        .db
-        .names
-        .analytics
-        .parts()
-        .last()
-        .unwrap()
-        .as_str()
-        .to_string();
     let killed = Arc::new(AtomicU32::new(0));
     let k = killed.clone();
     let first = AtomicBool::new(true);
