@@ -261,24 +261,6 @@ pub fn fence<C: GenericClient>(
     })
 }
 
-/// Gives every claim of a run back (resuming after a crash: the claimant is gone).
-pub fn reset_claims<C: GenericClient>(
-    client: &mut C,
-    names: &SchemaNames,
-    run_id: i64,
-) -> Result<u64, StoreError> {
-    let t = names.conflict_table(LEDGER_TABLE);
-    client
-        .execute(
-            &format!(
-                "UPDATE {t} SET \"Status\" = 'pending', \"ClaimedBy\" = NULL \
-                 WHERE \"RunID\" = $1 AND \"Status\" = 'claimed'"
-            ),
-            &[&run_id],
-        )
-        .map_err(|e| StoreError::db("reset the claims of the run", Some(&t), e))
-}
-
 pub fn mark_done<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
