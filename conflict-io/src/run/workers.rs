@@ -182,7 +182,7 @@ where
                 }
             };
             claimed_any.store(true, Ordering::SeqCst);
-            match fetch_and_detect(&mut source, run, ctx.cfg, spec.clone()) {
+            match fetch_with_retries(ctx, &mut source, &spec) {
                 Ok(work) => {
                     if tx.send(work).is_err() {
                         break;
@@ -209,12 +209,63 @@ fn check_lock<St: ConflictStore, F>(ctx: &Ctx<'_, St, F>) -> Result<(), JobError
     ctx.job.store.check_lock(&mut lock).map_err(store_err)
 }
 
+/// Why a batch could not be fetched and detected.
+enum FetchError {
+    /// The analytics source failed (a dropped connection, a warehouse hiccup): worth a retry on
+    /// a fresh connection. The source port does not classify its errors, so all are retried.
+    Source(JobError),
+    /// The data itself is unusable (one visit id, two records): a retry would see the same.
+    Data(JobError),
+}
+
+/// Fetches and detects a batch, retrying a failed fetch with backoff on a fresh analytics
+/// connection (`make_source`), as a failed write is retried on a fresh store connection.
+fn fetch_with_retries<St, S, F>(
+    ctx: &Ctx<'_, St, F>,
+    source: &mut S,
+    spec: &BatchSpec,
+) -> Result<Work, JobError>
+where
+    St: ConflictStore,
+    S: VisitSource,
+    F: Fn() -> Result<S, S::Error> + Sync,
+{
+    let job = ctx.job;
+    let mut attempt = 0;
+    loop {
+        match fetch_and_detect(source, ctx.run, ctx.cfg, spec.clone()) {
+            Ok(work) => return Ok(work),
+            Err(FetchError::Source(e)) if attempt < job.opts.retries => {
+                attempt += 1;
+                job.observer.retrying(&spec.key, attempt, &e.to_string());
+                std::thread::sleep(backoff(job.opts, attempt));
+                // A new connection that cannot be opened leaves the old one: the next attempt
+                // fails too and counts.
+                if let Ok(fresh) = (job.make_source)() {
+                    *source = fresh;
+                }
+            }
+            Err(FetchError::Source(e)) => {
+                let attempts = attempt + 1;
+                return Err(match e {
+                    JobError::Source(cause) => JobError::Source(
+                        format!("failed after {attempts} attempt(s): {cause}").into(),
+                    ),
+                    other => other,
+                });
+            }
+            Err(FetchError::Data(e)) => return Err(e),
+        }
+    }
+}
+
 fn fetch_and_detect<S: VisitSource>(
     source: &mut S,
     run: &RunInfo,
     cfg: &DetectConfig,
     spec: BatchSpec,
-) -> Result<Work, JobError> {
+) -> Result<Work, FetchError> {
+    let from_source = |e: S::Error| FetchError::Source(source_err(e));
     let t = Instant::now();
     let scope = BatchScope {
         window: run.window,
@@ -222,14 +273,18 @@ fn fetch_and_detect<S: VisitSource>(
     };
     source
         .begin_batch(run.run_id, &spec.key)
-        .map_err(source_err)?;
-    let visits = source.visits(&scope, &cfg.exclusions).map_err(source_err)?;
+        .map_err(from_source)?;
+    let visits = source
+        .visits(&scope, &cfg.exclusions)
+        .map_err(from_source)?;
     let mut fetch_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut pairs: Vec<DetectedPair> = Vec::new();
     let report = match detect(&visits, cfg, &mut pairs) {
         Ok(r) => r,
-        Err(conflict_core::DetectError::DuplicateIds(d)) => return Err(duplicate_ids(&d)),
+        Err(conflict_core::DetectError::DuplicateIds(d)) => {
+            return Err(FetchError::Data(duplicate_ids(&d)))
+        }
         Err(conflict_core::DetectError::Sink(never)) => match never {},
     };
     let detect_secs = t.elapsed().as_secs_f64();
@@ -245,7 +300,7 @@ fn fetch_and_detect<S: VisitSource>(
         .collect();
     let mut ids: Vec<&str> = ids.into_iter().collect();
     ids.sort_unstable();
-    let details = source.details(&ids).map_err(source_err)?;
+    let details = source.details(&ids).map_err(from_source)?;
     fetch_secs += t.elapsed().as_secs_f64();
     Ok(Work {
         spec,

@@ -261,6 +261,9 @@ pub fn fence<C: GenericClient>(
     })
 }
 
+/// Marks a batch done with its counts, inside the batch's transaction, provided `worker` still
+/// holds its claim ([`StoreError::ClaimLost`] otherwise); `ClaimedBy` then records who
+/// completed it.
 pub fn mark_done<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
@@ -304,6 +307,7 @@ pub fn mark_done<C: GenericClient>(
     Ok(())
 }
 
+/// Gives a claimed batch back (pending again, with the error that made its claimant give up).
 pub fn release<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,

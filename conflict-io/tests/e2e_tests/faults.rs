@@ -596,3 +596,65 @@ fn joining_an_unknown_or_finished_run_fails_with_a_clear_error() {
         "{err:?}"
     );
 }
+
+/// The analytics side drops: the server ends the workers' ODBC sessions in the middle of the
+/// run. The fetch that hits the dead connection is retried on a fresh one; the run completes
+/// exactly.
+#[test]
+fn a_dropped_analytics_connection_is_reopened_and_the_run_completes_exactly() {
+    let loaded = Loaded::new(68);
+    let mut reference = loaded.conflict_schema("ref");
+    run_full(&loaded, &reference);
+    let mut shared = loaded.conflict_schema("odbcdrop");
+    let mut target = Target::of(&loaded, &shared);
+    // The workers' ODBC sessions carry a name of their own (libpq's application_name, passed
+    // through psqlODBC's pqopt), so the test ends exactly those.
+    let app = format!("odbc_{}", shared.names.conflict.as_str());
+    target.source.connection = conflict_io::analytics::ConnectionString::new(
+        env::odbc_connection_string(&format!("pqopt={{application_name={app}}};")),
+    );
+    let p = params(Mode::Full, loaded.cfg.as_of);
+    let killed = Arc::new(AtomicU32::new(0));
+    let k = killed.clone();
+    let first = AtomicBool::new(true);
+    let hook: BatchHook = Arc::new(move |_key: &str, _pid: i32| {
+        if first.swap(false, Ordering::SeqCst) {
+            let mut c = env::pg_client();
+            let pids: Vec<i32> = c
+                .query(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+                    &[&app],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for pid in pids {
+                terminate(pid);
+                k.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let events = Events::default();
+    let r = go(
+        &target,
+        &store(&target, Some(hook)),
+        Start::New(p.clone()),
+        &p,
+        &named("A", 1),
+        &events,
+    )
+    .expect("the run recovers on its own");
+    assert_eq!(r.outcome, Outcome::Succeeded);
+    assert!(
+        killed.load(Ordering::SeqCst) > 0,
+        "an ODBC session was ended"
+    );
+    let retries = events.retries.lock().unwrap().clone();
+    assert!(
+        retries.iter().any(|(_, e)| e.contains("analytics source")),
+        "a fetch was retried: {retries:?}"
+    );
+    assert!(ledger(&mut shared).iter().all(|r| r.1 == "done"));
+    assert_eq!(reference.snapshot(), shared.snapshot());
+}
