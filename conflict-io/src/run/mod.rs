@@ -9,15 +9,14 @@ mod plan;
 mod ports;
 mod report;
 mod take_part;
-mod workers;
 mod totals;
+mod workers;
 
 pub use changes::{Change, ChangeAction, ChangeSink};
 pub use job::{run_job, JobError, JobOptions, JobResult, Observer, Silent, Start};
 pub use ports::{
     BatchInput, BatchSpec, ConflictStore, EventCounts, EventInput, Key, Mode, Outcome, Reference,
-    RunState,
-    RunInfo, RunParams, VisitSource, WriteCounts,
+    RunInfo, RunParams, RunState, VisitSource, WriteCounts,
 };
 pub use report::{BatchTotals, RunReport};
 
