@@ -607,11 +607,19 @@ fn a_dropped_analytics_connection_is_reopened_and_the_run_completes_exactly() {
     run_full(&loaded, &reference);
     let mut shared = loaded.conflict_schema("odbcdrop");
     let mut target = Target::of(&loaded, &shared);
-    // The workers' ODBC sessions carry a name of their own (libpq's application_name, passed
-    // through psqlODBC's pqopt), so the test ends exactly those.
+    // The workers' ODBC sessions log in as a role of their own, so the test ends exactly
+    // those (their application_name is the run's query tag, the same in parallel tests).
     let app = format!("odbc_{}", shared.names.conflict.as_str());
+    env::pg_client()
+        .batch_execute(&format!("CREATE ROLE \"{app}\" LOGIN SUPERUSER"))
+        .unwrap();
+    let user = env::conninfo()
+        .config()
+        .get_user()
+        .unwrap_or("postgres")
+        .to_string();
     target.source.connection = conflict_io::analytics::ConnectionString::new(
-        env::odbc_connection_string(&format!("pqopt={{application_name={app}}};")),
+        env::odbc_connection_string("").replace(&format!("Uid={user};"), &format!("Uid={app};")),
     );
     let p = params(Mode::Full, loaded.cfg.as_of);
     let killed = Arc::new(AtomicU32::new(0));
@@ -622,7 +630,7 @@ fn a_dropped_analytics_connection_is_reopened_and_the_run_completes_exactly() {
             let mut c = env::pg_client();
             let pids: Vec<i32> = c
                 .query(
-                    "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+                    "SELECT pid FROM pg_stat_activity WHERE usename = $1",
                     &[&app],
                 )
                 .unwrap()
