@@ -3,6 +3,7 @@ mod harness;
 mod full_run;
 mod incremental;
 mod inservice;
+mod moved_date;
 mod moved_key;
 mod resume_and_join;
 mod settings_model;
