@@ -42,7 +42,7 @@ fn row_of(
         .collect()
 }
 
-fn one_worker() -> JobOptions {
+pub(super) fn one_worker() -> JobOptions {
     JobOptions {
         // One key per incremental batch, so old and new keys are separate batches there too.
         keys_per_batch: 1,

@@ -21,6 +21,7 @@ mod idempotency;
 mod inservice;
 mod job;
 mod ledger;
+mod lifecycle_sampled;
 mod other_kinds;
 mod parents;
 mod pg_store;
