@@ -58,14 +58,7 @@ impl CsvChangeSink {
             path: path.to_path_buf(),
             error,
         };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".conflicts-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
+        let tmp = super::atomic::temp_file_next_to(path)
             // tempfile appends the random temporary name to the OS error; the user named
             // `path`, so only the OS's reason is kept.
             .map_err(|e| io(os_reason(e)))?;
