@@ -11,6 +11,7 @@ use super::error::AnalyticsError;
 pub struct ConnectionString(String);
 
 impl ConnectionString {
+    /// Wraps an ODBC connection string; it is shown only redacted.
     pub fn new(s: impl Into<String>) -> Self {
         ConnectionString(s.into())
     }
@@ -77,6 +78,7 @@ impl fmt::Debug for ConnectionString {
 pub struct AnalyticsSchema(String);
 
 impl AnalyticsSchema {
+    /// Validates `SCHEMA` or `DATABASE.SCHEMA`, because the name is written into SQL text.
     pub fn new(name: &str) -> Result<Self, AnalyticsError> {
         let parts: Vec<&str> = name.split('.').collect();
         let ok = parts.len() <= 2 && parts.iter().all(|p| valid_identifier(p));
@@ -89,6 +91,7 @@ impl AnalyticsSchema {
         Ok(AnalyticsSchema(name.to_string()))
     }
 
+    /// The name as configured.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -99,7 +102,7 @@ impl AnalyticsSchema {
     }
 }
 
-/// `^[A-Za-z_][A-Za-z0-9_]{0,62}$`.
+/// `^[A-Za-z_][A-Za-z0-9_]{0,62}$`: a name safe to write into SQL text without quoting.
 pub fn valid_identifier(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
@@ -113,9 +116,12 @@ pub fn valid_identifier(s: &str) -> bool {
 /// rows in one `VALUES` clause.
 pub const DEFAULT_INSERT_ROWS: usize = 1_000;
 
+/// Everything needed to open and query the analytics source.
 #[derive(Debug, Clone)]
 pub struct AnalyticsConfig {
+    /// The ODBC connection string (with its secrets; never logged).
     pub connection: ConnectionString,
+    /// The schema that holds the visit tables.
     pub schema: AnalyticsSchema,
     /// `None`: chosen from the DBMS name the driver reports when connecting.
     pub dialect: Option<Dialect>,

@@ -148,6 +148,7 @@ impl AnalyticsSource {
         Ok(source)
     }
 
+    /// The configuration this source was opened with.
     pub fn config(&self) -> &AnalyticsConfig {
         &self.cfg
     }
