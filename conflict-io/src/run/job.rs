@@ -140,13 +140,42 @@ pub enum JobError {
     /// Reading or writing the conflict database failed.
     #[error("conflict store: {0}")]
     Store(BoxError),
-    /// Some batches failed for good; the run is marked failed and can be resumed.
+    /// One batch failed for good: its fetch, its data or its write.
+    #[error("batch {key}: {cause}")]
+    Batch {
+        /// The batch's key in the ledger.
+        key: String,
+        /// Why it failed.
+        cause: Box<JobError>,
+    },
+    /// A step failed on every attempt; transient failures are retried with a growing wait
+    /// (lifecycle.md §9), so this is what is left after the last one.
+    #[error("failed after {attempts} attempt(s): {cause}")]
+    Retried {
+        /// Attempts made, the first included.
+        attempts: u32,
+        /// The error of the last attempt.
+        cause: BoxError,
+    },
+    /// A worker of this process stopped before it could claim a batch (its analytics
+    /// connection could not be opened).
+    #[error("{worker}: {cause}")]
+    Worker {
+        /// The worker's name in the ledger (`process/wN`).
+        worker: String,
+        /// Why it stopped.
+        cause: Box<JobError>,
+    },
+    /// The ledger refused to hand out the next batch.
+    #[error("claiming a batch: {0}")]
+    Claim(BoxError),
+    /// Some batches (or workers) failed for good; the run is marked failed and can be resumed.
     #[error("{failed} batch(es) failed; first: {first}")]
     Batches {
-        /// How many batches failed.
+        /// How many failures there were.
         failed: usize,
-        /// The first failure, as `batch KEY: cause`.
-        first: String,
+        /// The first of them, usually a [`JobError::Batch`].
+        first: Box<JobError>,
     },
 }
 
