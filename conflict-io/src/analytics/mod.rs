@@ -19,11 +19,10 @@ pub mod statements;
 mod wide;
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use odbc_api::buffers::ColumnarDynBuffer;
 use odbc_api::parameter::VarCharBox;
-use odbc_api::{Connection, ConnectionOptions, Cursor, Environment, IntoParameter};
+use odbc_api::{Connection, ConnectionOptions, Cursor, IntoParameter};
 
 use conflict_core::{Exclusions, Visit};
 
@@ -39,19 +38,6 @@ pub use sql::{ScopeFilter, NARROW_COLUMNS};
 use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
 use crate::scope::{BatchScope, Scope};
 use cells::{Col, Rows};
-
-/// One ODBC environment per process, as the ODBC documentation asks.
-static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
-
-fn environment() -> Result<&'static Environment, odbc_api::Error> {
-    if let Some(env) = ENVIRONMENT.get() {
-        return Ok(env);
-    }
-    let env = Environment::new()?;
-    // A racing thread may have set it first; either environment is fine.
-    let _ = ENVIRONMENT.set(env);
-    Ok(ENVIRONMENT.get().expect("just set"))
-}
 
 const NARROW: [Col; 20] = [
     Col::ascii(NARROW_COLUMNS[0], 36),
@@ -112,7 +98,8 @@ impl AnalyticsSource {
                 cause,
             }
         };
-        let env = environment().map_err(connect_err)?;
+        // One ODBC environment per process, as the ODBC documentation asks; odbc-api keeps it.
+        let env = odbc_api::environment().map_err(connect_err)?;
         let conn = env
             .connect_with_connection_string(cfg.connection.expose(), ConnectionOptions::default())
             .map_err(connect_err)?;
