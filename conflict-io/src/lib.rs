@@ -15,6 +15,7 @@ pub mod analytics;
 #[cfg(feature = "csv")]
 pub mod csv;
 pub mod details;
+pub mod ident;
 #[cfg(all(feature = "odbc", feature = "postgres"))]
 pub mod preflight;
 pub mod run;

@@ -5,6 +5,7 @@ use std::fmt;
 use super::attributes::{attributes, unbraced};
 use super::dialect::Dialect;
 use super::error::AnalyticsError;
+use crate::ident::QualifiedName;
 
 /// An ODBC connection string; kept out of `Debug`/`Display` because it may hold a password.
 #[derive(Clone)]
@@ -75,24 +76,28 @@ impl fmt::Debug for ConnectionString {
 /// A validated, possibly qualified (`database.schema`) analytics schema name. Written unquoted
 /// so that each server applies its own case folding (docs/tables.md §1).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnalyticsSchema(String);
+pub struct AnalyticsSchema(QualifiedName);
 
 impl AnalyticsSchema {
     /// Validates `SCHEMA` or `DATABASE.SCHEMA`, because the name is written into SQL text.
     pub fn new(name: &str) -> Result<Self, AnalyticsError> {
-        let parts: Vec<&str> = name.split('.').collect();
-        let ok = parts.len() <= 2 && parts.iter().all(|p| valid_identifier(p));
-        if !ok {
-            return Err(AnalyticsError::Config(format!(
-                "analytics schema {name:?} is not a valid name: each part must match \
-                 ^[A-Za-z_][A-Za-z0-9_]{{0,62}}$, at most database.schema"
-            )));
-        }
-        Ok(AnalyticsSchema(name.to_string()))
+        QualifiedName::new("analytics schema", name)
+            .map(AnalyticsSchema)
+            .map_err(|_| {
+                AnalyticsError::Config(format!(
+                    "analytics schema {name:?} is not a valid name: each part must match \
+                     ^[A-Za-z_][A-Za-z0-9_]{{0,62}}$, at most database.schema"
+                ))
+            })
     }
 
     /// The name as configured.
     pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The validated name, as the conflict store's configuration holds it.
+    pub fn name(&self) -> &QualifiedName {
         &self.0
     }
 
@@ -100,15 +105,6 @@ impl AnalyticsSchema {
     pub fn table(&self, table: &str) -> String {
         format!("{}.{table}", self.0)
     }
-}
-
-/// `^[A-Za-z_][A-Za-z0-9_]{0,62}$`: a name safe to write into SQL text without quoting.
-pub fn valid_identifier(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 /// Rows per temporary-table insert statement by default: 20,000 keys of a batch take 20

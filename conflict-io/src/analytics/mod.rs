@@ -26,9 +26,7 @@ use odbc_api::{Connection, ConnectionOptions, Cursor, IntoParameter};
 
 use conflict_core::{Exclusions, Visit};
 
-pub use config::{
-    valid_identifier, AnalyticsConfig, AnalyticsSchema, ConnectionString, DEFAULT_INSERT_ROWS,
-};
+pub use config::{AnalyticsConfig, AnalyticsSchema, ConnectionString, DEFAULT_INSERT_ROWS};
 pub use dialect::{query_tag, Dialect};
 pub use error::{AnalyticsError, OdbcFailure};
 pub use probe::ReadColumns;
