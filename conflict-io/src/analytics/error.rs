@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::config::ConnectionString;
+use super::connection_string::ConnectionString;
 
 /// Why the analytics source could not be configured, reached or read.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@
 mod attributes;
 mod cells;
 mod config;
+mod connection_string;
 mod dialect;
 mod error;
 mod events;
@@ -26,7 +27,8 @@ use odbc_api::{Connection, ConnectionOptions, Cursor, IntoParameter};
 
 use conflict_core::{Exclusions, Visit};
 
-pub use config::{AnalyticsConfig, AnalyticsSchema, ConnectionString, DEFAULT_INSERT_ROWS};
+pub use config::{AnalyticsConfig, AnalyticsSchema, DEFAULT_INSERT_ROWS};
+pub use connection_string::ConnectionString;
 pub use dialect::{query_tag, Dialect};
 pub use error::{AnalyticsError, OdbcFailure};
 pub use probe::ReadColumns;
