@@ -169,16 +169,28 @@ pub fn run(args: &DetectArgs) -> CliResult {
     };
     write_conflicts(&args.out, &input.visits, &report, &mut pairs).map_err(Failure::other)?;
     if let (Some(events), Some(out)) = (&events, &args.inservice_out) {
-        use conflict_core::inservice::{admit_events, pair_events, EventKind};
-        let mut warnings = conflict_core::Warnings::default();
-        let admitted = admit_events(events, &cfg.window, &cfg.exclusions, &mut warnings);
-        let found = pair_events(
+        use conflict_core::inservice::{detect_events, EventDetection, EventKind};
+        // `detect` above has refused duplicate visit ids already; admitting the same visits
+        // again cannot find any.
+        let EventDetection {
+            admitted_events: admitted,
+            pairs: found,
+            warnings,
+            ..
+        } = detect_events(
             &input.visits,
-            &report.admission,
-            EventKind::InService,
             events,
-            &admitted,
-        );
+            EventKind::InService,
+            &cfg.window,
+            &cfg.exclusions,
+        )
+        .map_err(|d| {
+            Failure::invalid(anyhow!(
+                "{}: column visit_id: visit id {:?} is used by two different records",
+                args.visits.display(),
+                d[0].visit_id
+            ))
+        })?;
         conflict_io::csv::write_inservice(out, &input.visits, events, &admitted, &found)
             .map_err(Failure::other)?;
         eprintln!(

@@ -15,6 +15,8 @@ use crate::model::{non_blank, Visit};
 use crate::options::{Exclusions, Window};
 use crate::stats::Warnings;
 
+pub use crate::event_detection::{detect_events, event_ssns, EventDetection};
+
 /// Warning kind for two event rows with one synthetic id.
 pub const DUPLICATE_INSERVICE_ID: &str = "duplicate_inservice_id";
 

@@ -30,6 +30,7 @@ pub mod admit;
 pub mod bands;
 pub mod decimal;
 pub mod detect;
+mod event_detection;
 mod flags;
 pub mod geo;
 pub mod gps;

@@ -10,14 +10,12 @@
 // Every public item says what it is for: services embed this crate.
 #![deny(missing_docs)]
 
-// The analytics source is being rewritten for Snowflake; its items get their documentation
-// with that rewrite.
 #[cfg(feature = "odbc")]
-#[allow(missing_docs)]
 pub mod analytics;
 #[cfg(feature = "csv")]
 pub mod csv;
 pub mod details;
+pub mod ident;
 #[cfg(all(feature = "odbc", feature = "postgres"))]
 pub mod preflight;
 pub mod run;

@@ -5,6 +5,7 @@
 
 use std::str::FromStr;
 
+/// The SQL dialect of the analytics warehouse; it decides temporary tables and functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dialect {
     /// Production: the Snowflake ODBC driver.

@@ -6,12 +6,15 @@
 
 use std::fmt;
 
-use super::config::ConnectionString;
+use super::connection_string::ConnectionString;
 
+/// Why the analytics source could not be configured, reached or read.
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
+    /// The configuration is invalid (a bad schema name, an unknown dialect, ...).
     #[error("analytics configuration: {0}")]
     Config(String),
+    /// The driver could not open a connection.
     #[error(
         "cannot connect to the analytics source ({}): {cause}",
         shown_target(target)
@@ -19,18 +22,27 @@ pub enum AnalyticsError {
     Connect {
         /// The redacted connection string.
         target: String,
+        /// What the driver reported.
         cause: OdbcFailure,
     },
+    /// A statement failed at the warehouse or in the driver.
     #[error("analytics query failed while {what}: {cause}")]
     Query {
+        /// The step that ran the statement (e.g. `reading visits`).
         what: &'static str,
+        /// What the driver reported.
         cause: OdbcFailure,
     },
+    /// A value in a result set cannot be used (wrong type, out of range, missing).
     #[error("analytics column {column:?}, row {row} of {what}: {reason}")]
     Column {
+        /// The result set (e.g. `visits`).
         what: &'static str,
+        /// The column of the bad value.
         column: &'static str,
+        /// Its row, counted from 1 within the result set.
         row: usize,
+        /// Why the value was refused.
         reason: String,
     },
     /// Preflight: tables or columns the queries read are missing (or unreadable). Every problem
@@ -40,6 +52,7 @@ pub enum AnalyticsError {
         missing.iter().map(|m| format!("\n  - {m}")).collect::<String>()
     )]
     MissingObjects {
+        /// The configured analytics schema.
         schema: String,
         /// One entry per table, each shown on a line of its own: `table S.T cannot be read
         /// (cause)` or `S.T: missing columns "A", "B"`.

@@ -9,6 +9,7 @@
 mod attributes;
 mod cells;
 mod config;
+mod connection_string;
 mod dialect;
 mod error;
 mod events;
@@ -19,17 +20,15 @@ pub mod statements;
 mod wide;
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use odbc_api::buffers::ColumnarDynBuffer;
 use odbc_api::parameter::VarCharBox;
-use odbc_api::{Connection, ConnectionOptions, Cursor, Environment, IntoParameter};
+use odbc_api::{Connection, ConnectionOptions, Cursor, IntoParameter};
 
 use conflict_core::{Exclusions, Visit};
 
-pub use config::{
-    valid_identifier, AnalyticsConfig, AnalyticsSchema, ConnectionString, DEFAULT_INSERT_ROWS,
-};
+pub use config::{AnalyticsConfig, AnalyticsSchema, DEFAULT_INSERT_ROWS};
+pub use connection_string::ConnectionString;
 pub use dialect::{query_tag, Dialect};
 pub use error::{AnalyticsError, OdbcFailure};
 pub use probe::ReadColumns;
@@ -39,19 +38,6 @@ pub use sql::{ScopeFilter, NARROW_COLUMNS};
 use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
 use crate::scope::{BatchScope, Scope};
 use cells::{Col, Rows};
-
-/// One ODBC environment per process, as the ODBC documentation asks.
-static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
-
-fn environment() -> Result<&'static Environment, odbc_api::Error> {
-    if let Some(env) = ENVIRONMENT.get() {
-        return Ok(env);
-    }
-    let env = Environment::new()?;
-    // A racing thread may have set it first; either environment is fine.
-    let _ = ENVIRONMENT.set(env);
-    Ok(ENVIRONMENT.get().expect("just set"))
-}
 
 const NARROW: [Col; 20] = [
     Col::ascii(NARROW_COLUMNS[0], 36),
@@ -112,7 +98,8 @@ impl AnalyticsSource {
                 cause,
             }
         };
-        let env = environment().map_err(connect_err)?;
+        // One ODBC environment per process, as the ODBC documentation asks; odbc-api keeps it.
+        let env = odbc_api::environment().map_err(connect_err)?;
         let conn = env
             .connect_with_connection_string(cfg.connection.expose(), ConnectionOptions::default())
             .map_err(connect_err)?;
@@ -148,6 +135,7 @@ impl AnalyticsSource {
         Ok(source)
     }
 
+    /// The configuration this source was opened with.
     pub fn config(&self) -> &AnalyticsConfig {
         &self.cfg
     }

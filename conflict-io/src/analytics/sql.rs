@@ -21,6 +21,7 @@ pub const EXCLUDED_SSNS_TABLE: &str = "conflicts_excluded_ssns";
 /// How the visits of a query are restricted besides the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeFilter {
+    /// Only the window: an incremental run's keys or the whole window.
     Window,
     /// `SUBSTR(ssn, 1, length) = prefix`; length and prefix are the first two parameters.
     SsnPrefix,

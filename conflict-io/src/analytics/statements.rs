@@ -45,6 +45,7 @@ pub enum Step {
 pub struct Statement {
     /// What it is for (the `--` comment of `conflicts sql`).
     pub purpose: String,
+    /// The step of the run that sends it.
     pub step: Step,
     /// The SQL text exactly as sent, parameters as `?`.
     pub sql: String,
@@ -53,9 +54,13 @@ pub struct Statement {
 /// What decides the statements of a run.
 #[derive(Debug, Clone)]
 pub struct ListOptions {
+    /// The SQL dialect of the warehouse.
     pub dialect: Dialect,
+    /// Full or incremental run.
     pub mode: Mode,
+    /// The schema that holds the visit tables.
     pub schema: AnalyticsSchema,
+    /// Snowflake: the schema of the temporary tables, when not the session's current one.
     pub scratch: Option<AnalyticsSchema>,
     /// The candidate pre-filter of the narrow query (configuration `prefilter`).
     pub prefilter: bool,

@@ -1,30 +1,26 @@
 //! mph.csv (docs/file-formats.md §3).
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
 use conflict_core::{Decimal, SpeedBand, SpeedBands};
 
 use super::problems::{CsvError, Problems};
+use super::reader::{
+    check_width, column_positions, csv_reader, line_of, open, UnknownColumns, Width,
+};
 
 const COLUMNS: [&str; 3] = ["from", "to", "average_mph"];
 
 /// Reads `mph.csv` (docs/file-formats.md §3).
 pub fn read_bands(path: &Path) -> Result<SpeedBands, CsvError> {
-    let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
-        path: path.to_path_buf(),
-        error: source,
-    })?;
+    let file = open(path)?;
     read_bands_from(file, path)
 }
 
 /// [`read_bands`] from any reader; `path` names the input in messages.
 pub fn read_bands_from(input: impl Read, path: &Path) -> Result<SpeedBands, CsvError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input);
+    let (mut rdr, lines) = csv_reader(input);
     let mut problems = Problems::default();
     let mut rows = rdr.records();
     let header = match rows.next() {
@@ -42,26 +38,13 @@ pub fn read_bands_from(input: impl Read, path: &Path) -> Result<SpeedBands, CsvE
             return problems.into_result(path).map(|_| SpeedBands::default());
         }
     };
-    let mut pos: HashMap<&str, usize> = HashMap::new();
-    for (i, name) in header.iter().enumerate() {
-        let name = conflict_core::model::trim(name.trim_start_matches('\u{feff}'));
-        match COLUMNS.iter().find(|c| **c == name) {
-            Some(c) if pos.insert(c, i).is_some() => {
-                problems.push(1, Some(c), "the column appears twice in the header")
-            }
-            Some(_) => {}
-            None => problems.push(
-                1,
-                Some(name),
-                "unknown column (expected from, to, average_mph)",
-            ),
-        }
-    }
-    for c in COLUMNS {
-        if !pos.contains_key(c) {
-            problems.push(1, Some(c), "required column is missing from the header");
-        }
-    }
+    let pos = column_positions(
+        header.iter().map(Some),
+        &COLUMNS,
+        &COLUMNS,
+        UnknownColumns::Refuse("unknown column (expected from, to, average_mph)"),
+        &mut problems,
+    );
     if !problems.is_empty() {
         return problems.into_result(path).map(|_| SpeedBands::default());
     }
@@ -70,18 +53,12 @@ pub fn read_bands_from(input: impl Read, path: &Path) -> Result<SpeedBands, CsvE
         let row = match row {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                problems.push(line, None, e);
+                problems.push(line_of(e.position(), &lines), None, e);
                 continue;
             }
         };
-        let line = row.position().map_or(0, |p| p.line());
-        if row.len() != header.len() {
-            problems.push(
-                line,
-                None,
-                format!("expected {} fields, found {}", header.len(), row.len()),
-            );
+        let line = line_of(row.position(), &lines);
+        if !check_width(line, header.len(), row.len(), Width::Plain, &mut problems) {
             continue;
         }
         let cell = |c: &str| conflict_core::model::trim(&row[pos[c]]);

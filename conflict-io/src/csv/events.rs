@@ -1,7 +1,6 @@
 //! inservice.csv (file mode extension, see README): in-service events, and the InService pairs
 //! written next to conflicts.csv.
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -11,6 +10,9 @@ use conflict_core::Visit;
 use super::atomic::write_atomically;
 use super::fields::{format_timestamp, parse_i64, parse_timestamp};
 use super::problems::{CsvError, Problems};
+use super::reader::{
+    check_width, column_positions, csv_reader, line_of, open, UnknownColumns, Width,
+};
 
 const REQUIRED: [&str; 6] = [
     "inservice_id",
@@ -27,19 +29,13 @@ pub const INSERVICE_HEADER: &str = "visit_id,con_visit_id,ssn,visit_date,provide
 
 /// Reads an in-service events file (docs/file-formats.md §7).
 pub fn read_events(path: &Path) -> Result<Vec<Event>, CsvError> {
-    let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
-        path: path.to_path_buf(),
-        error: source,
-    })?;
+    let file = open(path)?;
     read_events_from(file, path)
 }
 
 /// [`read_events`] from any reader; `path` names the input in messages.
 pub fn read_events_from(input: impl Read, path: &Path) -> Result<Vec<Event>, CsvError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input);
+    let (mut rdr, lines) = csv_reader(input);
     let mut problems = Problems::default();
     let mut records = rdr.records();
     let header = match records.next() {
@@ -53,20 +49,14 @@ pub fn read_events_from(input: impl Read, path: &Path) -> Result<Vec<Event>, Csv
             return problems.into_result(path).map(|_| Vec::new());
         }
     };
-    let mut pos: HashMap<&str, usize> = HashMap::new();
-    for (i, name) in header.iter().enumerate() {
-        let name = conflict_core::model::trim(name.trim_start_matches('\u{feff}'));
-        if let Some(c) = REQUIRED.iter().chain(OPTIONAL.iter()).find(|c| **c == name) {
-            if pos.insert(c, i).is_some() {
-                problems.push(1, Some(c), "the column appears twice in the header");
-            }
-        }
-    }
-    for c in REQUIRED {
-        if !pos.contains_key(c) {
-            problems.push(1, Some(c), "required column is missing from the header");
-        }
-    }
+    let known: Vec<&'static str> = REQUIRED.iter().chain(OPTIONAL.iter()).copied().collect();
+    let pos = column_positions(
+        header.iter().map(Some),
+        &known,
+        &REQUIRED,
+        UnknownColumns::Ignore,
+        &mut problems,
+    );
     if !problems.is_empty() {
         return problems.into_result(path).map(|_| Vec::new());
     }
@@ -75,21 +65,18 @@ pub fn read_events_from(input: impl Read, path: &Path) -> Result<Vec<Event>, Csv
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                problems.push(e.position().map_or(0, |p| p.line()), None, e);
+                problems.push(line_of(e.position(), &lines), None, e);
                 continue;
             }
         };
-        let line = rec.position().map_or(0, |p| p.line());
-        if rec.len() != header.len() {
-            problems.push(
-                line,
-                None,
-                format!(
-                    "expected {} fields like the header, found {}",
-                    header.len(),
-                    rec.len()
-                ),
-            );
+        let line = line_of(rec.position(), &lines);
+        if !check_width(
+            line,
+            header.len(),
+            rec.len(),
+            Width::LikeHeader,
+            &mut problems,
+        ) {
             continue;
         }
         let cell = |c: &str| pos.get(c).map(|&i| &rec[i]).filter(|s| !s.is_empty());

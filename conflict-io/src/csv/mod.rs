@@ -8,6 +8,7 @@ mod events;
 mod fields;
 mod line_track;
 mod problems;
+mod reader;
 mod visits;
 
 pub use bands::{read_bands, read_bands_from, write_bands};

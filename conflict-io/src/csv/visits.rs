@@ -10,8 +10,10 @@ use super::atomic::write_atomically;
 use super::fields::{
     format_timestamp, parse_bool, parse_coordinate, parse_date, parse_i64, parse_timestamp,
 };
-use super::line_track::LineTracker;
 use super::problems::{CsvError, Problems};
+use super::reader::{
+    check_width, column_positions, csv_reader, line_of, open, UnknownColumns, Width,
+};
 
 /// Every column file mode knows, in the order the writer emits them. `caregiver_id` is an
 /// extension of docs/file-formats.md (used by InService in file mode); it is optional.
@@ -62,20 +64,13 @@ pub struct CsvVisits {
 
 /// Reads `visits.csv` (docs/file-formats.md §2); every malformed cell is reported.
 pub fn read_visits(path: &Path) -> Result<CsvVisits, CsvError> {
-    let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
-        path: path.to_path_buf(),
-        error: source,
-    })?;
+    let file = open(path)?;
     read_visits_from(std::io::BufReader::with_capacity(1 << 20, file), path)
 }
 
 /// Reads visits from any reader; `path` only labels messages.
 pub fn read_visits_from(input: impl Read, path: &Path) -> Result<CsvVisits, CsvError> {
-    let (input, lines) = LineTracker::new(input);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input);
+    let (mut rdr, lines) = csv_reader(input);
     let mut problems = Problems::default();
     let mut out = CsvVisits::default();
     let mut record = csv::ByteRecord::new();
@@ -124,19 +119,14 @@ pub fn read_visits_from(input: impl Read, path: &Path) -> Result<CsvVisits, CsvE
                 continue;
             }
         }
-        let line = record
-            .position()
-            .map_or(0, |p| lines.of(p.byte(), p.line()));
-        if record.len() != header.len() {
-            problems.push(
-                line,
-                None,
-                format!(
-                    "expected {} fields like the header, found {}",
-                    header.len(),
-                    record.len()
-                ),
-            );
+        let line = line_of(record.position(), &lines);
+        if !check_width(
+            line,
+            header.len(),
+            record.len(),
+            Width::LikeHeader,
+            &mut problems,
+        ) {
             continue;
         }
         let Some(v) = cols.visit(&record, line, &mut problems) else {
@@ -177,32 +167,13 @@ impl Columns {
         problems: &mut Problems,
         unknown: &mut Vec<String>,
     ) -> Option<Columns> {
-        let mut pos = HashMap::new();
-        for (i, raw) in header.iter().enumerate() {
-            let Ok(name) = std::str::from_utf8(raw) else {
-                problems.push(
-                    1,
-                    None,
-                    format!("header field {} is not valid UTF-8", i + 1),
-                );
-                continue;
-            };
-            // A byte-order mark is not part of the first name.
-            let name = conflict_core::model::trim(name.trim_start_matches('\u{feff}'));
-            match VISIT_COLUMNS.iter().find(|c| **c == name) {
-                Some(c) => {
-                    if pos.insert(*c, i).is_some() {
-                        problems.push(1, Some(c), "the column appears twice in the header");
-                    }
-                }
-                None => unknown.push(name.to_string()),
-            }
-        }
-        for req in REQUIRED {
-            if !pos.contains_key(req) {
-                problems.push(1, Some(req), "required column is missing from the header");
-            }
-        }
+        let pos = column_positions(
+            header.iter().map(|raw| std::str::from_utf8(raw).ok()),
+            &VISIT_COLUMNS,
+            &REQUIRED,
+            UnknownColumns::Collect(unknown),
+            problems,
+        );
         problems.is_empty().then_some(Columns { pos })
     }
 

@@ -1,8 +1,7 @@
 //! The InService (or PTO) step of the owner, after the regular batches: events of the whole
 //! window, the visits of their caregivers, pairing, and one write (lifecycle.md §7).
 
-use conflict_core::admit::admit;
-use conflict_core::inservice::{admit_events, pair_events, EventKind};
+use conflict_core::inservice::{detect_events, event_ssns, EventDetection, EventKind};
 
 use super::job::{duplicate_ids, source_err, store_err, JobError};
 use super::ports::{ConflictStore, EventInput, VisitSource};
@@ -31,16 +30,18 @@ where
         .events(kind, &run.window, &cfg.exclusions)
         .map_err(source_err)?;
     let raw: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
-    let mut warnings = conflict_core::Warnings::default();
-    let admitted_events = admit_events(&raw, &run.window, &cfg.exclusions, &mut warnings);
-    let mut ssns: Vec<String> = admitted_events.iter().map(|e| e.ssn.clone()).collect();
-    ssns.sort_unstable();
-    ssns.dedup();
+    // Only the caregivers of events that take part: their visits are all the step reads.
+    let ssns = event_ssns(&raw, &run.window, &cfg.exclusions);
     let visits = source
         .visits_of_ssns(&run.window, &ssns, &cfg.exclusions)
         .map_err(source_err)?;
-    let admission = admit(&visits, &run.window, &cfg.exclusions).map_err(|d| duplicate_ids(&d))?;
-    let pairs = pair_events(&visits, &admission, kind, &raw, &admitted_events);
+    let EventDetection {
+        admitted_events,
+        admission,
+        pairs,
+        warnings,
+    } = detect_events(&visits, &raw, kind, &run.window, &cfg.exclusions)
+        .map_err(|d| duplicate_ids(&d))?;
     let mut ids: Vec<&str> = pairs
         .iter()
         .map(|p| visits[p.visit].visit_id.as_str())

@@ -20,6 +20,8 @@ use super::workers::{run_batches, Ctx};
 /// How the job splits and schedules work.
 #[derive(Debug, Clone)]
 pub struct JobOptions {
+    /// Batches this process works on at the same time, each with its own analytics and store
+    /// connection.
     pub workers: usize,
     /// SSN prefix length of full-run batches; `None` chooses it from the data.
     pub prefix_len: Option<usize>,
@@ -71,6 +73,7 @@ fn default_worker_name() -> String {
 /// How this process takes part in a run.
 #[derive(Debug, Clone)]
 pub enum Start {
+    /// Start a new run with these parameters (the run lock is taken for its whole length).
     New(RunParams),
     /// Resume the given run, or the latest resumable one.
     Resume(Option<i64>),
@@ -81,10 +84,15 @@ pub enum Start {
 
 /// Callbacks for progress display; every method has a no-op default.
 pub trait Observer: Sync {
+    /// A new phase of the run begins (`preflight`, `load_reference`, `scope`, `inservice`, ...).
     fn phase(&self, _name: &str) {}
+    /// The run's batches are known: `total` of them, `done` already completed (a resume).
     fn planned(&self, _run: &RunInfo, _total: u64, _done: u64) {}
+    /// This process committed batch `key` with `visits` visits.
     fn batch_done(&self, _key: &str, _visits: u64, _counts: &WriteCounts) {}
+    /// Batch `key` failed for good (no retries left, or a permanent error).
     fn batch_failed(&self, _key: &str, _error: &str) {}
+    /// Batch `key` failed transiently; attempt number `attempt` follows after a back-off.
     fn retrying(&self, _key: &str, _attempt: u32, _error: &str) {}
     /// Another claimant completed or holds the batch; this process let it go.
     fn claim_lost(&self, _key: &str, _error: &str) {}
@@ -96,17 +104,26 @@ impl Observer for Silent {}
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Why a run could not be taken part in or did not end well; the CLI maps each to an exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
+    /// Another process holds the schema's run lock (lifecycle.md §1).
     #[error("another run holds the run lock of this conflict schema; nothing was changed")]
     Locked,
+    /// `--resume`/`--join` named a run id the ledger does not know.
     #[error("run {0} does not exist")]
     NoSuchRun(i64),
+    /// `--resume` without an id found no interrupted or failed run.
     #[error("there is no interrupted or failed run to resume")]
     NothingToResume,
     /// `--join` of a run that is over: nothing is left to help with.
     #[error("run {run_id} has ended ({status}); there is nothing to join{}", resume_hint(status, *run_id))]
-    RunEnded { run_id: i64, status: String },
+    RunEnded {
+        /// The run that was to be joined.
+        run_id: i64,
+        /// Its final status in the ledger.
+        status: String,
+    },
     /// `--join` of a run whose owner stopped before it planned the batches.
     #[error(
         "run {0} has no owner any more (it stopped before planning its batches); continue it \
@@ -117,12 +134,49 @@ pub enum JobError {
     #[error("interrupted while waiting for run {0} to plan its batches; nothing was done")]
     JoinInterrupted(i64),
     // The message carries the cause; exposing it as `source()` too would print it twice.
+    /// Reading the analytics warehouse failed (or it returned inconsistent data).
     #[error("analytics source: {0}")]
     Source(BoxError),
+    /// Reading or writing the conflict database failed.
     #[error("conflict store: {0}")]
     Store(BoxError),
+    /// One batch failed for good: its fetch, its data or its write.
+    #[error("batch {key}: {cause}")]
+    Batch {
+        /// The batch's key in the ledger.
+        key: String,
+        /// Why it failed.
+        cause: Box<JobError>,
+    },
+    /// A step failed on every attempt; transient failures are retried with a growing wait
+    /// (lifecycle.md §9), so this is what is left after the last one.
+    #[error("failed after {attempts} attempt(s): {cause}")]
+    Retried {
+        /// Attempts made, the first included.
+        attempts: u32,
+        /// The error of the last attempt.
+        cause: BoxError,
+    },
+    /// A worker of this process stopped before it could claim a batch (its analytics
+    /// connection could not be opened).
+    #[error("{worker}: {cause}")]
+    Worker {
+        /// The worker's name in the ledger (`process/wN`).
+        worker: String,
+        /// Why it stopped.
+        cause: Box<JobError>,
+    },
+    /// The ledger refused to hand out the next batch.
+    #[error("claiming a batch: {0}")]
+    Claim(BoxError),
+    /// Some batches (or workers) failed for good; the run is marked failed and can be resumed.
     #[error("{failed} batch(es) failed; first: {first}")]
-    Batches { failed: usize, first: String },
+    Batches {
+        /// How many failures there were.
+        failed: usize,
+        /// The first of them, usually a [`JobError::Batch`].
+        first: Box<JobError>,
+    },
 }
 
 fn resume_hint(status: &str, run_id: i64) -> String {
@@ -136,6 +190,7 @@ fn resume_hint(status: &str, run_id: i64) -> String {
 /// The result of [`run_job`]: how the run ended and what it did.
 #[derive(Debug, Clone)]
 pub struct JobResult {
+    /// How the run ended (succeeded, failed, interrupted, dry run).
     pub outcome: Outcome,
     /// The whole run when this process owns it; this process's own batches when it joined.
     pub report: RunReport,

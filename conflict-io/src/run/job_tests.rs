@@ -590,8 +590,18 @@ fn transient_write_failures_are_retried_and_permanent_ones_fail_the_run() {
     )
     .unwrap_err();
     assert!(
-        matches!(&err, JobError::Batches { first, .. } if first.contains(&first_key)),
+        matches!(&err, JobError::Batches { first, .. }
+            if matches!(&**first, JobError::Batch { key, .. } if *key == first_key)),
         "{err}"
+    );
+    // The message the CLI prints: the batch, the attempts (a permanent failure is not
+    // retried), then the store's own words.
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "1 batch(es) failed; first: batch {first_key}: failed after 1 attempt(s): \
+             mock store failure (transient: false)"
+        )
     );
     let s = store.state.lock().unwrap();
     assert_eq!(s.runs[0].1, Some(Outcome::Failed));
@@ -791,4 +801,30 @@ fn runs_follow_the_lifecycle_insert_then_keep_then_resolve() {
     let s = store.state.lock().unwrap();
     assert_eq!(s.cvm.with_status("R"), 6);
     assert_eq!(s.cvm.with_status("N"), 234);
+}
+
+/// A failed fetch names its batch and shows the source's cause once, after the attempts; the
+/// wrappers print their cause rather than return it from `source()`, so a chain printed link by
+/// link (the CLI) does not repeat it.
+#[test]
+fn batch_errors_show_the_key_the_attempts_and_the_cause_once() {
+    use std::error::Error;
+    let e = JobError::Batch {
+        key: "12".into(),
+        cause: Box::new(JobError::Source(Box::new(JobError::Retried {
+            attempts: 4,
+            cause: "connection reset".into(),
+        }))),
+    };
+    assert_eq!(
+        e.to_string(),
+        "batch 12: analytics source: failed after 4 attempt(s): connection reset"
+    );
+    assert!(e.source().is_none());
+    let w = JobError::Worker {
+        worker: "h:1:ab/w0".into(),
+        cause: Box::new(JobError::Claim("gone".into())),
+    };
+    assert_eq!(w.to_string(), "h:1:ab/w0: claiming a batch: gone");
+    assert!(w.source().is_none());
 }

@@ -2,8 +2,6 @@
 
 mod changes;
 mod event_step;
-// The job is being split into smaller pieces; its items get their documentation with that.
-#[allow(missing_docs)]
 mod job;
 mod plan;
 mod ports;

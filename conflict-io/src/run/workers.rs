@@ -36,15 +36,15 @@ pub(super) struct Ctx<'a, St: ConflictStore, F> {
 /// What the workers of this process share.
 struct Shared {
     report: Mutex<RunReport>,
-    failures: Mutex<Vec<String>>,
+    failures: Mutex<Vec<JobError>>,
     failed: AtomicBool,
 }
 
 impl Shared {
-    fn fail(&self, message: String) {
+    fn fail(&self, error: JobError) {
         self.failed.store(true, Ordering::SeqCst);
         if let Ok(mut f) = self.failures.lock() {
-            f.push(message);
+            f.push(error);
         }
     }
 
@@ -90,7 +90,10 @@ where
                 s.spawn(move || {
                     let name = format!("{}/w{w}", job.opts.worker_name);
                     if let Err(e) = worker(ctx, &name, shared, claimed_any) {
-                        shared.fail(format!("{name}: {e}"));
+                        shared.fail(JobError::Worker {
+                            worker: name,
+                            cause: Box::new(e),
+                        });
                     }
                 });
             }
@@ -124,10 +127,11 @@ where
         .failures
         .into_inner()
         .unwrap_or_else(|e| e.into_inner());
-    match failures.first() {
+    let failed = failures.len();
+    match failures.into_iter().next() {
         Some(first) => Err(JobError::Batches {
-            failed: failures.len(),
-            first: first.clone(),
+            failed,
+            first: Box::new(first),
         }),
         None => Ok(()),
     }
@@ -170,14 +174,14 @@ where
                 break;
             }
             if let Err(e) = check_lock(ctx) {
-                shared.fail(e.to_string());
+                shared.fail(e);
                 break;
             }
             let spec = match store.claim_batch(run.run_id, name) {
                 Ok(Some(spec)) => spec,
                 Ok(None) => break,
                 Err(e) => {
-                    shared.fail(format!("claiming a batch: {e}"));
+                    shared.fail(JobError::Claim(Box::new(e)));
                     break;
                 }
             };
@@ -189,10 +193,14 @@ where
                     }
                 }
                 Err(e) => {
-                    let msg = format!("batch {}: {e}", spec.key);
+                    let error = JobError::Batch {
+                        key: spec.key.clone(),
+                        cause: Box::new(e),
+                    };
+                    let msg = error.to_string();
                     job.observer.batch_failed(&spec.key, &msg);
                     let _ = store.release_batch(run.run_id, &spec.key, Some(&msg));
-                    shared.fail(msg);
+                    shared.fail(error);
                     break;
                 }
             }
@@ -248,9 +256,9 @@ where
             Err(FetchError::Source(e)) => {
                 let attempts = attempt + 1;
                 return Err(match e {
-                    JobError::Source(cause) => JobError::Source(
-                        format!("failed after {attempts} attempt(s): {cause}").into(),
-                    ),
+                    JobError::Source(cause) => {
+                        JobError::Source(Box::new(JobError::Retried { attempts, cause }))
+                    }
                     other => other,
                 });
             }
@@ -369,7 +377,7 @@ fn write_batch<St: ConflictStore, F>(ctx: &Ctx<'_, St, F>, shared: &Shared, work
     // Without the run lock another run could be writing: nothing more is written.
     if let Err(e) = check_lock(ctx) {
         let _ = store.release_batch(ctx.run.run_id, key, None);
-        shared.fail(e.to_string());
+        shared.fail(e);
         return;
     }
     let input = BatchInput {
@@ -398,10 +406,17 @@ fn write_batch<St: ConflictStore, F>(ctx: &Ctx<'_, St, F>, shared: &Shared, work
         }
         Written::Lost(e) => observer.claim_lost(key, &e.to_string()),
         Written::Failed { attempts, error } => {
-            let msg = format!("batch {key}: failed after {attempts} attempt(s): {error}");
+            let error = JobError::Batch {
+                key: key.clone(),
+                cause: Box::new(JobError::Retried {
+                    attempts,
+                    cause: Box::new(error),
+                }),
+            };
+            let msg = error.to_string();
             observer.batch_failed(key, &msg);
             let _ = store.release_batch(ctx.run.run_id, key, Some(&msg));
-            shared.fail(msg);
+            shared.fail(error);
         }
     }
 }

@@ -13,104 +13,15 @@ use std::time::Duration;
 use postgres::config::Host;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+pub use crate::ident::{Identifier, QualifiedName};
+
 use super::error::StoreError;
 use super::tls::{self, Tls, Verification};
 use super::tls_options::{split_tls_options, TlsMode};
 
-/// Longest identifier PostgreSQL keeps without truncating (NAMEDATALEN − 1).
-const MAX_IDENTIFIER_LEN: usize = 63;
-
 /// Connect timeout applied when the connection string sets none: a server that is down or
 /// unreachable must fail the run within seconds, not hang on the operating system's TCP timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A validated SQL identifier: `^[A-Za-z_][A-Za-z0-9_]{0,62}$`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Identifier(String);
-
-impl Identifier {
-    /// Validates `value`; `what` names the setting in the error ("conflict schema name", …).
-    pub fn new(what: &'static str, value: &str) -> Result<Self, StoreError> {
-        let mut chars = value.chars();
-        let first_ok = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-        let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if first_ok && rest_ok && value.len() <= MAX_IDENTIFIER_LEN {
-            Ok(Identifier(value.to_string()))
-        } else {
-            Err(StoreError::InvalidIdentifier {
-                what,
-                value: value.to_string(),
-            })
-        }
-    }
-
-    /// The identifier as configured.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The identifier double-quoted for SQL text. Validation guarantees there is no quote to
-    /// escape.
-    pub fn quoted(&self) -> String {
-        format!("\"{}\"", self.0)
-    }
-}
-
-impl fmt::Display for Identifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A possibly qualified name such as `analytics` or `ANALYTICS.BI` (database.schema), each part
-/// a validated identifier. Written unquoted (docs/tables.md §1).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct QualifiedName(Vec<Identifier>);
-
-impl QualifiedName {
-    /// One or two dot-separated parts.
-    pub fn new(what: &'static str, value: &str) -> Result<Self, StoreError> {
-        let parts: Vec<&str> = value.split('.').collect();
-        if parts.len() > 2 {
-            return Err(StoreError::InvalidIdentifier {
-                what,
-                value: value.to_string(),
-            });
-        }
-        let parts = parts
-            .into_iter()
-            .map(|p| {
-                Identifier::new(what, p).map_err(|_| StoreError::InvalidIdentifier {
-                    what,
-                    value: value.to_string(),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(QualifiedName(parts))
-    }
-
-    /// The parts, outermost first.
-    pub fn parts(&self) -> &[Identifier] {
-        &self.0
-    }
-
-    /// The unquoted SQL text, parts joined by dots.
-    pub fn sql(&self) -> String {
-        self.0
-            .iter()
-            .map(Identifier::as_str)
-            .collect::<Vec<_>>()
-            .join(".")
-    }
-}
-
-impl fmt::Display for QualifiedName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.sql())
-    }
-}
 
 /// The two configured schema names (defaults `conflict` and `analytics`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,40 +166,6 @@ impl fmt::Debug for ConnInfo {
 mod tests {
     use super::*;
     use postgres::config::SslMode;
-
-    #[test]
-    fn identifiers_follow_the_configured_pattern() {
-        for ok in ["conflict", "conflict_dev", "_x", "A1", &"a".repeat(63)] {
-            let id = Identifier::new("name", ok).unwrap();
-            assert_eq!(id.quoted(), format!("\"{ok}\""));
-        }
-        for bad in [
-            "",
-            "1abc",
-            "a-b",
-            "conflict; drop",
-            "a\"b",
-            "sch\u{e9}ma",
-            " conflict",
-            &"a".repeat(64),
-        ] {
-            let err = Identifier::new("conflict schema name", bad).unwrap_err();
-            assert!(
-                matches!(err, StoreError::InvalidIdentifier { .. }),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn analytics_names_may_be_qualified_once() {
-        let q = QualifiedName::new("analytics", "ANALYTICS.BI").unwrap();
-        assert_eq!(q.sql(), "ANALYTICS.BI");
-        assert_eq!(q.parts().len(), 2);
-        for bad in ["a.b.c", "a.", ".b", "a-b.c", ""] {
-            assert!(QualifiedName::new("analytics", bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn conflict_tables_are_quoted_and_qualified() {

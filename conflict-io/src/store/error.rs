@@ -293,3 +293,12 @@ impl fmt::Display for DbDisplay<'_> {
         f.write_str(&sqlstate_suffix(self.sqlstate))
     }
 }
+
+impl From<crate::ident::InvalidName> for StoreError {
+    fn from(e: crate::ident::InvalidName) -> Self {
+        StoreError::InvalidIdentifier {
+            what: e.what,
+            value: e.value,
+        }
+    }
+}

@@ -14,6 +14,7 @@ use crate::scope::Scope;
 /// Table owned by the tool (created on demand, like `detection_runs` a new table).
 pub const LEDGER_TABLE: &str = "detection_run_batches";
 
+/// `CREATE TABLE` of the ledger (docs/tables.md), one row per batch of a run.
 pub fn ddl(names: &SchemaNames) -> String {
     let t = names.conflict_table(LEDGER_TABLE);
     format!(
@@ -56,6 +57,8 @@ fn decode(key: &str, text: &str) -> Result<Scope, StoreError> {
     })
 }
 
+/// Records the planned batches of a run as pending; a batch already recorded is kept as it is,
+/// so planning twice (a retried scope step) does not reset progress.
 pub fn add_batches<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
@@ -375,6 +378,7 @@ fn totals_of(mut counts: serde_json::Value) -> Result<BatchTotals, serde_json::E
     }
 }
 
+/// `(done, total)` batches of the run, for the progress display of a resume or a join.
 pub fn progress<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,

@@ -64,7 +64,6 @@ mod error;
 mod event_writer;
 mod key_tables;
 // Internal; reachable from outside only through `testing` (feature `test-support`).
-#[allow(missing_docs)]
 mod ledger;
 #[cfg(test)]
 mod lifecycle_props;
