@@ -1,7 +1,7 @@
 //! `conflicts run` through the real binary, PostgreSQL and psqlODBC: the exit codes of
-//! lifecycle.md §14 other than 3 (0 success, 1 a failed run, 2 nothing to resume or join, 4
+//! docs/lifecycle.md §14 other than 3 (0 success, 1 a failed run, 2 nothing to resume or join, 4
 //! interrupted by SIGTERM), what each leaves recorded, and the `--report-json` file: every key
-//! of lifecycle.md §11 present, and its counters equal to what the database holds afterwards.
+//! of docs/lifecycle.md §11 present, and its counters equal to what the database holds afterwards.
 
 #[path = "../../conflict-io/tests/support/mod.rs"]
 mod support;
@@ -85,7 +85,7 @@ fn count(s: &mut ConflictSchema, table: &str, filter: &str) -> u64 {
     s.scalar_i64(&sql) as u64
 }
 
-/// Every key lifecycle.md §11 lists is in the report, in its group.
+/// Every key docs/lifecycle.md §11 lists is in the report, in its group.
 fn assert_report_shape(r: &Value) {
     for k in [
         "run_id", "mode", "profile", "as_of", "window", "since", "run_ts", "status", "dry_run",
@@ -180,7 +180,7 @@ fn exit_0_and_the_report_json_agrees_with_the_database() {
     let r = json(&first);
     assert_report_shape(&r);
 
-    // The run part: what was asked, and the window of rules.md §3 worked out by hand
+    // The run part: what was asked, and the window of docs/rules.md §3 worked out by hand
     // (2025-06-15 − 2 years … + 45 days).
     let run_id = r["run_id"].as_i64().unwrap();
     assert_eq!(r["mode"], "full");
@@ -240,7 +240,7 @@ fn exit_0_and_the_report_json_agrees_with_the_database() {
     assert_eq!(db_state::in_progress_flag(&mut s), 0);
 
     // Second run on the same data after one stored row's flags were all set to `N` by hand:
-    // sticky flags take the computed value from a stored `N` (lifecycle.md §4), and a detected
+    // sticky flags take the computed value from a stored `N` (docs/lifecycle.md §4), and a detected
     // pair has at least one flag set, so that row is rewritten; every other one is unchanged
     // (§10), and nothing else happens.
     s.exec(&format!(

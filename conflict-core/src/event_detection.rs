@@ -1,5 +1,5 @@
 //! In-service (and PTO) detection in one call, so that `conflicts detect` and the run's event
-//! step admit and pair the same way (rules.md, InService).
+//! step admit and pair the same way (docs/rules.md, InService).
 
 use crate::admit::{admit, Admission, DuplicateId};
 use crate::inservice::{admit_events, pair_events, AdmittedEvent, Event, EventKind, EventPair};
@@ -96,7 +96,7 @@ mod tests {
         Window::default_around("2025-06-15".parse().unwrap()).unwrap()
     }
 
-    /// rules.md: a visit of the same SSN at another provider that overlaps the training pairs
+    /// docs/rules.md: a visit of the same SSN at another provider that overlaps the training pairs
     /// with it in both orders; a visit at the training's own provider, or of another SSN, or
     /// outside its times, does not.
     #[test]

@@ -83,12 +83,12 @@ fn in_window(d: NaiveDate) -> bool {
     from <= d && d <= to
 }
 
-/// "The trimmed SSN" of rules.md §3 step 2 (empty = blank).
+/// "The trimmed SSN" of docs/rules.md §3 step 2 (empty = blank).
 fn trimmed(ssn: Option<&str>) -> Option<&str> {
     ssn.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Visit admission, rules.md §3 with no exclusion lists: date in the window, trimmed SSN not
+/// Visit admission, docs/rules.md §3 with no exclusion lists: date in the window, trimmed SSN not
 /// blank, SSN not a placeholder (its digits are neither `000000000` nor `999999999`). Visit ids
 /// are unique in these inputs, so the duplicate-id rule has nothing to do.
 fn admitted_visit(v: &Visit) -> Option<&str> {
@@ -98,7 +98,7 @@ fn admitted_visit(v: &Visit) -> Option<&str> {
     (in_window(v.visit_date) && !placeholder).then_some(ssn)
 }
 
-/// The synthetic visit id of rules.md §13.1: the MD5 of the prefix letter followed by the
+/// The synthetic visit id of docs/rules.md §13.1: the MD5 of the prefix letter followed by the
 /// decimal id, as a lower-case uuid.
 fn synthetic(kind: EventKind, id: i64) -> String {
     let letter = match kind {
@@ -121,14 +121,14 @@ fn synthetic(kind: EventKind, id: i64) -> String {
 
 #[test]
 fn the_synthetic_id_of_the_rules_example() {
-    // rules.md §13.1: "in-service id 12345 becomes 64d4ac25-38ed-b872-436b-e75dc844b7f6".
+    // docs/rules.md §13.1: "in-service id 12345 becomes 64d4ac25-38ed-b872-436b-e75dc844b7f6".
     assert_eq!(
         synthetic(EventKind::InService, 12345),
         "64d4ac25-38ed-b872-436b-e75dc844b7f6"
     );
 }
 
-/// An event as rules.md §13 describes it after admission.
+/// An event as docs/rules.md §13 describes it after admission.
 struct NaiveEvent<'a> {
     id: String,
     ssn: &'a str,
@@ -137,7 +137,7 @@ struct NaiveEvent<'a> {
     end: NaiveDateTime,
 }
 
-/// Event admission, rules.md §13.1 "Events" (library inputs: no provider status to check, no
+/// Event admission, docs/rules.md §13.1 "Events" (library inputs: no provider status to check, no
 /// exclusion lists): start and end present, trimmed SSN not blank, start date in the window;
 /// then, per synthetic id, the row with the earliest start, ties to the smaller environment.
 fn naive_events(events: &[Event]) -> Vec<NaiveEvent<'_>> {
@@ -170,7 +170,7 @@ fn naive_events(events: &[Event]) -> Vec<NaiveEvent<'_>> {
     kept.into_values().collect()
 }
 
-/// All (visit, event) pairs of rules.md §13 by brute force, derived from the rules text alone
+/// All (visit, event) pairs of docs/rules.md §13 by brute force, derived from the rules text alone
 /// (no production admission or pairing code): a visit must be admitted, known not missed, have
 /// both actual times and not overlap (inclusively) an event of its own caregiver at its own
 /// provider; it pairs with every event of the same SSN at another provider that it overlaps —

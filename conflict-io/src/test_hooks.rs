@@ -11,6 +11,7 @@ pub const PAUSE_IN_WRITE: &str = "CONFLICTS_TEST_PAUSE_IN_WRITE";
 
 /// Sleeps as `CONFLICTS_TEST_PAUSE_IN_WRITE` asks; an unset or unparsable value means no pause.
 #[cfg(feature = "test-hooks")]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // called by the PostgreSQL writer
 pub(crate) fn pause_in_write() {
     static PAUSE: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
     let pause = PAUSE.get_or_init(|| {
@@ -26,5 +27,6 @@ pub(crate) fn pause_in_write() {
 
 /// Without the `test-hooks` feature: nothing.
 #[cfg(not(feature = "test-hooks"))]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // called by the PostgreSQL writer
 #[inline(always)]
 pub(crate) fn pause_in_write() {}

@@ -1,4 +1,4 @@
-//! Arbitrary bytes through the visits.csv reader (file-format.md §2), half of the time behind a
+//! Arbitrary bytes through the visits.csv reader (docs/file-formats.md §2), half of the time behind a
 //! valid header so the fuzzer reaches the field parsers: never panics, accepted visits have
 //! their required values, and detection runs on whatever was accepted.
 //!

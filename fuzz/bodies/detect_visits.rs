@@ -1,5 +1,5 @@
 //! A small arbitrary batch of visits and arbitrary rule options through `detect`: it never
-//! panics, every emitted pair satisfies rules.md §5/§11, and the pairs do not depend on the
+//! panics, every emitted pair satisfies docs/rules.md §5/§11, and the pairs do not depend on the
 //! order of the input.
 //!
 //! The body of the `detect_visits` fuzz target, shared (by `#[path]`) with the corpus test of

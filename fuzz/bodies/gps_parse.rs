@@ -1,4 +1,4 @@
-//! Arbitrary bytes as a GPS string (rules.md §4.1): never panics, and a valid location is
+//! Arbitrary bytes as a GPS string (docs/rules.md §4.1): never panics, and a valid location is
 //! always finite and in range.
 //!
 //! The body of the `gps_parse` fuzz target, shared (by `#[path]`) with the corpus test of

@@ -41,7 +41,7 @@ impl AnalyticsSource {
         self.sql().events(kind, ex)
     }
 
-    /// Events of the window (joins and filters of rules.md §13 pushed down).
+    /// Events of the window (joins and filters of docs/rules.md §13 pushed down).
     pub fn events(
         &mut self,
         kind: EventKind,

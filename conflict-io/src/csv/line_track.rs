@@ -4,7 +4,7 @@
 //! which is not where the record is when terminators come before it: a CRLF file reports each
 //! record one line early (the reader stops after the `\r` and counts the `\n` only on the next
 //! read, BurntSushi/rust-csv#395), and blank lines before a record are not counted at all. A
-//! file's messages (file-format.md: `FILE:LINE: column NAME: reason`) must name the record's
+//! file's messages (docs/file-formats.md: `FILE:LINE: column NAME: reason`) must name the record's
 //! real line, so the input is read through [`LineTracker`], which remembers where each run of
 //! line terminators ends and on which line the content after it starts.
 

@@ -140,7 +140,7 @@ mod tests {
         }
     }
 
-    /// file-format.md: messages name the record's real line. In a CRLF file with a blank line
+    /// docs/file-formats.md: messages name the record's real line. In a CRLF file with a blank line
     /// the short record of this input is on line 4 of the file (counted by hand).
     #[test]
     fn every_reader_names_the_real_line_of_a_short_record() {

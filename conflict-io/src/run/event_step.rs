@@ -1,5 +1,5 @@
 //! The InService (or PTO) step of the owner, after the regular batches: events of the whole
-//! window, the visits of their caregivers, pairing, and one write (lifecycle.md §7).
+//! window, the visits of their caregivers, pairing, and one write (docs/lifecycle.md §7).
 
 use conflict_core::inservice::{detect_events, event_ssns, EventDetection, EventKind};
 

@@ -29,7 +29,7 @@ pub struct JobOptions {
     pub max_visits_per_batch: u64,
     /// Keys per batch of an incremental run.
     pub keys_per_batch: usize,
-    /// Retries of a batch write after a transient failure (lifecycle.md §9).
+    /// Retries of a batch write after a transient failure (docs/lifecycle.md §9).
     pub retries: u32,
     /// Wait before the first retry of a batch; it doubles with every further retry (up to
     /// [`MAX_BACKOFF`]) so that a server in failover gets time to come back.
@@ -107,7 +107,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Why a run could not be taken part in or did not end well; the CLI maps each to an exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    /// Another process holds the schema's run lock (lifecycle.md §1).
+    /// Another process holds the schema's run lock (docs/lifecycle.md §1).
     #[error("another run holds the run lock of this conflict schema; nothing was changed")]
     Locked,
     /// `--resume`/`--join` named a run id the ledger does not know.
@@ -149,7 +149,7 @@ pub enum JobError {
         cause: Box<JobError>,
     },
     /// A step failed on every attempt; transient failures are retried with a growing wait
-    /// (lifecycle.md §9), so this is what is left after the last one.
+    /// (docs/lifecycle.md §9), so this is what is left after the last one.
     #[error("failed after {attempts} attempt(s): {cause}")]
     Retried {
         /// Attempts made, the first included.

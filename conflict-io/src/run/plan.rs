@@ -1,5 +1,5 @@
 //! The batches of a new run: SSN-prefix batches over the window (full), or groups of delta
-//! keys (incremental). Every batch holds whole keys (lifecycle.md §2).
+//! keys (incremental). Every batch holds whole keys (docs/lifecycle.md §2).
 
 use std::collections::BTreeMap;
 

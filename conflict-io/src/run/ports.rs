@@ -381,7 +381,7 @@ pub trait ConflictStore: Sync {
         false
     }
 
-    /// Checks that a held run lock is still held; an error stops the run (lifecycle.md §9).
+    /// Checks that a held run lock is still held; an error stops the run (docs/lifecycle.md §9).
     fn check_lock(&self, _lock: &mut Self::Lock) -> Result<(), Self::Error> {
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! How a process takes part in a run: it starts one (run lock, `detection_runs` row), resumes
 //! one (run lock), or joins one started elsewhere, waiting until its owner has planned the
-//! batches (lifecycle.md §9, §10).
+//! batches (docs/lifecycle.md §9, §10).
 
 use std::sync::atomic::Ordering;
 

@@ -1,6 +1,6 @@
 //! The batches of a run: several workers per process, each claiming a batch, fetching and
 //! detecting it, and handing it to its writer thread, so the fetch of the next batch overlaps
-//! the write of the current one (lifecycle.md §9).
+//! the write of the current one (docs/lifecycle.md §9).
 //!
 //! A write that fails with a transient error (a lost connection, a serialization failure, a
 //! deadlock) is retried with a growing wait, on a fresh connection; a batch whose claim was

@@ -1,4 +1,4 @@
-//! The run guarantees of lifecycle.md §8 as property tests of the batch planner: random stored
+//! The run guarantees of docs/lifecycle.md §8 as property tests of the batch planner: random stored
 //! states (status, flags, CONFLICTID, row kinds, duplicate keys) crossed with random
 //! detections, planned by [`plan_rows`] (stale resolution included), then applied
 //! to an in-memory table the way the writer applies a plan. Each guarantee is checked on the

@@ -1,4 +1,4 @@
-//! Faults during a run (lifecycle.md §9, README "Failure model"): a slow live worker keeps its
+//! Faults during a run (docs/lifecycle.md §9, README "Failure model"): a slow live worker keeps its
 //! claim, a stolen claim cannot commit, a joiner started with the owner takes part, a
 //! terminated session is reconnected and retried, exhausted retries fail the run with the
 //! batch and its cause (and `--resume` completes it), a lost run lock stops the run.

@@ -1,4 +1,4 @@
-//! A stored row whose two visits moved to another day in the warehouse (lifecycle.md §2, §3,
+//! A stored row whose two visits moved to another day in the warehouse (docs/lifecycle.md §2, §3,
 //! §9 "rows under an old key"): the same row (same ID and CONFLICTID) follows them to the new
 //! `VisitDate`, open (`U`) and not resolved, in a full run and in an incremental run whose
 //! batches hold one key each — with the old key's batch first (a move forward: keys are

@@ -1,4 +1,4 @@
-//! A stored row whose visits' caregiver SSN changed in the warehouse (lifecycle.md §2, §3 and §9 "rows
+//! A stored row whose visits' caregiver SSN changed in the warehouse (docs/lifecycle.md §2, §3 and §9 "rows
 //! under an old key"): its old key and its new key fall in different batches, and whichever is
 //! written first, the row ends in the same state — the same row (same ID and CONFLICTID),
 //! moved to the new SSN, open (`U`), not resolved — in a full run and in an incremental run.
@@ -158,7 +158,7 @@ fn scenario(new_ssn: &str) -> Moved {
     );
     assert_eq!(i.outcome, Outcome::Succeeded);
 
-    // The same row, moved to the new SSN, open and not resolved (lifecycle.md §3, §4.2).
+    // The same row, moved to the new SSN, open and not resolved (docs/lifecycle.md §3, §4.2).
     for s in [&mut full, &mut incremental] {
         assert_eq!(
             row_of(s, &v1, &v2),
@@ -167,7 +167,7 @@ fn scenario(new_ssn: &str) -> Moved {
         );
     }
     // The incremental run covered every key of both SSNs: it leaves what the full run leaves
-    // (lifecycle.md §2.3).
+    // (docs/lifecycle.md §2.3).
     assert_eq!(
         full.snapshot(),
         incremental.snapshot(),
@@ -219,7 +219,7 @@ fn a_row_whose_ssn_moved_ends_the_same_in_either_batch_order() {
         );
     }
     // The orders really differed: with the old key first, the moved rows were resolved on the
-    // way (lifecycle.md §9: "only the counters may include one extra resolved").
+    // way (docs/lifecycle.md §9: "only the counters may include one extra resolved").
     assert!(
         old_first.full_resolved > new_first.full_resolved,
         "full: {} vs {}",

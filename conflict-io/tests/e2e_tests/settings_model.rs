@@ -4,7 +4,7 @@
 //!
 //! The model: the analytics tests' model of what the warehouse query returns
 //! (`support::expected`: visits after the exclusions, and each visit's business columns),
-//! paired by the naive reference implementation of rules.md written from the spec text
+//! paired by the naive reference implementation of docs/rules.md written from the spec text
 //! (`conflict-core/tests/reference`), with the column conversions of schema.md §5 (metric
 //! types, ETA rounded half away from zero to whole minutes). Nothing comes from
 //! `conflict_core::detect` or from the store's own conversions.

@@ -1,4 +1,4 @@
-//! lifecycle.md §8 against the real store, on sampled cases: random stored rows (statuses,
+//! docs/lifecycle.md §8 against the real store, on sampled cases: random stored rows (statuses,
 //! flags, CONFLICTIDs, regular / orphan / InService rows, duplicate keys) and a random batch
 //! (which visits are read, which overlap) go through `PgStore::apply_batch`; every guarantee of
 //! §8 is then checked on the table before and after. The planner's exhaustive version is the
@@ -80,7 +80,7 @@ fn table(w: &mut World) -> Table {
 fn one_case(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut w = World::new();
-    // Legacy deployments hold duplicate keys (lifecycle.md §3): without the unique pair index.
+    // Legacy deployments hold duplicate keys (docs/lifecycle.md §3): without the unique pair index.
     let schema = w.t.names.conflict.quoted();
     w.exec(&format!("DROP INDEX IF EXISTS {schema}.cvm_pair_unique"));
     // Stored rows over the keys of visits 1..=5 (5 is never read by the batch).

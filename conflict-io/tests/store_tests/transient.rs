@@ -1,4 +1,4 @@
-//! Which failures a batch retries (lifecycle.md §9, README "Failure model"), classified from
+//! Which failures a batch retries (docs/lifecycle.md §9, README "Failure model"), classified from
 //! real server errors: each error below is produced by the test server, not constructed.
 
 use std::time::Duration;
