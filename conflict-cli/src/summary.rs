@@ -162,7 +162,8 @@ pub fn render_run(r: &conflict_io::run::RunReport) -> String {
         "time",
         format!(
             "total {:.2} s: preflight {:.2}, reference {:.2}, scope {:.2}, fetch {:.2}, \
-             detect {:.2}, write {:.2}, finish {:.2} (fetch/detect/write summed over {} workers)",
+             detect {:.2}, write {:.2}, in-service/PTO {:.2}, finish {:.2} \
+             (fetch/detect/write summed over {} workers)",
             t.total,
             t.preflight,
             t.load_reference,
@@ -170,6 +171,7 @@ pub fn render_run(r: &conflict_io::run::RunReport) -> String {
             t.read_visits,
             t.detect,
             t.apply,
+            t.inservice,
             t.finish,
             r.workers
         ),

@@ -200,6 +200,11 @@ fn exit_0_and_the_report_json_agrees_with_the_database() {
     assert_eq!(without_timing(r.clone()), stored_report(&mut s, run_id));
     let batches = count(&mut s, "detection_run_batches", "\"Status\" = 'done'");
     assert_eq!(r["timing"]["batches"], batches);
+    // A run that read and wrote rows reports real rates (they were 0.0 before).
+    for rate in ["read_rows_per_sec", "apply_rows_per_sec"] {
+        let v = r["timing"][rate].as_f64().unwrap_or(0.0);
+        assert!(v > 0.0, "timing.{rate} = {v}");
+    }
 
     // Writes on an empty schema: every regular pair inserted, one conflict per new pair group.
     let regular = count(&mut s, "conflictvisitmaps", REGULAR);

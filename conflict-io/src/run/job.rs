@@ -279,14 +279,9 @@ where
         (Ok(()), false) if dry_run => Outcome::DryRun,
         (Ok(()), false) => Outcome::Succeeded,
     };
-    report.status = match outcome {
-        Outcome::Succeeded => "succeeded",
-        Outcome::Failed => "failed",
-        Outcome::Interrupted => "interrupted",
-        Outcome::DryRun => "dry-run",
-    }
-    .to_string();
+    report.status = outcome.as_str().to_string();
     report.timing.total = started.elapsed().as_secs_f64();
+    report.set_rates();
     if owner {
         observer.phase("finish");
         store

@@ -83,6 +83,23 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Fills `read_rows_per_sec` (visits read per second of fetching) and `apply_rows_per_sec`
+    /// (rows updated, inserted or resolved per second of writing), both over the summed
+    /// per-batch times; 0 where nothing was timed. Called once the counters are final.
+    pub fn set_rates(&mut self) {
+        let per_sec = |rows: u64, secs: f64| {
+            if secs > 0.0 {
+                rows as f64 / secs
+            } else {
+                0.0
+            }
+        };
+        let w = &self.writes;
+        self.timing.read_rows_per_sec = per_sec(self.input.visits_read, self.timing.read_visits);
+        self.timing.apply_rows_per_sec =
+            per_sec(w.updated + w.inserted + w.resolved, self.timing.apply);
+    }
+
     /// An empty report of `run`.
     pub fn for_run(run: &RunInfo, profile: &str, dry_run: bool, workers: usize) -> Self {
         RunReport {
@@ -216,6 +233,25 @@ impl BatchTotals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_are_rows_per_second_of_their_step() {
+        let mut r = RunReport::default();
+        r.input.visits_read = 638_000;
+        r.timing.read_visits = 4.0;
+        r.writes.updated = 1_000;
+        r.writes.inserted = 2_000;
+        r.writes.resolved = 1_000;
+        r.writes.unchanged = 50_000; // not written: not counted
+        r.timing.apply = 0.5;
+        r.set_rates();
+        assert_eq!(r.timing.read_rows_per_sec, 159_500.0);
+        assert_eq!(r.timing.apply_rows_per_sec, 8_000.0);
+        let mut idle = RunReport::default();
+        idle.set_rates();
+        assert_eq!(idle.timing.read_rows_per_sec, 0.0);
+        assert_eq!(idle.timing.apply_rows_per_sec, 0.0);
+    }
 
     #[test]
     fn batch_shares_add_up_field_by_field() {
