@@ -8,7 +8,7 @@
 #   CONFLICTS_TEST_PG_BIN  directory of the PostgreSQL server binaries (initdb, pg_ctl, psql)
 #   CONFLICTS_TEST_PG_CA, CONFLICTS_TEST_PG_OTHER_CA, CONFLICTS_TEST_PG_CLIENT_CERT,
 #   CONFLICTS_TEST_PG_CLIENT_KEY  the TLS test files (the cluster accepts TCP over TLS only)
-#   CONFLICTS_TEST_FAKESNOW_PYTHON, CONFLICTS_REQUIRE_FAKESNOW  the Snowflake emulator (lib/fakesnow.sh)
+#   CONFLICTS_TEST_FAKESNOW_PYTHON  the Snowflake emulator's python (lib/fakesnow.sh)
 set -euo pipefail
 
 # shellcheck source=lib/throwaway-pg.sh

@@ -10,11 +10,14 @@ mod support;
 #[path = "../../conflict-io/tests/e2e_tests/harness.rs"]
 mod harness;
 
+#[path = "shared/run_command.rs"]
+mod shared_run;
+
 #[path = "shared/db_state.rs"]
 mod db_state;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use harness::{ConflictSchema, Loaded};
@@ -25,27 +28,7 @@ use support::env;
 const HANG_GUARD: Duration = Duration::from_secs(300);
 
 fn command(loaded: &Loaded, schema: &ConflictSchema, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_conflicts"));
-    c.arg("run")
-        .args([
-            "--as-of",
-            "2025-06-15",
-            "--workers",
-            "1",
-            "--prefix-len",
-            "1",
-        ])
-        .args(extra)
-        .args(["--conflict-schema", schema.names.conflict.as_str()])
-        .arg("--analytics-schema")
-        .arg(loaded.db.schema())
-        .args(["--analytics-dialect", "postgres"])
-        .env("CONFLICTS_PG", env::conninfo_text())
-        .env("CONFLICTS_ODBC", env::odbc_connection_string(""))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
+    shared_run::run_command(loaded, schema.names.conflict.as_str(), 1, extra)
 }
 
 fn run(loaded: &Loaded, schema: &ConflictSchema, extra: &[&str]) -> Output {

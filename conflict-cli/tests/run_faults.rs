@@ -9,32 +9,17 @@ mod support;
 #[path = "../../conflict-io/tests/e2e_tests/harness.rs"]
 mod harness;
 
-use std::process::{Command, Output, Stdio};
+#[path = "shared/run_command.rs"]
+mod shared_run;
+
+use std::process::Output;
 
 use conflict_io::store::lock_key;
 use harness::Loaded;
 use support::env;
 
 fn conflicts(loaded: &Loaded, schema: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_conflicts"))
-        .arg("run")
-        .args(extra)
-        .args([
-            "--as-of",
-            "2025-06-15",
-            "--workers",
-            "1",
-            "--prefix-len",
-            "1",
-        ])
-        .args(["--conflict-schema", schema, "--analytics-schema"])
-        .arg(loaded.db.schema())
-        .args(["--analytics-dialect", "postgres"])
-        .env("CONFLICTS_PG", env::conninfo_text())
-        .env("CONFLICTS_ODBC", env::odbc_connection_string(""))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    shared_run::run_command(loaded, schema, 1, extra)
         .output()
         .unwrap()
 }

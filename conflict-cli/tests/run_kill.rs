@@ -12,10 +12,13 @@ mod support;
 #[path = "../../conflict-io/tests/e2e_tests/harness.rs"]
 mod harness;
 
+#[path = "shared/run_command.rs"]
+mod shared_run;
+
 #[path = "shared/db_state.rs"]
 mod db_state;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::{ConflictSchema, Loaded};
@@ -76,26 +79,7 @@ fn resume(loaded: &Loaded, killed: &ConflictSchema) {
 }
 
 fn run_command(loaded: &Loaded, schema: &str, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_conflicts"));
-    c.arg("run")
-        .args(extra)
-        .args([
-            "--as-of",
-            "2025-06-15",
-            "--workers",
-            "1",
-            "--prefix-len",
-            "2",
-        ])
-        .args(["--conflict-schema", schema, "--analytics-schema"])
-        .arg(loaded.db.schema())
-        .args(["--analytics-dialect", "postgres"])
-        .env("CONFLICTS_PG", env::conninfo_text())
-        .env("CONFLICTS_ODBC", env::odbc_connection_string(""))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
+    shared_run::run_command(loaded, schema, 2, extra)
 }
 
 #[test]

@@ -2,7 +2,6 @@
 # fakesnow into a virtual environment under the script's temporary directory ($PG_TMP, removed
 # on exit) and exports, for the emulator test in conflict-io/tests/analytics_tests/fakesnow.rs:
 #   CONFLICTS_TEST_FAKESNOW_PYTHON  the virtual environment's python
-#   CONFLICTS_REQUIRE_FAKESNOW=1    a missing emulator is a test failure, not a skip
 # A preset CONFLICTS_TEST_FAKESNOW_PYTHON is used as it is (no install).
 # shellcheck shell=bash
 
@@ -11,7 +10,6 @@ readonly FAKESNOW_PIP=('fakesnow==0.12.1' 'snowflake-connector-python<4')
 # Debian's interpreter: the venv module and pip's wheels match the system packages.
 readonly FAKESNOW_SYSTEM_PYTHON=/usr/bin/python3
 
-export CONFLICTS_REQUIRE_FAKESNOW=1
 if [[ -z "${CONFLICTS_TEST_FAKESNOW_PYTHON:-}" ]]; then
   if ! "$FAKESNOW_SYSTEM_PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
     if is_root; then

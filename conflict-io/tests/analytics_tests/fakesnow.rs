@@ -5,9 +5,8 @@
 //! the same step, run through the real psqlODBC driver.
 //!
 //! scripts/test.sh installs fakesnow in a virtual environment and exports its interpreter as
-//! `CONFLICTS_TEST_FAKESNOW_PYTHON` and `CONFLICTS_REQUIRE_FAKESNOW=1`. Without the interpreter
-//! the test is skipped (plain `cargo test`), unless `CONFLICTS_REQUIRE_FAKESNOW=1` makes that a
-//! failure.
+//! `CONFLICTS_TEST_FAKESNOW_PYTHON`. Without it the test fails (like every test that needs a
+//! server the test command provides), saying how to get it.
 //!
 //! What the emulator cannot prove (see docs/snowflake.md): the session statements (fakesnow
 //! does not implement `ALTER SESSION`; they run apart and must fail only as "not implemented"),
@@ -32,7 +31,6 @@ use crate::support::env;
 use crate::support::expected::Expected;
 
 const PYTHON_ENV: &str = "CONFLICTS_TEST_FAKESNOW_PYTHON";
-const REQUIRE_ENV: &str = "CONFLICTS_REQUIRE_FAKESNOW";
 
 type Row = Vec<Option<String>>;
 
@@ -264,15 +262,10 @@ fn export_tables(schema: &str) -> Vec<Value> {
 fn snowflake_statements_on_fakesnow_return_the_rows_of_the_postgres_dialect() {
     let python = match std::env::var(PYTHON_ENV) {
         Ok(p) if !p.trim().is_empty() => p,
-        _ => {
-            assert!(
-                std::env::var(REQUIRE_ENV).as_deref() != Ok("1"),
-                "{REQUIRE_ENV}=1 but {PYTHON_ENV} is not set: scripts/test.sh installs \
-                 fakesnow into a virtual environment and exports its python"
-            );
-            eprintln!("skipped: {PYTHON_ENV} is not set (run through scripts/test.sh)");
-            return;
-        }
+        _ => panic!(
+            "{PYTHON_ENV} is not set: run the tests through scripts/test.sh, which installs \
+             fakesnow into a virtual environment and exports its python"
+        ),
     };
     let t = Loaded::new(51);
     let ex = t.exclusions();
