@@ -179,9 +179,7 @@ impl RunReport {
         for (k, ex) in &b.warning_examples {
             let mine = self.warning_examples.entry(k.clone()).or_default();
             for e in ex {
-                if mine.len() < conflict_core::stats::WARNING_EXAMPLES {
-                    mine.push(e.clone());
-                }
+                conflict_core::stats::keep_example(mine, e);
             }
         }
         self.warning_examples.retain(|_, v| !v.is_empty());
@@ -197,9 +195,7 @@ impl RunReport {
             *self.warnings.entry(kind.into()).or_default() += n;
             let mine = self.warning_examples.entry(kind.into()).or_default();
             for e in ex {
-                if mine.len() < conflict_core::stats::WARNING_EXAMPLES {
-                    mine.push(e.clone());
-                }
+                conflict_core::stats::keep_example(mine, e);
             }
         }
         self.warning_examples.retain(|_, v| !v.is_empty());
