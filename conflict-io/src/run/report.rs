@@ -179,7 +179,9 @@ impl RunReport {
         for (k, ex) in &b.warning_examples {
             let mine = self.warning_examples.entry(k.clone()).or_default();
             for e in ex {
-                conflict_core::stats::keep_example(mine, e);
+                if mine.len() < conflict_core::stats::WARNING_EXAMPLES {
+                    mine.push(e.clone());
+                }
             }
         }
         self.warning_examples.retain(|_, v| !v.is_empty());
@@ -195,7 +197,9 @@ impl RunReport {
             *self.warnings.entry(kind.into()).or_default() += n;
             let mine = self.warning_examples.entry(kind.into()).or_default();
             for e in ex {
-                conflict_core::stats::keep_example(mine, e);
+                if mine.len() < conflict_core::stats::WARNING_EXAMPLES {
+                    mine.push(e.clone());
+                }
             }
         }
         self.warning_examples.retain(|_, v| !v.is_empty());
