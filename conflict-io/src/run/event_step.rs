@@ -26,9 +26,15 @@ where
         EventKind::Pto => "pto",
     };
     source.begin_batch(run.run_id, tag).map_err(source_err)?;
-    let events = source
+    let mut events = source
         .events(kind, &run.window, &cfg.exclusions)
         .map_err(source_err)?;
+    // The warehouse returns events in no fixed order; detection and its warning examples
+    // follow input order, and a run's report must not depend on the fetch (a resumed run
+    // reports what an uninterrupted one does).
+    events.sort_by(|a, b| {
+        (a.event.source_id, &a.event.environment).cmp(&(b.event.source_id, &b.event.environment))
+    });
     let raw: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
     // Only the caregivers of events that take part: their visits are all the step reads.
     let ssns = event_ssns(&raw, &run.window, &cfg.exclusions);
