@@ -12,6 +12,8 @@
 
 #[cfg(feature = "odbc")]
 pub mod analytics;
+#[cfg(all(feature = "odbc", feature = "postgres"))]
+pub mod analytics_pg;
 #[cfg(feature = "csv")]
 pub mod csv;
 pub mod details;

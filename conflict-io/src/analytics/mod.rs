@@ -34,6 +34,9 @@ pub use error::{AnalyticsError, OdbcFailure};
 pub use probe::ReadColumns;
 pub use scratch::load_statements;
 pub use sql::{ScopeFilter, NARROW_COLUMNS};
+// The native PostgreSQL source (`crate::analytics_pg`) sends the same statements.
+pub(crate) use probe::{columns_of_queries, missing_columns, probe_sql};
+pub(crate) use sql::{Excluding, Sql, TempTable};
 
 use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
 use crate::scope::{BatchScope, Scope};

@@ -28,7 +28,7 @@ use super::sql::{Excluding, ScopeFilter};
 use super::AnalyticsSource;
 
 /// The probe of one analytics table: its result columns, no rows (and no scan).
-pub(super) fn probe_sql(schema: &AnalyticsSchema, table: &str) -> String {
+pub(crate) fn probe_sql(schema: &AnalyticsSchema, table: &str) -> String {
     format!("SELECT * FROM {} LIMIT 0", schema.table(table))
 }
 
@@ -102,7 +102,7 @@ impl AnalyticsSource {
 }
 
 /// `S.T: missing column(s) "A", "B"` when some of `needed` are not in `present`.
-fn missing_columns(
+pub(crate) fn missing_columns(
     qualified: &str,
     needed: &BTreeSet<String>,
     present: &[String],
@@ -130,7 +130,7 @@ fn missing_columns(
 
 /// What the query texts read, and the aliases that could not be attributed.
 #[derive(Debug, Default)]
-pub(super) struct QueryColumns {
+pub(crate) struct QueryColumns {
     pub columns: ReadColumns,
     /// Aliases bound to two different tables within one query: their columns cannot be
     /// attributed and are left out (a unit test keeps this empty for the real queries).
@@ -140,7 +140,7 @@ pub(super) struct QueryColumns {
 /// Collects the `schema.table ALIAS` bindings and `ALIAS."Column"` references of each query.
 /// Aliases bound to something other than a table of `schema` (CTEs, temporary tables) are
 /// ignored: their columns come from tables that are bound elsewhere.
-pub(super) fn columns_of_queries(schema: &AnalyticsSchema, queries: &[String]) -> QueryColumns {
+pub(crate) fn columns_of_queries(schema: &AnalyticsSchema, queries: &[String]) -> QueryColumns {
     let mut out = QueryColumns::default();
     for sql in queries {
         let bindings = table_bindings(schema.as_str(), sql);
