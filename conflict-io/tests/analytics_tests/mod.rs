@@ -9,6 +9,7 @@ mod events;
 mod fakesnow;
 mod fixture;
 mod narrow;
+mod native_pg;
 mod planning;
 mod probe;
 mod scope;

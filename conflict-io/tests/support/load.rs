@@ -198,6 +198,15 @@ impl AnalyticsDb {
         cfg
     }
 
+    /// A configuration of the native PostgreSQL source for this schema (the test server).
+    pub fn native_config(&self, prefilter: bool) -> conflict_io::analytics_pg::PgSourceConfig {
+        conflict_io::analytics_pg::PgSourceConfig {
+            conn: env::conninfo(),
+            schema: AnalyticsSchema::new(&self.schema()).expect("valid schema name"),
+            prefilter,
+        }
+    }
+
     pub fn exec(&mut self, sql: &str) {
         self.client
             .batch_execute(sql)
