@@ -11,7 +11,6 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use conflict_io::analytics::AnalyticsSource;
 use conflict_io::run::{
     run_job, JobError, JobOptions, JobResult, Mode, Observer, Outcome, RunParams, Silent, Start,
     WriteCounts,
@@ -41,7 +40,7 @@ fn go(
     opts: &JobOptions,
     observer: &dyn Observer,
 ) -> Result<JobResult, JobError> {
-    let make = || AnalyticsSource::connect(target.source.clone());
+    let make = || target.connect();
     run_job(
         store,
         make,
@@ -217,20 +216,22 @@ fn a_slow_live_worker_keeps_its_batch(with_unique_index: bool) {
     assert_eq!(reference.snapshot(), shared.snapshot());
 }
 
-#[test]
+both_sources! {
 fn a_slow_live_worker_keeps_its_batch_with_the_unique_pair_index() {
     a_slow_live_worker_keeps_its_batch(true);
 }
+}
 
-#[test]
+both_sources! {
 fn a_slow_live_worker_keeps_its_batch_without_the_unique_pair_index() {
     a_slow_live_worker_keeps_its_batch(false);
 }
+}
 
+both_sources! {
 /// A claim taken away from a worker while it is inside its batch (here by hand, as an older
 /// version's time-based takeover or an operator's edit of the ledger would) cannot commit: the
 /// fence rolls the batch back, and the batch is then done once, by a claimant that holds it.
-#[test]
 fn a_stolen_claim_cannot_commit() {
     let loaded = Loaded::new(62);
     let mut reference = loaded.conflict_schema("ref");
@@ -286,6 +287,7 @@ fn a_stolen_claim_cannot_commit() {
     assert_eq!(duplicate_pairs(&mut shared), 0);
     assert_eq!(reference.snapshot(), shared.snapshot());
 }
+}
 
 /// Raises a flag when a named phase starts, and can hold that phase until released.
 struct Phases {
@@ -320,9 +322,9 @@ impl Observer for OwnerGate {
     }
 }
 
+both_sources! {
 /// An orchestrator starts the owner and a joiner at the same moment: the joiner finds the run
 /// before its batches are planned, waits for them, and then completes batches of its own.
-#[test]
 fn a_joiner_started_with_the_owner_waits_for_the_plan_and_takes_part() {
     let loaded = Loaded::new(63);
     let mut reference = loaded.conflict_schema("ref");
@@ -409,10 +411,11 @@ fn a_joiner_started_with_the_owner_waits_for_the_plan_and_takes_part() {
     );
     assert_eq!(reference.snapshot(), shared.snapshot());
 }
+}
 
+both_sources! {
 /// The server ends the batch's session in the middle of the batch: the batch rolls back, is
 /// claimed again on a fresh connection and retried; the run completes exactly.
-#[test]
 fn a_session_terminated_mid_batch_is_reconnected_and_the_run_completes_exactly() {
     let loaded = Loaded::new(64);
     let mut reference = loaded.conflict_schema("ref");
@@ -450,11 +453,12 @@ fn a_session_terminated_mid_batch_is_reconnected_and_the_run_completes_exactly()
     }
     assert_eq!(reference.snapshot(), shared.snapshot());
 }
+}
 
+both_sources! {
 /// Every attempt of a batch loses its session: after the retries the run fails naming the
 /// batch and the cause, the batch is given back with its error, and `--resume` completes the
 /// run exactly.
-#[test]
 fn exhausted_retries_fail_the_run_with_the_batch_and_cause_and_resume_completes_it() {
     let loaded = Loaded::new(65);
     let mut reference = loaded.conflict_schema("ref");
@@ -524,10 +528,11 @@ fn exhausted_retries_fail_the_run_with_the_batch_and_cause_and_resume_completes_
     assert_eq!(resumed.outcome, Outcome::Succeeded);
     assert_eq!(reference.snapshot(), shared.snapshot());
 }
+}
 
+both_sources! {
 /// The run lock's own connection is lost mid-run: the run stops (another run could start),
 /// is recorded failed, keeps its committed batches, and `--resume` completes it.
-#[test]
 fn a_lost_run_lock_stops_the_run_cleanly_and_resume_completes_it() {
     let loaded = Loaded::new(66);
     let mut reference = loaded.conflict_schema("ref");
@@ -578,9 +583,10 @@ fn a_lost_run_lock_stops_the_run_cleanly_and_resume_completes_it() {
     assert_eq!(resumed.outcome, Outcome::Succeeded);
     assert_eq!(reference.snapshot(), shared.snapshot());
 }
+}
 
+both_sources! {
 /// `--join` of a run id that does not exist, or of a run that is over, says so at once.
-#[test]
 fn joining_an_unknown_or_finished_run_fails_with_a_clear_error() {
     let loaded = Loaded::new(67);
     let shared = loaded.conflict_schema("joinend");
@@ -596,11 +602,12 @@ fn joining_an_unknown_or_finished_run_fails_with_a_clear_error() {
         "{err:?}"
     );
 }
+}
 
+both_sources! {
 /// The analytics side drops: the server ends the workers' ODBC sessions in the middle of the
 /// run. The fetch that hits the dead connection is retried on a fresh one; the run completes
 /// exactly.
-#[test]
 fn a_dropped_analytics_connection_is_reopened_and_the_run_completes_exactly() {
     let loaded = Loaded::new(68);
     let mut reference = loaded.conflict_schema("ref");
@@ -621,6 +628,10 @@ fn a_dropped_analytics_connection_is_reopened_and_the_run_completes_exactly() {
     target.source.connection = conflict_io::analytics::ConnectionString::new(
         env::odbc_connection_string("").replace(&format!("Uid={user};"), &format!("Uid={app};")),
     );
+    // The native source's sessions likewise (a later user= overrides the first).
+    target.native.conn =
+        conflict_io::store::ConnInfo::parse(&format!("{} user={app}", env::conninfo_text()))
+            .unwrap();
     let p = params(Mode::Full, loaded.cfg.as_of);
     let killed = Arc::new(AtomicU32::new(0));
     let k = killed.clone();
@@ -665,4 +676,5 @@ fn a_dropped_analytics_connection_is_reopened_and_the_run_completes_exactly() {
     );
     assert!(ledger(&mut shared).iter().all(|r| r.1 == "done"));
     assert_eq!(reference.snapshot(), shared.snapshot());
+}
 }

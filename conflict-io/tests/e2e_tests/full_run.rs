@@ -5,7 +5,7 @@ use super::harness::{flags_text, run_full, Loaded};
 
 const SEED: u64 = 20_251;
 
-#[test]
+both_sources! {
 fn a_full_run_refreshes_inserts_and_resolves_and_a_second_run_changes_nothing() {
     let loaded = Loaded::new(SEED);
     let expected = loaded.expected_pairs();
@@ -238,8 +238,9 @@ fn a_full_run_refreshes_inserts_and_resolves_and_a_second_run_changes_nothing() 
     );
     let _ = keys;
 }
+}
 
-#[test]
+both_sources! {
 fn a_dry_run_reports_the_counts_and_writes_nothing() {
     let loaded = Loaded::new(SEED + 1);
     let expected = loaded.expected_pairs();
@@ -272,4 +273,5 @@ fn a_dry_run_reports_the_counts_and_writes_nothing() {
         .unwrap()
         .get(0);
     assert_eq!(status, "dry-run");
+}
 }

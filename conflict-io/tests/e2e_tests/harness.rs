@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use conflict_core::{detect, DetectConfig, DetectedPair, Exclusions, Profile, RuleOptions, Visit};
-use conflict_io::analytics::{AnalyticsConfig, AnalyticsSource};
+use conflict_io::analytics::AnalyticsConfig;
+use conflict_io::analytics_pg::{AnySource, AnySourceError, PgSourceConfig, SourceConfig};
 use conflict_io::run::{run_job, JobOptions, JobResult, Mode, Observer, RunParams, Silent, Start};
 use conflict_io::store::{init_schema, PgStore, SchemaNames};
 use postgres::Client;
@@ -212,19 +213,89 @@ pub fn job(workers: usize, prefix_len: usize) -> JobOptions {
     }
 }
 
+/// The analytics source an end-to-end test runs through. Every test runs once per source
+/// ([`both_sources!`]): the results must equal the same expected values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// psqlODBC (`conflict_io::analytics`).
+    Odbc,
+    /// The `postgres` crate's binary protocol (`conflict_io::analytics_pg`).
+    Native,
+}
+
+thread_local! {
+    /// The source of the test running on this thread; [`Target::of`] reads it.
+    static SOURCE: std::cell::Cell<Source> = const { std::cell::Cell::new(Source::Odbc) };
+}
+
+/// Runs a test body with every run of it (through [`Target`], [`run`], [`run_full`]) reading
+/// the analytics world through `source`.
+pub fn with_source(source: Source, body: impl FnOnce()) {
+    SOURCE.with(|s| s.set(source));
+    body();
+}
+
+/// Declares an end-to-end test that runs twice, as `NAME::odbc` and `NAME::native_pg`, each
+/// with its own fresh world and conflict schemas. The body stays a plain function of the
+/// test's file (a module of the same name holds the two tests).
+macro_rules! both_sources {
+    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        fn $name() $body
+
+        mod $name {
+            #[test]
+            fn odbc() {
+                $crate::e2e_tests::harness::with_source(
+                    $crate::e2e_tests::harness::Source::Odbc,
+                    super::$name,
+                )
+            }
+
+            #[test]
+            fn native_pg() {
+                $crate::e2e_tests::harness::with_source(
+                    $crate::e2e_tests::harness::Source::Native,
+                    super::$name,
+                )
+            }
+        }
+    };
+}
+
 /// What a run needs, free of (non-`Sync`) client connections, so runs can go to threads.
 #[derive(Clone)]
 pub struct Target {
+    /// The ODBC source's configuration (used when `kind` is [`Source::Odbc`]).
     pub source: AnalyticsConfig,
+    /// The native source's configuration (used when `kind` is [`Source::Native`]).
+    pub native: PgSourceConfig,
+    pub kind: Source,
     pub names: SchemaNames,
 }
 
 impl Target {
+    /// The target of the test's source (see [`with_source`]).
     pub fn of(loaded: &Loaded, schema: &ConflictSchema) -> Target {
         Target {
             source: loaded.db.config(true),
+            native: loaded.db.native_config(true),
+            kind: SOURCE.with(|s| s.get()),
             names: schema.names.clone(),
         }
+    }
+
+    /// The configuration of the test's source.
+    pub fn source_config(&self) -> SourceConfig {
+        match self.kind {
+            Source::Odbc => SourceConfig::Odbc(self.source.clone()),
+            Source::Native => SourceConfig::Pg(self.native.clone()),
+        }
+    }
+
+    /// Opens a connection to the test's source (the `make_source` of `run_job`).
+    pub fn connect(&self) -> Result<AnySource, AnySourceError> {
+        self.source_config().connect()
     }
 
     pub fn run(
@@ -236,7 +307,7 @@ impl Target {
         observer: &dyn Observer,
     ) -> JobResult {
         let store = PgStore::connect(&env::conninfo(), self.names.clone(), 8).unwrap();
-        let make = || AnalyticsSource::connect(self.source.clone());
+        let make = || self.connect();
         run_job(&store, make, start, p, opts, cancel, observer)
             .unwrap_or_else(|e| panic!("run failed: {e}"))
     }

@@ -7,7 +7,7 @@ use conflict_io::run::{Mode, Outcome, Silent, Start};
 
 use super::harness::{job, params, run, run_full, since, Loaded};
 
-#[test]
+both_sources! {
 fn an_incremental_run_equals_a_full_run_on_the_changed_data() {
     let mut loaded = Loaded::new(77);
     let expected = loaded.expected_pairs();
@@ -84,4 +84,5 @@ fn an_incremental_run_equals_a_full_run_on_the_changed_data() {
         idle.report.writes.inserted + idle.report.writes.updated + idle.report.writes.resolved,
         0
     );
+}
 }

@@ -67,7 +67,7 @@ fn expected_rows(loaded: &Loaded) -> BTreeSet<(String, String)> {
     .collect()
 }
 
-#[test]
+both_sources! {
 fn a_run_with_inservice_writes_its_rows_once() {
     let loaded = Loaded::new(91);
     let want = expected_rows(&loaded);
@@ -128,4 +128,5 @@ fn a_run_with_inservice_writes_its_rows_once() {
     assert_eq!((r.inservice_inserted, r.inservice_updated), (0, 0));
     assert_eq!(r.inservice_unchanged as usize, want.len());
     assert_eq!(before, schema.snapshot());
+}
 }

@@ -130,7 +130,7 @@ fn scenario(days: i64) -> u64 {
     i.report.writes.resolved
 }
 
-#[test]
+both_sources! {
 fn a_row_whose_visit_date_moved_follows_it_in_either_batch_order() {
     let old_first = scenario(1);
     let new_first = scenario(-1);
@@ -139,4 +139,5 @@ fn a_row_whose_visit_date_moved_follows_it_in_either_batch_order() {
         old_first > new_first,
         "resolved: old key first {old_first}, new key first {new_first}"
     );
+}
 }

@@ -194,7 +194,7 @@ fn scenario(new_ssn: &str) -> Moved {
     }
 }
 
-#[test]
+both_sources! {
 fn a_row_whose_ssn_moved_ends_the_same_in_either_batch_order() {
     let old_first = scenario("987654321");
     let new_first = scenario("012345678");
@@ -232,4 +232,5 @@ fn a_row_whose_ssn_moved_ends_the_same_in_either_batch_order() {
         old_first.incremental_resolved,
         new_first.incremental_resolved
     );
+}
 }

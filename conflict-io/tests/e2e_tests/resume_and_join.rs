@@ -23,7 +23,7 @@ impl Observer for StopAfter<'_> {
     }
 }
 
-#[test]
+both_sources! {
 fn an_interrupted_run_resumed_equals_an_uninterrupted_run() {
     let loaded = Loaded::new(31);
     let mut reference = loaded.conflict_schema("ref");
@@ -103,6 +103,7 @@ fn an_interrupted_run_resumed_equals_an_uninterrupted_run() {
         .get(0);
     assert_eq!(status, "succeeded");
 }
+}
 
 /// How long a test waits for another process's progress before it fails (a guard against a
 /// hang, not a timed assertion: on success the waits end as soon as the awaited thing happens).
@@ -128,7 +129,7 @@ impl Observer for Share<'_> {
     }
 }
 
-#[test]
+both_sources! {
 fn two_processes_joined_on_one_run_equal_one_process() {
     let loaded = Loaded::new(47);
     let mut reference = loaded.conflict_schema("one");
@@ -217,4 +218,5 @@ fn two_processes_joined_on_one_run_equal_one_process() {
         "the ledger's ClaimedBy per process"
     );
     assert_eq!(joiner.report.timing.batches, joined as u64);
+}
 }

@@ -80,7 +80,7 @@ fn same_detail(stored: &Value, expected: &Detail, max_chars: Option<usize>) -> b
     }
 }
 
-#[test]
+both_sources! {
 fn non_default_settings_store_the_rows_of_an_independent_model() {
     let loaded = Loaded::new(5);
     let mut s = loaded.conflict_schema("model");
@@ -277,4 +277,5 @@ fn non_default_settings_store_the_rows_of_an_independent_model() {
         }
     }
     assert!(compared_details > 0);
+}
 }

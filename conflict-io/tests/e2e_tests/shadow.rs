@@ -8,7 +8,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use conflict_io::analytics::AnalyticsSource;
 use conflict_io::csv::CsvChangeSink;
 use conflict_io::run::{
     run_job, Change, ChangeSink, JobResult, Mode, Outcome, RunParams, Silent, Start,
@@ -16,7 +15,7 @@ use conflict_io::run::{
 use conflict_io::store::PgStore;
 use serde_json::{Map, Value};
 
-use super::harness::{job, params, ConflictSchema, Loaded};
+use super::harness::{job, params, ConflictSchema, Loaded, Target};
 use crate::support::env;
 
 /// One line of the changes file, JSON columns parsed.
@@ -110,8 +109,8 @@ fn run_with_changes(
     let store = PgStore::connect(&env::conninfo(), schema.names.clone(), 8)
         .unwrap()
         .with_changes(sink.clone());
-    let source = loaded.db.config(true);
-    let make = || AnalyticsSource::connect(source.clone());
+    let target = Target::of(loaded, schema);
+    let make = || target.connect();
     let r = run_job(
         &store,
         make,
@@ -247,7 +246,7 @@ fn normalised(lines: &[Line], run_ts: &str) -> Vec<Line> {
     lines
 }
 
-#[test]
+both_sources! {
 fn the_changes_file_says_what_each_run_changed_and_a_dry_run_says_it_first() {
     let mut loaded = Loaded::new(91);
     let expected = loaded.expected_pairs();
@@ -382,8 +381,8 @@ fn the_changes_file_says_what_each_run_changed_and_a_dry_run_says_it_first() {
     let store = PgStore::connect(&env::conninfo(), broken.names.clone(), 8)
         .unwrap()
         .with_changes(Arc::new(DiskFull));
-    let source = loaded.db.config(true);
-    let make = || AnalyticsSource::connect(source.clone());
+    let target = Target::of(&loaded, &broken);
+    let make = || target.connect();
     let err = run_job(
         &store,
         make,
@@ -400,6 +399,7 @@ fn the_changes_file_says_what_each_run_changed_and_a_dry_run_says_it_first() {
         "{err}"
     );
 }
+}
 
 /// A sink whose disk is full.
 struct DiskFull;
@@ -410,7 +410,7 @@ impl ChangeSink for DiskFull {
     }
 }
 
-#[test]
+both_sources! {
 fn a_batch_retried_after_a_transient_failure_has_its_lines_once() {
     let loaded = Loaded::new(93);
     let mut schema = loaded.conflict_schema("shadow_retry");
@@ -446,4 +446,5 @@ fn a_batch_retried_after_a_transient_failure_has_its_lines_once() {
     assert!(!lines.is_empty());
     assert_counts_match(&lines, &r);
     assert_file_matches_database(&lines, &before, &rows_by_id(&mut schema), &order);
+}
 }

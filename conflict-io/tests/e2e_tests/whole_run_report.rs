@@ -46,7 +46,7 @@ impl Observer for WaitForJoiner {
     }
 }
 
-#[test]
+both_sources! {
 fn the_owner_reports_the_batches_a_joined_process_did() {
     let loaded = Loaded::new(53);
     let expected = loaded.expected_pairs();
@@ -135,6 +135,7 @@ fn the_owner_reports_the_batches_a_joined_process_did() {
     assert_eq!(stored["writes"]["inserted"], rows);
     assert_eq!(stored["timing"]["batches"], total);
 }
+}
 
 /// Raises the cancel flag after the first finished batch, as Ctrl-C would.
 struct StopAfterOne<'a> {
@@ -147,7 +148,7 @@ impl Observer for StopAfterOne<'_> {
     }
 }
 
-#[test]
+both_sources! {
 fn a_resumed_run_reports_the_batches_of_the_interrupted_attempt_too() {
     let loaded = Loaded::new(59);
     let expected = loaded.expected_pairs();
@@ -185,4 +186,5 @@ fn a_resumed_run_reports_the_batches_of_the_interrupted_attempt_too() {
     );
     assert_eq!(r.writes.inserted, rows, "both attempts");
     assert_eq!(r.detection.pairs_detected as usize, expected.len());
+}
 }
