@@ -30,6 +30,9 @@ pub struct FileConfig {
     pub pg: Option<String>,
     /// ODBC connection string of the analytics warehouse.
     pub odbc: Option<String>,
+    /// PostgreSQL conninfo of analytics tables copied into PostgreSQL (read natively instead
+    /// of through ODBC; exclusive with `odbc`).
+    pub analytics_pg: Option<String>,
     pub conflict_schema: Option<String>,
     pub analytics_schema: Option<String>,
     /// `snowflake` or `postgres`; default: from the driver's DBMS name.

@@ -13,11 +13,10 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use clap::Args;
 use conflict_core::Profile;
-use conflict_io::analytics::{
-    AnalyticsConfig, AnalyticsSchema, AnalyticsSource, ConnectionString, Dialect,
-};
+use conflict_io::analytics::{AnalyticsConfig, AnalyticsSchema, ConnectionString, Dialect};
+use conflict_io::analytics_pg::{PgSourceConfig, SourceConfig};
 use conflict_io::csv::CsvChangeSink;
-use conflict_io::preflight::{preflight, PreflightOptions};
+use conflict_io::preflight::{preflight_source, PreflightOptions};
 use conflict_io::run::{run_job, JobError, JobOptions, Mode, Outcome, RunParams, Start};
 use conflict_io::store::{ConnInfo, SchemaNames};
 
@@ -30,7 +29,7 @@ pub const EXIT_INTERRUPTED: u8 = 4;
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// TOML configuration file (keys: pg, odbc, conflict_schema, analytics_schema,
+    /// TOML configuration file (keys: pg, odbc, analytics_pg, conflict_schema, analytics_schema,
     /// analytics_dialect, scratch_schema, profile, workers, prefix_len, keys_per_batch, lookback_hours,
     /// lookback_years, lookforward_days, fetch_rows, prefilter, inservice, pto, [rules]).
     /// Flags and environment variables win over the file.
@@ -71,6 +70,16 @@ pub struct RunArgs {
         hide_env_values = true
     )]
     pub odbc: Option<String>,
+    /// PostgreSQL connection string (libpq key=value or URL, TLS keys as for --pg) of analytics
+    /// tables copied into PostgreSQL: read natively, without ODBC. Give it instead of --odbc
+    /// (both at once are refused); it may name the conflict database's own server.
+    #[arg(
+        long,
+        value_name = "CONNINFO",
+        env = "CONFLICTS_ANALYTICS_PG",
+        hide_env_values = true
+    )]
+    pub analytics_pg: Option<String>,
     /// Conflict schema name (default conflict).
     #[arg(long, value_name = "NAME", env = "CONFLICTS_CONFLICT_SCHEMA")]
     pub conflict_schema: Option<String>,
@@ -110,9 +119,17 @@ pub struct RunArgs {
     pub join: Option<i64>,
 }
 
+/// Where the visits are read from.
+enum SourceChoice {
+    /// The warehouse over ODBC.
+    Odbc(ConnectionString),
+    /// Analytics tables in PostgreSQL, read natively.
+    Pg(ConnInfo),
+}
+
 struct Resolved {
     pg: ConnInfo,
-    odbc: ConnectionString,
+    source: SourceChoice,
     names: SchemaNames,
     analytics: AnalyticsSchema,
     dialect: Option<Dialect>,
@@ -168,17 +185,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         )));
     }
     let pg = ConnInfo::parse(&pg_text).map_err(invalid)?;
-    let odbc = args.odbc.clone().or(file.odbc.clone()).ok_or_else(|| {
-        invalid(anyhow!(
-            "no analytics source given: use --odbc, CONFLICTS_ODBC or `odbc` in the config file"
-        ))
-    })?;
-    if ConnectionString::new(odbc.as_str()).is_blank() {
-        return Err(invalid(anyhow!(
-            "the ODBC connection string is empty: set it with --odbc, CONFLICTS_ODBC or `odbc` \
-             in the config file"
-        )));
-    }
+    let source = source_choice(args, &file)?;
     let conflict_schema = args
         .conflict_schema
         .clone()
@@ -269,7 +276,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
     };
     Ok(Resolved {
         pg,
-        odbc: ConnectionString::new(odbc),
+        source,
         names,
         analytics,
         dialect,
@@ -279,6 +286,52 @@ fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         fetch_rows: file.fetch_rows,
         prefilter: file.prefilter.unwrap_or(true),
     })
+}
+
+/// The analytics source: `--odbc` or `--analytics-pg` (flags and environment variables win
+/// over the file, as for every key). Naming both at the same level is refused rather than
+/// resolved by a rule the operator would have to remember.
+fn source_choice(args: &RunArgs, file: &FileConfig) -> Result<SourceChoice, Failure> {
+    let (odbc, native, level) = match (&args.odbc, &args.analytics_pg) {
+        (None, None) => (
+            file.odbc.clone(),
+            file.analytics_pg.clone(),
+            "the config file",
+        ),
+        (o, n) => (o.clone(), n.clone(), "flags and environment"),
+    };
+    match (odbc, native) {
+        (Some(_), Some(_)) => Err(invalid(anyhow!(
+            "two analytics sources given in {level}: an ODBC connection string (--odbc, \
+             CONFLICTS_ODBC, `odbc`) and a PostgreSQL one (--analytics-pg, \
+             CONFLICTS_ANALYTICS_PG, `analytics_pg`); give only one"
+        ))),
+        (None, None) => Err(invalid(anyhow!(
+            "no analytics source given: use --odbc, CONFLICTS_ODBC or `odbc` in the config file \
+             (or, for analytics tables in PostgreSQL, --analytics-pg, CONFLICTS_ANALYTICS_PG or \
+             `analytics_pg`)"
+        ))),
+        (Some(odbc), None) => {
+            if ConnectionString::new(odbc.as_str()).is_blank() {
+                return Err(invalid(anyhow!(
+                    "the ODBC connection string is empty: set it with --odbc, CONFLICTS_ODBC or \
+                     `odbc` in the config file"
+                )));
+            }
+            Ok(SourceChoice::Odbc(ConnectionString::new(odbc)))
+        }
+        (None, Some(native)) => {
+            if native.trim().is_empty() {
+                return Err(invalid(anyhow!(
+                    "the PostgreSQL analytics connection string is empty: set it with \
+                     --analytics-pg, CONFLICTS_ANALYTICS_PG or `analytics_pg` in the config file"
+                )));
+            }
+            ConnInfo::parse(&native)
+                .map(SourceChoice::Pg)
+                .map_err(|e| invalid(anyhow!("--analytics-pg: {e}")))
+        }
+    }
 }
 
 pub fn run(args: &RunArgs) -> CliResult {
@@ -302,18 +355,28 @@ pub fn run(args: &RunArgs) -> CliResult {
         // One line: the error's own text already names the file and the OS's reason.
         .map_err(|e| invalid(anyhow!("--changes-out: {e}")))?
         .map(Arc::new);
-    let mut acfg = AnalyticsConfig::new(r.odbc.clone(), r.analytics.clone(), r.dialect);
-    if let Some(n) = r.fetch_rows {
-        acfg.fetch_rows = n.max(1);
-    }
-    acfg.prefilter = r.prefilter;
-    acfg.scratch_schema = r.scratch.clone();
+    let source = match &r.source {
+        SourceChoice::Odbc(odbc) => {
+            let mut acfg = AnalyticsConfig::new(odbc.clone(), r.analytics.clone(), r.dialect);
+            if let Some(n) = r.fetch_rows {
+                acfg.fetch_rows = n.max(1);
+            }
+            acfg.prefilter = r.prefilter;
+            acfg.scratch_schema = r.scratch.clone();
+            SourceConfig::Odbc(acfg)
+        }
+        SourceChoice::Pg(conn) => SourceConfig::Pg(PgSourceConfig {
+            conn: conn.clone(),
+            schema: r.analytics.clone(),
+            prefilter: r.prefilter,
+        }),
+    };
     // Before anything is written: a problem found here is one of configuration or connection,
     // with no run recorded and nothing to resume (exit code 2).
-    let store = preflight(
+    let store = preflight_source(
         &r.pg,
         r.names.clone(),
-        &acfg,
+        &source,
         &PreflightOptions {
             pool_size: r.job.workers as u32 + 2,
             inservice: r.params.inservice,
@@ -325,7 +388,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         Some(sink) => store.with_changes(sink.clone()),
         None => store,
     };
-    let make_source = || AnalyticsSource::connect(acfg.clone());
+    let make_source = || source.connect();
     let start = match (args.join, &args.resume) {
         (Some(id), _) => Start::Join(id),
         (None, Some(id)) => Start::Resume(*id),

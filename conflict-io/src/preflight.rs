@@ -10,6 +10,7 @@
 //! (exit code 2 in the CLI), not as a failed run.
 
 use crate::analytics::{AnalyticsConfig, AnalyticsError, AnalyticsSource};
+use crate::analytics_pg::{PgAnalyticsSource, PgSourceError, SourceConfig};
 use crate::run::ConflictStore;
 use crate::store::{ConnInfo, PgStore, SchemaNames, StoreError};
 
@@ -34,6 +35,9 @@ pub enum PreflightError {
     /// The analytics messages name the analytics side themselves.
     #[error("{0}")]
     Analytics(AnalyticsError),
+    /// The native PostgreSQL analytics source: its messages name it themselves.
+    #[error("{0}")]
+    AnalyticsPg(PgSourceError),
     /// The reference tables hold an unusable value.
     #[error("settings of the conflict schema: {0}")]
     Settings(StoreError),
@@ -55,6 +59,30 @@ pub fn preflight(
     drop(source);
     // The same read the run's `load_reference` step does: an unusable X fails here, before
     // the run is recorded, instead of as a failed run.
+    store.reference().map_err(PreflightError::Settings)?;
+    Ok(store)
+}
+
+/// [`preflight`] with either analytics source: for the native PostgreSQL source, the same
+/// checks (connect with TLS as configured, probe every table and column the queries read).
+pub fn preflight_source(
+    pg: &ConnInfo,
+    names: SchemaNames,
+    source: &SourceConfig,
+    opts: &PreflightOptions,
+) -> Result<PgStore, PreflightError> {
+    let native = match source {
+        SourceConfig::Odbc(analytics) => return preflight(pg, names, analytics, opts),
+        SourceConfig::Pg(native) => native,
+    };
+    let store =
+        PgStore::connect(pg, names, opts.pool_size).map_err(PreflightError::ConflictDatabase)?;
+    let mut source =
+        PgAnalyticsSource::connect(native.clone()).map_err(PreflightError::AnalyticsPg)?;
+    source
+        .probe(opts.inservice, opts.pto)
+        .map_err(PreflightError::AnalyticsPg)?;
+    drop(source);
     store.reference().map_err(PreflightError::Settings)?;
     Ok(store)
 }

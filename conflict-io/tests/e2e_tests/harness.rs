@@ -238,6 +238,7 @@ pub fn with_source(source: Source, body: impl FnOnce()) {
 /// Declares an end-to-end test that runs twice, as `NAME::odbc` and `NAME::native_pg`, each
 /// with its own fresh world and conflict schemas. The body stays a plain function of the
 /// test's file (a module of the same name holds the two tests).
+#[allow(unused_macros)] // also included by the CLI's tests, which declare no e2e test
 macro_rules! both_sources {
     ($(#[$meta:meta])* fn $name:ident() $body:block) => {
         $(#[$meta])*
