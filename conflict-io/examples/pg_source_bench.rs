@@ -1,0 +1,209 @@
+//! The native PostgreSQL analytics source against the ODBC one (psqlODBC) on the same world:
+//! issue "Speed II", item 4.
+//!
+//! ```text
+//! bash scripts/with-pg.sh cargo run --release -p conflict-io --example pg_source_bench -- \
+//!   --visits 638216 --ssns 1284 --workers 2 [--only odbc|native]
+//! ```
+//!
+//! Loads a batch-6-size world into `analytics_t_<random>` (as `run_bench` does), then per
+//! source: (1) the transport alone: every visit of the window read in one narrow query
+//! (pre-filter on, no exclusions), twice, and the business columns of 20,000 of them; (2) two
+//! full runs (no InService step, like `run_bench`'s baseline) into a fresh conflict schema of
+//! that source: the first inserts every pair, the second finds every row unchanged. Prints wall
+//! time and the report's step times. Peak memory of each phase is the growth of the process's
+//! resident high-water mark (`VmHWM`, reset through `/proc/self/clear_refs` before the phase);
+//! run with `--only` under `/usr/bin/time` for a whole-process figure per source.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use conflict_core::{Exclusions, Profile, RuleOptions};
+use conflict_io::analytics_pg::{AnySource, SourceConfig};
+use conflict_io::run::{run_job, JobOptions, Mode, RunParams, Silent, Start, VisitSource};
+use conflict_io::scope::{BatchScope, Scope};
+use conflict_io::store::{init_schema, PgStore, SchemaNames};
+
+use support::env;
+use support::load::AnalyticsDb;
+use support::world::{World, WorldConfig};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn num(name: &str, default: usize) -> usize {
+    arg(name).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name} takes a number"))
+    })
+}
+
+/// A `/proc/self/status` value in kB.
+fn status_kb(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets the resident high-water mark to the current resident size; returns that size.
+fn reset_peak() -> u64 {
+    // Linux: writing 5 to clear_refs resets VmHWM (proc(5)).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    status_kb("VmRSS:")
+}
+
+fn peak_growth_mb(base: u64) -> f64 {
+    status_kb("VmHWM:").saturating_sub(base) as f64 / 1024.0
+}
+
+fn connect(cfg: &SourceConfig) -> AnySource {
+    cfg.connect().unwrap_or_else(|e| panic!("connect: {e}"))
+}
+
+fn main() {
+    let mut cfg = WorldConfig::batch6(11);
+    cfg.visits = num("--visits", 638_216);
+    cfg.people = num("--ssns", 1_284);
+    let workers = num("--workers", 2);
+    let only = arg("--only");
+    let t = Instant::now();
+    let mut db = AnalyticsDb::create();
+    let stats = {
+        let world = World::generate(&cfg);
+        db.load(&world)
+    };
+    println!(
+        "world: {} visits ({} rows in all) generated and loaded in {:.1} s",
+        stats.visits,
+        stats.rows,
+        t.elapsed().as_secs_f64()
+    );
+
+    let sources = [
+        ("odbc", SourceConfig::Odbc(db.config(true))),
+        ("native", SourceConfig::Pg(db.native_config(true))),
+    ];
+    let window = cfg.window();
+    let none = Exclusions::default();
+    for (name, source) in &sources {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
+        // (1) The transport alone.
+        for attempt in 1..=2 {
+            let base = reset_peak();
+            let mut s = connect(source);
+            let t = Instant::now();
+            let scope = BatchScope {
+                window,
+                scope: Scope::Window,
+            };
+            let visits = s.visits(&scope, &none).unwrap();
+            let read = t.elapsed().as_secs_f64();
+            let ids: Vec<&str> = visits
+                .iter()
+                .step_by((visits.len() / 20_000).max(1))
+                .map(|v| v.visit_id.as_str())
+                .collect();
+            let t = Instant::now();
+            let details = s.details(&ids).unwrap();
+            let wide = t.elapsed().as_secs_f64();
+            println!(
+                "{name} read #{attempt}: {} visits in {read:.2} s ({:.0} rows/s); business \
+                 columns of {} visits in {wide:.2} s ({:.0} rows/s); {} statements; peak +{:.0} MB",
+                visits.len(),
+                visits.len() as f64 / read,
+                details.len(),
+                details.len() as f64 / wide,
+                s.statements_sent(),
+                peak_growth_mb(base)
+            );
+        }
+
+        // (2) Full runs into a fresh conflict schema.
+        let names = SchemaNames::new(
+            &format!("{}_{name}", db.names.conflict.as_str()),
+            &db.schema(),
+        )
+        .unwrap();
+        let mut client = env::pg_client();
+        init_schema(&mut client, &names).unwrap();
+        let s = names.conflict.quoted();
+        client
+            .batch_execute(&format!(
+                "INSERT INTO {s}.settings (\"ID\", \"ExtraDistancePer\") VALUES (1, 1.0);
+                 INSERT INTO {s}.mph (\"From\", \"To\", \"AverageMilesPerHour\") VALUES
+                   (0, 2, 10), (3, 10, 25), (11, 25, 35), (26, 100, 50), (101, 10000, 60);"
+            ))
+            .unwrap();
+        let params = RunParams {
+            mode: Mode::Full,
+            profile: Profile::Current,
+            options: RuleOptions::default(),
+            as_of: Some(cfg.as_of),
+            lookback_years: 2,
+            lookforward_days: 45,
+            since: None,
+            lookback_hours: 36,
+            dry_run: false,
+            inservice: false,
+            pto: false,
+        };
+        let opts = JobOptions {
+            workers,
+            poll: Duration::from_millis(50),
+            ..JobOptions::default()
+        };
+        for attempt in ["first run", "second run (nothing changed)"] {
+            let store =
+                PgStore::connect(&env::conninfo(), names.clone(), workers as u32 + 2).unwrap();
+            let base = reset_peak();
+            let t = Instant::now();
+            let r = run_job(
+                &store,
+                || source.connect(),
+                Start::New(params.clone()),
+                &params,
+                &opts,
+                &AtomicBool::new(false),
+                &Silent,
+            )
+            .unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            let (tm, w, i) = (&r.report.timing, &r.report.writes, &r.report.input);
+            println!(
+                "{name} {attempt}: {secs:.2} s wall, {} batches, {} visits read, {} pairs; \
+                 inserted {} updated {} unchanged {}; peak +{:.0} MB",
+                tm.batches,
+                i.visits_read,
+                r.report.detection.pairs_detected,
+                w.inserted,
+                w.updated,
+                w.unchanged,
+                peak_growth_mb(base)
+            );
+            println!(
+                "  steps (fetch/detect/write summed over {workers} workers): preflight {:.2} s, \
+                 scope {:.2} s, fetch {:.2} s, detect {:.2} s, write {:.2} s, finish {:.2} s",
+                tm.preflight, tm.scope, tm.read_visits, tm.detect, tm.apply, tm.finish
+            );
+        }
+        client
+            .batch_execute(&format!("DROP SCHEMA {s} CASCADE"))
+            .unwrap();
+    }
+}
