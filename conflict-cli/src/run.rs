@@ -119,7 +119,8 @@ pub struct RunArgs {
     pub join: Option<i64>,
 }
 
-/// Where the visits are read from.
+/// Where the visits are read from (one per run: the variants' sizes do not matter).
+#[allow(clippy::large_enum_variant)]
 enum SourceChoice {
     /// The warehouse over ODBC.
     Odbc(ConnectionString),

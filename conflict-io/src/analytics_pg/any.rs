@@ -14,6 +14,8 @@ use crate::run::{Key, VisitSource};
 use crate::scope::BatchScope;
 
 /// Which analytics source to open: the warehouse over ODBC, or PostgreSQL natively.
+// One per process (and one connection per worker): the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum SourceConfig {
     /// Over ODBC (Snowflake, or PostgreSQL through psqlODBC).
@@ -33,6 +35,7 @@ impl SourceConfig {
 }
 
 /// A connection to either source; delegates every read.
+#[allow(clippy::large_enum_variant)]
 pub enum AnySource {
     /// Over ODBC.
     Odbc(AnalyticsSource),
