@@ -6,12 +6,13 @@
 //!   --visits 638216 --ssns 1284 --workers 2 [--only odbc|native]
 //! ```
 //!
-//! Loads a batch-6-size world into `analytics_t_<random>` (as `run_bench` does), then per
-//! source: (1) the transport alone: every visit of the window read in one narrow query
-//! (pre-filter on, no exclusions), twice, and the business columns of 20,000 of them; (2) two
-//! full runs (no InService step, like `run_bench`'s baseline) into a fresh conflict schema of
-//! that source: the first inserts every pair, the second finds every row unchanged. Prints wall
-//! time and the report's step times. Peak memory of each phase is the growth of the process's
+//! Loads a batch-6-size world into `analytics_t_<random>` (as `run_bench` does), then, the
+//! sources interleaved so that a busy machine's drift favours neither: (1) the transport, three
+//! times: every visit of the window in one narrow query without and with the candidate
+//! pre-filter (no exclusions), then the business columns of about 20,000 of them, with wall time,
+//! rows/s and this process's CPU time; (2) two full runs (no InService step, like `run_bench`'s
+//! baseline) per source into a fresh conflict schema of its own: the first inserts every pair,
+//! the second finds every row unchanged. Prints wall time and the report's step times. Peak memory of each phase is the growth of the process's
 //! resident high-water mark (`VmHWM`, reset through `/proc/self/clear_refs` before the phase);
 //! run with `--only` under `/usr/bin/time` for a whole-process figure per source.
 
@@ -70,6 +71,20 @@ fn peak_growth_mb(base: u64) -> f64 {
     status_kb("VmHWM:").saturating_sub(base) as f64 / 1024.0
 }
 
+/// User + system CPU seconds of this process so far (`/proc/self/stat`, 100 ticks a second).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<u64>() as f64 / 100.0
+}
+
 fn connect(cfg: &SourceConfig) -> AnySource {
     cfg.connect().unwrap_or_else(|e| panic!("connect: {e}"))
 }
@@ -93,54 +108,95 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
+    // (name, pre-filter on, pre-filter off)
     let sources = [
-        ("odbc", SourceConfig::Odbc(db.config(true))),
-        ("native", SourceConfig::Pg(db.native_config(true))),
+        (
+            "odbc",
+            SourceConfig::Odbc(db.config(true)),
+            SourceConfig::Odbc(db.config(false)),
+        ),
+        (
+            "native",
+            SourceConfig::Pg(db.native_config(true)),
+            SourceConfig::Pg(db.native_config(false)),
+        ),
     ];
     let window = cfg.window();
     let none = Exclusions::default();
-    for (name, source) in &sources {
-        if only.as_deref().is_some_and(|o| o != *name) {
-            continue;
-        }
-        // (1) The transport alone.
-        for attempt in 1..=2 {
+    let chosen: Vec<&(&str, SourceConfig, SourceConfig)> = sources
+        .iter()
+        .filter(|(name, _, _)| only.as_deref().is_none_or(|o| o == *name))
+        .collect();
+    // (1) The transport alone, the sources interleaved so that a busy machine's drift does not
+    // favour one of them: every visit of the window without and with the pre-filter, then the
+    // business columns of 20,000 of them. Client CPU is this process's user + system time.
+    for attempt in 1..=3 {
+        for (name, source, unfiltered) in &chosen {
             let base = reset_peak();
             let mut s = connect(source);
-            let t = Instant::now();
             let scope = BatchScope {
                 window,
                 scope: Scope::Window,
             };
+            let mut u = connect(unfiltered);
+            let (t, cpu) = (Instant::now(), cpu_secs());
+            let all = u.visits(&scope, &none).unwrap().len();
+            drop(u);
+            let (all_secs, all_cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - cpu);
+            let (t, cpu) = (Instant::now(), cpu_secs());
             let visits = s.visits(&scope, &none).unwrap();
-            let read = t.elapsed().as_secs_f64();
+            let (read, read_cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - cpu);
             let ids: Vec<&str> = visits
                 .iter()
                 .step_by((visits.len() / 20_000).max(1))
                 .map(|v| v.visit_id.as_str())
                 .collect();
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), cpu_secs());
             let details = s.details(&ids).unwrap();
-            let wide = t.elapsed().as_secs_f64();
+            let (wide, wide_cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - cpu);
             println!(
-                "{name} read #{attempt}: {} visits in {read:.2} s ({:.0} rows/s); business \
-                 columns of {} visits in {wide:.2} s ({:.0} rows/s); {} statements; peak +{:.0} MB",
+                "{name} read #{attempt}: all {all} visits in {all_secs:.2} s ({:.0} rows/s, \
+                 client CPU {all_cpu:.2} s); pre-filtered {} in {read:.2} s ({:.0} rows/s, \
+                 client CPU {read_cpu:.2} s); business columns of {} in {wide:.2} s \
+                 ({:.0} rows/s, client CPU {wide_cpu:.2} s); {} statements; peak +{:.0} MB",
+                all as f64 / all_secs,
                 visits.len(),
                 visits.len() as f64 / read,
                 details.len(),
                 details.len() as f64 / wide,
                 s.statements_sent(),
-                peak_growth_mb(base)
+                peak_growth_mb(base),
+                all = all,
             );
         }
-
-        // (2) Full runs into a fresh conflict schema.
+    }
+    // (2) Full runs, each source into a conflict schema of its own, interleaved as above.
+    let params = RunParams {
+        mode: Mode::Full,
+        profile: Profile::Current,
+        options: RuleOptions::default(),
+        as_of: Some(cfg.as_of),
+        lookback_years: 2,
+        lookforward_days: 45,
+        since: None,
+        lookback_hours: 36,
+        dry_run: false,
+        inservice: false,
+        pto: false,
+    };
+    let opts = JobOptions {
+        workers,
+        poll: Duration::from_millis(50),
+        ..JobOptions::default()
+    };
+    let mut client = env::pg_client();
+    let mut schemas = Vec::new();
+    for (name, _, _) in &chosen {
         let names = SchemaNames::new(
             &format!("{}_{name}", db.names.conflict.as_str()),
             &db.schema(),
         )
         .unwrap();
-        let mut client = env::pg_client();
         init_schema(&mut client, &names).unwrap();
         let s = names.conflict.quoted();
         client
@@ -150,29 +206,14 @@ fn main() {
                    (0, 2, 10), (3, 10, 25), (11, 25, 35), (26, 100, 50), (101, 10000, 60);"
             ))
             .unwrap();
-        let params = RunParams {
-            mode: Mode::Full,
-            profile: Profile::Current,
-            options: RuleOptions::default(),
-            as_of: Some(cfg.as_of),
-            lookback_years: 2,
-            lookforward_days: 45,
-            since: None,
-            lookback_hours: 36,
-            dry_run: false,
-            inservice: false,
-            pto: false,
-        };
-        let opts = JobOptions {
-            workers,
-            poll: Duration::from_millis(50),
-            ..JobOptions::default()
-        };
-        for attempt in ["first run", "second run (nothing changed)"] {
+        schemas.push(names);
+    }
+    for attempt in ["first run", "second run (nothing changed)"] {
+        for ((name, source, _), names) in chosen.iter().zip(&schemas) {
             let store =
                 PgStore::connect(&env::conninfo(), names.clone(), workers as u32 + 2).unwrap();
             let base = reset_peak();
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), cpu_secs());
             let r = run_job(
                 &store,
                 || source.connect(),
@@ -183,11 +224,11 @@ fn main() {
                 &Silent,
             )
             .unwrap();
-            let secs = t.elapsed().as_secs_f64();
+            let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - cpu);
             let (tm, w, i) = (&r.report.timing, &r.report.writes, &r.report.input);
             println!(
-                "{name} {attempt}: {secs:.2} s wall, {} batches, {} visits read, {} pairs; \
-                 inserted {} updated {} unchanged {}; peak +{:.0} MB",
+                "{name} {attempt}: {secs:.2} s wall, client CPU {cpu:.2} s, {} batches, {} \
+                 visits read, {} pairs; inserted {} updated {} unchanged {}; peak +{:.0} MB",
                 tm.batches,
                 i.visits_read,
                 r.report.detection.pairs_detected,
@@ -202,8 +243,10 @@ fn main() {
                 tm.preflight, tm.scope, tm.read_visits, tm.detect, tm.apply, tm.finish
             );
         }
+    }
+    for names in &schemas {
         client
-            .batch_execute(&format!("DROP SCHEMA {s} CASCADE"))
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", names.conflict.quoted()))
             .unwrap();
     }
 }
