@@ -122,6 +122,21 @@ fn a_run_with_analytics_pg_needs_no_odbc_and_equals_the_model_and_an_odbc_run() 
     .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(from_file.snapshot(), odbc.snapshot());
+
+    // Flags win over the file, as for every key: the file's (unusable) ODBC string is not used
+    // when --analytics-pg is given.
+    let mut flag_wins = loaded.conflict_schema("native_flag");
+    std::fs::write(&config, "odbc = \"Driver=/nonexistent/driver.so;\"\n").unwrap();
+    let out = native_command(
+        &loaded,
+        flag_wins.names.conflict.as_str(),
+        Some(&good_conninfo()),
+        &["--config", config.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(flag_wins.snapshot(), odbc.snapshot());
 }
 
 #[test]
@@ -143,6 +158,25 @@ fn bad_native_sources_are_refused_before_anything_is_written() {
     let err = assert_refused(&mut schema, &out);
     assert!(
         err.starts_with("error: two analytics sources given in flags and environment"),
+        "{err}"
+    );
+
+    // Both in the config file.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("conflicts.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "odbc = {:?}\nanalytics_pg = {:?}\n",
+            env::odbc_connection_string(""),
+            good_conninfo()
+        ),
+    )
+    .unwrap();
+    let out = run(None, &["--config", config.to_str().unwrap()]);
+    let err = assert_refused(&mut schema, &out);
+    assert!(
+        err.starts_with("error: two analytics sources given in the config file"),
         "{err}"
     );
 
