@@ -3,7 +3,8 @@
 //! types of `conflict-core`, no command-line concerns.
 //!
 //! Features (all on by default): `csv` (file mode), `odbc` (the analytics source),
-//! `postgres` (the conflict store). [`run`] (the job, generic over its two ports) is always
+//! `postgres` (the conflict store; with `odbc`, also the native PostgreSQL analytics source
+//! [`analytics_pg`], which shares the ODBC source's SQL builder). [`run`] (the job, generic over its two ports) is always
 //! there: `cargo tree -p conflict-io --no-default-features --features csv` pulls in neither
 //! the ODBC driver manager nor the PostgreSQL client.
 

@@ -35,7 +35,9 @@ pub use probe::ReadColumns;
 pub use scratch::load_statements;
 pub use sql::{ScopeFilter, NARROW_COLUMNS};
 // The native PostgreSQL source (`crate::analytics_pg`) sends the same statements.
+#[cfg(feature = "postgres")]
 pub(crate) use probe::{columns_of_queries, missing_columns, probe_sql};
+#[cfg(feature = "postgres")]
 pub(crate) use sql::{Excluding, Sql, TempTable};
 
 use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
