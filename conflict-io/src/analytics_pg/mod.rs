@@ -5,9 +5,9 @@
 //! **Same semantics, same SQL.** Every statement comes from the ODBC source's builder
 //! (`analytics::Sql`, dialect PostgreSQL): the narrow query with its window, exclusions and
 //! candidate pre-filter, the wide business-column query, events, delta keys and SSN prefixes.
-//! Only the transport differs: `?` placeholders become `$n` ([`params::numbered`]), parameters
-//! travel typed ([`params::TextParam`]), and lists fill the same temporary tables with one
-//! statement of unnested arrays ([`params::fill_from_arrays`]) instead of chunks of multi-row
+//! Only the transport differs: `?` placeholders become `$n` (`params::numbered`), parameters
+//! travel typed (`params::TextParam`), and lists fill the same temporary tables with one
+//! statement of unnested arrays (`params::fill_from_arrays`) instead of chunks of multi-row
 //! `INSERT`s. Rows are decoded to exactly the values the ODBC source produces (`decode`).
 //!
 //! Why binary-format queries and not `COPY (SELECT ...) TO STDOUT (FORMAT binary)`: `COPY`
