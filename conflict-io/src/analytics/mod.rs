@@ -33,7 +33,7 @@ pub use dialect::{query_tag, Dialect};
 pub use error::{AnalyticsError, OdbcFailure};
 pub use probe::ReadColumns;
 pub use scratch::load_statements;
-pub use sql::{ScopeFilter, NARROW_COLUMNS};
+pub use sql::{Excluding, ScopeFilter, NARROW_COLUMNS};
 
 use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
 use crate::scope::{BatchScope, Scope};
