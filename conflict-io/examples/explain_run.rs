@@ -150,7 +150,10 @@ fn main() {
     let t = Instant::now();
     let world = World::generate(&cfg);
     let mut db = AnalyticsDb::create();
+    // EXPLAIN_KEEP=1: leave the loaded schema for manual experiments in the same cluster.
+    db.keep = std::env::var_os("EXPLAIN_KEEP").is_some();
     let stats = db.load(&world);
+    eprintln!("analytics schema: {}", db.schema());
     eprintln!(
         "world: {} visits ({} rows) loaded in {:.1} s",
         stats.visits,

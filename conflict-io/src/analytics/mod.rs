@@ -71,6 +71,8 @@ pub struct AnalyticsSource {
     /// Statements sent so far (each `SQLExecDirect`/`SQLExecute`; every one carries exactly
     /// one parameter set, so it is one request to the server).
     statements: u64,
+    /// Rows fetched so far, over every query.
+    rows: u64,
     /// The exclusions the exclusion tables hold (sorted), once loaded.
     loaded_exclusions: Option<(Vec<String>, Vec<String>)>,
     /// The window of the latest visit read: the date condition of the wide query.
@@ -123,6 +125,7 @@ impl AnalyticsSource {
             dialect,
             conn,
             statements: 0,
+            rows: 0,
             loaded_exclusions: None,
             window: None,
         };
@@ -209,6 +212,7 @@ impl AnalyticsSource {
             each(&rows)?;
             offset += rows.len();
         }
+        self.rows += offset as u64;
         Ok(offset)
     }
 
@@ -495,5 +499,13 @@ impl crate::run::VisitSource for AnalyticsSource {
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, AnalyticsError> {
         AnalyticsSource::visits_of_ssns(self, window, ssns, ex)
+    }
+
+    fn io(&self) -> crate::run::IoCounts {
+        crate::run::IoCounts {
+            warehouse_statements: self.statements,
+            warehouse_rows_read: self.rows,
+            ..Default::default()
+        }
     }
 }

@@ -9,7 +9,7 @@ use conflict_core::stats::{AdmitStats, DropReason, PairStats};
 use conflict_core::{Warnings, FLAG_NAMES};
 
 use super::ports::{BatchInput, RunInfo, WriteCounts};
-pub use super::totals::{BatchTotals, DetectionCounts, InputCounts, WriteReport};
+pub use super::totals::{BatchTotals, DetectionCounts, InputCounts, IoCounts, WriteReport};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct InServiceReport {
@@ -80,6 +80,8 @@ pub struct RunReport {
     pub warning_examples: BTreeMap<String, Vec<String>>,
     /// Seconds per phase.
     pub timing: Timing,
+    /// Statements and rows on each side (warehouse, conflict database).
+    pub io: IoCounts,
 }
 
 impl RunReport {
@@ -189,6 +191,7 @@ impl RunReport {
         self.timing.detect += b.detect;
         self.timing.apply += b.apply;
         self.timing.batches += 1;
+        self.io.add(&b.io);
     }
 
     /// Adds warnings (counts and examples).
@@ -226,6 +229,7 @@ impl BatchTotals {
             read_visits: input.fetch_secs,
             detect: input.detect_secs,
             apply: apply_secs,
+            io: input.io.clone(),
         }
     }
 }

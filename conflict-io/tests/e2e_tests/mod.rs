@@ -3,6 +3,7 @@ mod harness;
 mod faults;
 mod full_run;
 mod incremental;
+mod io_counts;
 mod inservice;
 mod moved_date;
 mod moved_key;
