@@ -81,12 +81,6 @@ impl Dialect {
                      4 s in-service visit query, bench/explain/)",
                     "SET jit = off",
                 ),
-                (
-                    "sort memory for one batch: the candidate pre-filter sorts a batch's visits \
-                     by (date, SSN), which spilled to disk at the default 4 MB (EXPLAIN ANALYZE: \
-                     external merge of 19 MB, over half of the batch query, bench/explain/)",
-                    "SET work_mem = '64MB'",
-                ),
             ],
         }
     }

@@ -58,7 +58,7 @@ fn a_full_run_reports_the_statements_and_rows_of_both_sides() {
     let wide_rows: u64 = ids.values().map(|s| s.len() as u64).sum();
 
     // The documented statements (PostgreSQL dialect, no exclusion lists): each connection
-    // sends 3 session settings; planning 1 query (prefix length given); each batch a tag and
+    // sends 2 session settings; planning 1 query (prefix length given); each batch a tag and
     // the visit query, and when it has pairs the ids table (DROP + CREATE, one INSERT per
     // `insert_rows` ids) and the details query.
     let insert_rows = target.source.insert_rows as u64;
@@ -69,8 +69,8 @@ fn a_full_run_reports_the_statements_and_rows_of_both_sides() {
             2 + if n > 0 { 2 + n.div_ceil(insert_rows) + 1 } else { 0 }
         })
         .sum();
-    let planning = 3 + 1;
-    let workers = 3;
+    let planning = 2 + 1;
+    let workers = 2;
     let io = &first.report.io;
     assert_eq!(first.report.timing.batches, batches.len() as u64);
     assert_eq!(io.warehouse_statements, planning + workers + per_batch);
