@@ -200,7 +200,11 @@ fn main() {
         first(&full, Step::Prefixes),
         &[from.clone(), to.clone(), "1".into()],
     );
-    x.explain("planning (visits per SSN prefix)", "length 1", &prefixes_sql);
+    x.explain(
+        "planning (visits per SSN prefix)",
+        "length 1",
+        &prefixes_sql,
+    );
     let batches: Vec<String> = {
         let rows = x.db.client.query(&prefixes_sql, &[]).expect("prefixes");
         let mut v: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
@@ -210,10 +214,7 @@ fn main() {
     let narrow = first(&full, Step::Narrow(ScopeFilter::SsnPrefix)).to_string();
     let wide = first(&full, Step::Wide).to_string();
     for p in &batches {
-        let sql = bind(
-            &narrow,
-            &["1".into(), p.clone(), from.clone(), to.clone()],
-        );
+        let sql = bind(&narrow, &["1".into(), p.clone(), from.clone(), to.clone()]);
         x.explain("batch visits (SSN prefix)", &format!("batch ssn:{p}"), &sql);
         let ids: Vec<String> = ids_by_prefix
             .get(p)

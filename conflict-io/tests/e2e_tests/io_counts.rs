@@ -50,7 +50,12 @@ fn a_full_run_reports_the_statements_and_rows_of_both_sides() {
     let report = detect(&visits, &cfg, &mut pairs).unwrap();
     let mut ids: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     for p in &pairs {
-        let b = report.ssn(p.v1).unwrap().chars().take(1).collect::<String>();
+        let b = report
+            .ssn(p.v1)
+            .unwrap()
+            .chars()
+            .take(1)
+            .collect::<String>();
         let set = ids.entry(b).or_default();
         set.insert(visits[p.v1].visit_id.as_str());
         set.insert(visits[p.v2].visit_id.as_str());
@@ -66,7 +71,11 @@ fn a_full_run_reports_the_statements_and_rows_of_both_sides() {
         .iter()
         .map(|b| {
             let n = ids.get(b).map_or(0, |s| s.len() as u64);
-            2 + if n > 0 { 2 + n.div_ceil(insert_rows) + 1 } else { 0 }
+            2 + if n > 0 {
+                2 + n.div_ceil(insert_rows) + 1
+            } else {
+                0
+            }
         })
         .sum();
     let planning = 2 + 1;
