@@ -177,5 +177,21 @@ pub fn render_run(r: &conflict_io::run::RunReport) -> String {
         ),
     );
     line("batches", t.batches.to_string());
+    // What the run cost each side, so the warehouse's share is visible next to the times.
+    let io = &r.io;
+    line(
+        "warehouse",
+        format!(
+            "{} statements, {} rows read",
+            io.warehouse_statements, io.warehouse_rows_read
+        ),
+    );
+    line(
+        "conflict database",
+        format!(
+            "{} rows read, {} rows written",
+            io.store_rows_read, io.store_rows_written
+        ),
+    );
     format!("conflicts run: {}\n{s}", r.status)
 }

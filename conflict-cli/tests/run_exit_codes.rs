@@ -130,6 +130,15 @@ fn assert_report_shape(r: &Value) {
     ] {
         assert!(timing.contains(&k), "timing.{k} missing: {timing:?}");
     }
+    let io = keys(&r["io"]);
+    for k in [
+        "warehouse_statements",
+        "warehouse_rows_read",
+        "store_rows_read",
+        "store_rows_written",
+    ] {
+        assert!(io.contains(&k), "io.{k} missing: {io:?}");
+    }
 }
 
 /// The stored report, without the seconds (the file is written after the run is finished).

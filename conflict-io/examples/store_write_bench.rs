@@ -269,6 +269,7 @@ impl Batch {
             options: &self.options,
             fetch_secs: 0.0,
             detect_secs: 0.0,
+            io: Default::default(),
         };
         store.apply_batch(run, &self.spec, &input, false)
     }

@@ -33,12 +33,12 @@ pub use dialect::{query_tag, Dialect};
 pub use error::{AnalyticsError, OdbcFailure};
 pub use probe::ReadColumns;
 pub use scratch::load_statements;
-pub use sql::{ScopeFilter, NARROW_COLUMNS};
+pub use sql::{Excluding, ScopeFilter, NARROW_COLUMNS};
 // The native PostgreSQL source (`crate::analytics_pg`) sends the same statements.
 #[cfg(feature = "postgres")]
 pub(crate) use probe::{columns_of_queries, missing_columns, probe_sql};
 #[cfg(feature = "postgres")]
-pub(crate) use sql::{Excluding, Sql, TempTable};
+pub(crate) use sql::{Sql, TempTable};
 
 use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
 use crate::scope::{BatchScope, Scope};
@@ -76,6 +76,8 @@ pub struct AnalyticsSource {
     /// Statements sent so far (each `SQLExecDirect`/`SQLExecute`; every one carries exactly
     /// one parameter set, so it is one request to the server).
     statements: u64,
+    /// Rows fetched so far, over every query.
+    rows: u64,
     /// The exclusions the exclusion tables hold (sorted), once loaded.
     loaded_exclusions: Option<(Vec<String>, Vec<String>)>,
     /// The window of the latest visit read: the date condition of the wide query.
@@ -128,6 +130,7 @@ impl AnalyticsSource {
             dialect,
             conn,
             statements: 0,
+            rows: 0,
             loaded_exclusions: None,
             window: None,
         };
@@ -214,6 +217,7 @@ impl AnalyticsSource {
             each(&rows)?;
             offset += rows.len();
         }
+        self.rows += offset as u64;
         Ok(offset)
     }
 
@@ -500,5 +504,13 @@ impl crate::run::VisitSource for AnalyticsSource {
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, AnalyticsError> {
         AnalyticsSource::visits_of_ssns(self, window, ssns, ex)
+    }
+
+    fn io(&self) -> crate::run::IoCounts {
+        crate::run::IoCounts {
+            warehouse_statements: self.statements,
+            warehouse_rows_read: self.rows,
+            ..Default::default()
+        }
     }
 }

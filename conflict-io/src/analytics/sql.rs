@@ -36,7 +36,9 @@ pub enum ScopeFilter {
 /// temporary table still costs PostgreSQL a noticeable share of the fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Excluding {
+    /// Excluded provider ids are listed.
     pub providers: bool,
+    /// Excluded SSNs are listed.
     pub ssns: bool,
 }
 

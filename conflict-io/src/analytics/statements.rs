@@ -101,21 +101,25 @@ impl List<'_> {
         );
     }
 
-    fn exclusions(&mut self, insert_rows: usize) {
-        let t = self.sql.excluded_providers_table();
-        self.load(
-            t,
-            "the excluded provider ids (once per connection; none, and no NOT EXISTS on \
-             them in the queries below, when the list is empty)",
-            insert_rows,
-        );
-        let t = self.sql.excluded_ssns_table();
-        self.load(
-            t,
-            "the excluded SSNs (once per connection; none, and no NOT EXISTS on them, when \
-             the list is empty)",
-            insert_rows,
-        );
+    fn exclusions(&mut self, insert_rows: usize, ex: Excluding) {
+        if ex.providers {
+            let t = self.sql.excluded_providers_table();
+            self.load(
+                t,
+                "the excluded provider ids (once per connection; none, and no NOT EXISTS on \
+                 them in the queries below, when the list is empty)",
+                insert_rows,
+            );
+        }
+        if ex.ssns {
+            let t = self.sql.excluded_ssns_table();
+            self.load(
+                t,
+                "the excluded SSNs (once per connection; none, and no NOT EXISTS on them, \
+                 when the list is empty)",
+                insert_rows,
+            );
+        }
     }
 
     fn details(&mut self, insert_rows: usize) {
@@ -131,6 +135,13 @@ impl List<'_> {
 
 /// The statements of a run of `o.mode`, in the order the run sends them.
 pub fn run_statements(o: &ListOptions) -> Vec<Statement> {
+    run_statements_excluding(o, Excluding::ALL)
+}
+
+/// [`run_statements`] with only the exclusion lists of `ex` present, as a run whose reference
+/// data has those lists sends them (`examples/explain_run.rs` explains exactly what a run
+/// without exclusions sends).
+pub fn run_statements_excluding(o: &ListOptions, ex: Excluding) -> Vec<Statement> {
     let mut l = List {
         sql: Sql {
             schema: &o.schema,
@@ -180,7 +191,7 @@ pub fn run_statements(o: &ListOptions) -> Vec<Statement> {
         ),
         o.dialect.tag_statement(&query_tag(42, example)),
     );
-    l.exclusions(rows);
+    l.exclusions(rows, ex);
     let scope = match o.mode {
         Mode::Full => ScopeFilter::SsnPrefix,
         Mode::Incremental => {
@@ -192,7 +203,7 @@ pub fn run_statements(o: &ListOptions) -> Vec<Statement> {
     l.push(
         Step::Narrow(scope),
         "every batch: the columns the rules need, for the batch's visits",
-        l.sql.narrow(scope, o.prefilter, Excluding::ALL),
+        l.sql.narrow(scope, o.prefilter, ex),
     );
     l.details(rows);
     for (kind, tag, when) in [
@@ -204,18 +215,18 @@ pub fn run_statements(o: &ListOptions) -> Vec<Statement> {
             format!("{tag} step {when}: label what follows"),
             o.dialect.tag_statement(&query_tag(42, tag)),
         );
-        l.exclusions(rows);
+        l.exclusions(rows, ex);
         l.push(
             Step::Events(kind),
             format!("{tag} step: the events of the window"),
-            l.sql.events(kind, Excluding::ALL),
+            l.sql.events(kind, ex),
         );
         let t = l.sql.ssns_table();
         l.load(t, "the SSNs of the caregivers with events", rows);
         l.push(
             Step::Narrow(ScopeFilter::Ssns),
             format!("{tag} step: the visits of those caregivers"),
-            l.sql.narrow(ScopeFilter::Ssns, false, Excluding::ALL),
+            l.sql.narrow(ScopeFilter::Ssns, false, ex),
         );
         l.details(rows);
     }

@@ -134,6 +134,13 @@ impl VisitSource for AnySource {
     ) -> Result<Vec<Visit>, AnySourceError> {
         delegate!(self, s => s.visits_of_ssns(window, ssns, ex))
     }
+
+    fn io(&self) -> crate::run::IoCounts {
+        match self {
+            AnySource::Odbc(s) => VisitSource::io(s),
+            AnySource::Pg(s) => VisitSource::io(s),
+        }
+    }
 }
 
 impl VisitSource for PgAnalyticsSource {
@@ -183,5 +190,13 @@ impl VisitSource for PgAnalyticsSource {
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, PgSourceError> {
         PgAnalyticsSource::visits_of_ssns(self, window, ssns, ex)
+    }
+
+    fn io(&self) -> crate::run::IoCounts {
+        crate::run::IoCounts {
+            warehouse_statements: self.statements,
+            warehouse_rows_read: self.rows,
+            ..Default::default()
+        }
     }
 }

@@ -69,6 +69,7 @@ where
         .store
         .apply_events(run, &input, ctx.job.params.dry_run)
         .map_err(store_err)?;
+    report.io.add(&source.io());
     report.add_warnings(&warnings);
     report.add_warnings(&counts.warnings);
     report.writes.conflicts_created += counts.conflicts_created;

@@ -333,6 +333,8 @@ where
         observer.phase("scope");
         let mut source = (job.make_source)().map_err(source_err)?;
         let batches = plan_batches(store, &mut source, run, job.opts)?;
+        // The planning connection's cost (session settings and planning queries).
+        report.io.add(&source.io());
         store.add_batches(run.run_id, &batches).map_err(store_err)?;
         report.timing.scope = t.elapsed().as_secs_f64();
     }

@@ -16,7 +16,7 @@ pub use ports::{
     BatchInput, BatchSpec, ConflictStore, EventCounts, EventInput, Key, Mode, Outcome, Reference,
     RunInfo, RunParams, RunState, VisitSource, WriteCounts,
 };
-pub use report::{BatchTotals, RunReport};
+pub use report::{BatchTotals, IoCounts, RunReport};
 
 #[cfg(test)]
 mod job_tests;

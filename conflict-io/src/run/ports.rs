@@ -72,6 +72,13 @@ pub trait VisitSource {
         ex: &Exclusions,
     ) -> Result<Vec<SourcedEvent>, Self::Error>;
 
+    /// Statements sent and rows read since the source was opened, in
+    /// [`super::totals::IoCounts::warehouse_statements`] and `warehouse_rows_read` (the store
+    /// fields stay 0), for the run report. A source that does not count reports nothing.
+    fn io(&self) -> super::totals::IoCounts {
+        super::totals::IoCounts::default()
+    }
+
     /// Admissible visits of the window whose trimmed SSN is one of `ssns`, without the
     /// candidate pre-filter.
     fn visits_of_ssns(
@@ -175,6 +182,9 @@ pub struct BatchInput<'a> {
     pub fetch_secs: f64,
     /// Seconds spent detecting.
     pub detect_secs: f64,
+    /// What reading the batch cost the warehouse (the store adds its own side to the
+    /// batch's ledger share).
+    pub io: super::totals::IoCounts,
 }
 
 /// Write counters of docs/lifecycle.md §11.

@@ -9,7 +9,7 @@ use conflict_core::stats::{AdmitStats, DropReason, PairStats};
 use conflict_core::{Warnings, FLAG_NAMES};
 
 use super::ports::{BatchInput, RunInfo, WriteCounts};
-pub use super::totals::{BatchTotals, DetectionCounts, InputCounts, WriteReport};
+pub use super::totals::{BatchTotals, DetectionCounts, InputCounts, IoCounts, WriteReport};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct InServiceReport {
@@ -80,6 +80,8 @@ pub struct RunReport {
     pub warning_examples: BTreeMap<String, Vec<String>>,
     /// Seconds per phase.
     pub timing: Timing,
+    /// Statements and rows on each side (warehouse, conflict database).
+    pub io: IoCounts,
 }
 
 impl RunReport {
@@ -189,6 +191,7 @@ impl RunReport {
         self.timing.detect += b.detect;
         self.timing.apply += b.apply;
         self.timing.batches += 1;
+        self.io.add(&b.io);
     }
 
     /// Adds warnings (counts and examples).
@@ -226,6 +229,7 @@ impl BatchTotals {
             read_visits: input.fetch_secs,
             detect: input.detect_secs,
             apply: apply_secs,
+            io: input.io.clone(),
         }
     }
 }
@@ -282,6 +286,12 @@ mod tests {
             read_visits: 1.5,
             detect: 0.5,
             apply: 2.0,
+            io: IoCounts {
+                warehouse_statements: 6 * n,
+                warehouse_rows_read: 100 * n,
+                store_rows_read: 20 * n,
+                store_rows_written: 7 * n,
+            },
         };
         let mut r = RunReport::default();
         r.add_batch(&share(1, "gps_unparsable"));
@@ -306,6 +316,16 @@ mod tests {
         assert_eq!(r.timing.batches, 3);
         assert_eq!(r.timing.read_visits, 4.5);
         assert_eq!(r.timing.apply, 6.0);
+        // 1 + 2 + 4 = 7 times each batch's unit.
+        assert_eq!(
+            r.io,
+            IoCounts {
+                warehouse_statements: 42,
+                warehouse_rows_read: 700,
+                store_rows_read: 140,
+                store_rows_written: 49,
+            }
+        );
     }
 
     #[test]
@@ -315,5 +335,25 @@ mod tests {
             serde_json::from_value(serde_json::json!({"writes": {"inserted": 3}})).unwrap();
         assert_eq!(old.writes.inserted, 3);
         assert_eq!(old.input, InputCounts::default());
+        // Entries written before the io counters existed read as zero counters.
+        assert_eq!(old.io, IoCounts::default());
+    }
+
+    #[test]
+    fn io_counted_between_two_readings() {
+        let before = IoCounts {
+            warehouse_statements: 5,
+            warehouse_rows_read: 10,
+            ..IoCounts::default()
+        };
+        let after = IoCounts {
+            warehouse_statements: 12,
+            warehouse_rows_read: 1_010,
+            ..IoCounts::default()
+        };
+        let d = after.since(&before);
+        assert_eq!((d.warehouse_statements, d.warehouse_rows_read), (7, 1_000));
+        // A counter that went back (a fresh connection) counts as nothing, never wraps.
+        assert_eq!(before.since(&after), IoCounts::default());
     }
 }

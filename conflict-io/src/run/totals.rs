@@ -37,6 +37,53 @@ pub struct WriteReport {
     pub conflicts_created: u64,
 }
 
+/// What a run cost each side (issue "Speed II": an operator sees the cost on the warehouse
+/// too): statements sent and rows read from the analytics source, and rows read and written
+/// in the conflict database by the batch writes. Summed over batches (whichever process did
+/// them, through the ledger), workers, planning and (warehouse side) the InService/PTO steps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IoCounts {
+    /// Statements sent to the analytics warehouse (session settings, probes, planning,
+    /// temporary tables, queries): each one request to the server.
+    pub warehouse_statements: u64,
+    /// Rows the warehouse returned (visits, business-column rows, events, planning rows).
+    pub warehouse_rows_read: u64,
+    /// Rows of the conflict tables (not the ledger) a batch's write read, as the server
+    /// counts them (`pg_stat_xact_user_tables` of the batch transaction: tuples returned by
+    /// sequential scans plus tuples fetched by index scans).
+    pub store_rows_read: u64,
+    /// Rows of the conflict tables (not the ledger) a batch's write inserted, updated or
+    /// deleted, as the server counts them (same view).
+    pub store_rows_written: u64,
+}
+
+impl IoCounts {
+    /// Adds `o`'s counters.
+    pub fn add(&mut self, o: &IoCounts) {
+        self.warehouse_statements += o.warehouse_statements;
+        self.warehouse_rows_read += o.warehouse_rows_read;
+        self.store_rows_read += o.store_rows_read;
+        self.store_rows_written += o.store_rows_written;
+    }
+
+    /// What was counted between `before` and `self` (counters only grow).
+    pub fn since(&self, before: &IoCounts) -> IoCounts {
+        IoCounts {
+            warehouse_statements: self
+                .warehouse_statements
+                .saturating_sub(before.warehouse_statements),
+            warehouse_rows_read: self
+                .warehouse_rows_read
+                .saturating_sub(before.warehouse_rows_read),
+            store_rows_read: self.store_rows_read.saturating_sub(before.store_rows_read),
+            store_rows_written: self
+                .store_rows_written
+                .saturating_sub(before.store_rows_written),
+        }
+    }
+}
+
 /// One batch's share of the run report. The store keeps it in the batch's ledger entry, in
 /// the batch's own transaction, so the process that owns a run can report every batch of it,
 /// including those done by `--join` processes or by an earlier attempt of a resumed run.
@@ -59,4 +106,6 @@ pub struct BatchTotals {
     pub detect: f64,
     /// Seconds writing.
     pub apply: f64,
+    /// Statements and rows on each side for this batch.
+    pub io: IoCounts,
 }

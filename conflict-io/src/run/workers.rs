@@ -146,6 +146,8 @@ struct Work {
     details: HashMap<String, VisitDetails>,
     fetch_secs: f64,
     detect_secs: f64,
+    /// What reading the batch cost the warehouse.
+    io: super::totals::IoCounts,
 }
 
 /// One worker: claims and fetches batches on this thread and writes them on a second one.
@@ -162,6 +164,8 @@ where
 {
     let (store, run, job) = (ctx.job.store, ctx.run, ctx.job);
     let mut source = (job.make_source)().map_err(source_err)?;
+    // The source's counters when its previous batch was handed on.
+    let mut seen = super::totals::IoCounts::default();
     let (tx, rx) = sync_channel::<Work>(1);
     std::thread::scope(|s| {
         s.spawn(move || {
@@ -186,8 +190,13 @@ where
                 }
             };
             claimed_any.store(true, Ordering::SeqCst);
-            match fetch_with_retries(ctx, &mut source, &spec) {
-                Ok(work) => {
+            match fetch_with_retries(ctx, &mut source, &spec, &mut seen) {
+                Ok(mut work) => {
+                    // Everything the connection sent since the previous batch: its setup
+                    // (session settings, exclusion tables) goes to its first batch.
+                    let now = source.io();
+                    work.io = now.since(&seen);
+                    seen = now;
                     if tx.send(work).is_err() {
                         break;
                     }
@@ -232,6 +241,7 @@ fn fetch_with_retries<St, S, F>(
     ctx: &Ctx<'_, St, F>,
     source: &mut S,
     spec: &BatchSpec,
+    seen: &mut super::totals::IoCounts,
 ) -> Result<Work, JobError>
 where
     St: ConflictStore,
@@ -251,6 +261,8 @@ where
                 // fails too and counts.
                 if let Ok(fresh) = (job.make_source)() {
                     *source = fresh;
+                    // A fresh connection counts from zero.
+                    *seen = super::totals::IoCounts::default();
                 }
             }
             Err(FetchError::Source(e)) => {
@@ -318,6 +330,7 @@ fn fetch_and_detect<S: VisitSource>(
         details,
         fetch_secs,
         detect_secs,
+        io: Default::default(),
     })
 }
 
@@ -388,6 +401,7 @@ fn write_batch<St: ConflictStore, F>(ctx: &Ctx<'_, St, F>, shared: &Shared, work
         options: &ctx.cfg.options,
         fetch_secs: work.fetch_secs,
         detect_secs: work.detect_secs,
+        io: work.io.clone(),
     };
     let t = Instant::now();
     let result = apply_with_retries(ctx, &work, &input);
@@ -402,6 +416,7 @@ fn write_batch<St: ConflictStore, F>(ctx: &Ctx<'_, St, F>, shared: &Shared, work
                 r.timing.detect += work.detect_secs;
                 r.timing.apply += apply_secs;
                 r.timing.batches += 1;
+                r.io.add(&work.io);
             });
         }
         Written::Lost(e) => observer.claim_lost(key, &e.to_string()),

@@ -100,7 +100,10 @@ pub(crate) fn apply_batch(
     crate::test_hooks::pause_in_write();
     // The batch's share of the whole-run report, kept in the ledger so that the process that
     // owns the run can report batches other processes did.
-    let totals = BatchTotals::of_batch(input, &counts, started.elapsed().as_secs_f64());
+    let mut totals = BatchTotals::of_batch(input, &counts, started.elapsed().as_secs_f64());
+    // What the batch read and wrote in the conflict tables, as the server counted it.
+    let store_io = super::counters::transaction_io(&mut tx, names)?;
+    totals.io.add(&store_io);
     if let Some(hook) = how.hook {
         let pid: i32 = tx
             .query_one("SELECT pg_backend_pid()", &[])

@@ -52,19 +52,19 @@ fn loading_keys_takes_one_statement_per_chunk_of_rows() {
     keys.truncate(1_500);
 
     let mut src = t.source(false);
-    // Session setup: SET TIME ZONE.
-    assert_eq!(src.statements_sent(), 1);
+    // Session setup: SET TIME ZONE, SET jit.
+    assert_eq!(src.statements_sent(), 2);
     let first = src
         .visits(&t.scope(Scope::Keys(keys.clone())), &ex)
         .expect("read keys");
     // Exclusions (2 providers, 2 SSNs): 2 tables × (2 + 1); keys: 2 + ceil(1500/700) = 5;
     // the narrow query: 1.
-    assert_eq!(src.statements_sent(), 1 + 6 + 5 + 1);
+    assert_eq!(src.statements_sent(), 2 + 6 + 5 + 1);
     // A second batch reuses the exclusion tables: keys 2 + 3, narrow 1.
     let second = src
         .visits(&t.scope(Scope::Keys(keys[..700].to_vec())), &ex)
         .expect("read keys again");
-    assert_eq!(src.statements_sent(), 13 + 2 + 1 + 1);
+    assert_eq!(src.statements_sent(), 14 + 2 + 1 + 1);
 
     let wanted: HashSet<&(NaiveDate, String)> = keys.iter().collect();
     let expected: Vec<Visit> = admitted
@@ -81,14 +81,14 @@ fn loading_keys_takes_one_statement_per_chunk_of_rows() {
         .collect();
     assert_same_visits("700 keys", second, expected);
 
-    // Without exclusions there are no exclusion tables: connect 1, keys 2 + 1, narrow 1.
+    // Without exclusions there are no exclusion tables: connect 2, keys 2 + 1, narrow 1.
     let mut src = t.source(false);
     src.visits(
         &t.scope(Scope::Keys(keys[..700].to_vec())),
         &conflict_core::Exclusions::default(),
     )
     .expect("read keys without exclusions");
-    assert_eq!(src.statements_sent(), 1 + 3 + 1);
+    assert_eq!(src.statements_sent(), 2 + 3 + 1);
 }
 
 #[test]

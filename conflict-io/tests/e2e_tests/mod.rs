@@ -5,6 +5,7 @@ mod faults;
 mod full_run;
 mod incremental;
 mod inservice;
+mod io_counts;
 mod moved_date;
 mod moved_key;
 mod resume_and_join;

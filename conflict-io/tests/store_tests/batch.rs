@@ -251,6 +251,7 @@ impl Batch {
             options: &self.options,
             fetch_secs: 0.0,
             detect_secs: 0.0,
+            io: Default::default(),
         };
         store.apply_batch(run, &self.spec, &input, dry_run)
     }
