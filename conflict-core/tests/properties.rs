@@ -719,6 +719,41 @@ proptest! {
 proptest! {
     #![proptest_config(config(256))]
 
+    /// The compact table of file mode is only another layout: detection over it gives the
+    /// pairs, admission and counters of detection over the same visits as `Vec<Visit>` (which
+    /// the property above checks against the reference).
+    #[test]
+    fn compact_table_detects_as_owned_visits(raw in raw_case(random_options())) {
+        let case = build(&raw);
+        let table = conflict_core::VisitTable::from_visits(&case.visits).unwrap();
+        prop_assert_eq!(table.to_visits(), case.visits.clone());
+        let (mut owned, mut compact) = (Vec::new(), Vec::new());
+        let a = detect(&case.visits, &case.cfg, &mut owned);
+        let b = detect(&table, &case.cfg, &mut compact);
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                prop_assert_eq!(rows(&owned), rows(&compact));
+                prop_assert_eq!(&a.admission.admitted, &b.admission.admitted);
+                prop_assert_eq!(a.admit_stats(), b.admit_stats());
+                prop_assert_eq!(&a.pairs, &b.pairs);
+            }
+            (Err(DetectError::DuplicateIds(a)), Err(DetectError::DuplicateIds(b))) => {
+                prop_assert_eq!(a, b);
+            }
+            (a, b) => {
+                return Err(TestCaseError::fail(format!(
+                    "owned {:?} vs compact {:?}",
+                    a.map(|_| ()),
+                    b.map(|_| ())
+                )))
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
     /// (c): with symmetric switches the detected set is closed under swapping V1 and V2.
     #[test]
     fn symmetric_options_give_mirrored_rows(raw in raw_case(symmetric_options())) {
