@@ -1,0 +1,100 @@
+//! File mode end to end, in process, phase by phase: read visits.csv, detect, write
+//! conflicts.csv, on the batch-6-size data of `conflicts generate --ssns 1284
+//! --visits-per-ssn 497 --seed 7 --as-of 2025-06-15` (generated into the directory when its
+//! visits.csv is missing). Both readers are timed on the same file in the same process, so the
+//! comparison holds on a busy machine: the strict reader into `Vec<Visit>` (file mode before)
+//! and the parallel reader into the compact `VisitTable` (file mode now). The output of each
+//! is written and compared byte for byte.
+//!
+//! ```text
+//! cargo run --release -p conflict-synth --example detect_file -- [DIR]   # default /tmp/b6
+//! ```
+//!
+//! Peak memory of one path alone is what `/usr/bin/time` reports for `conflicts detect`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use conflict_core::{detect, DetectConfig, DetectedPair, VisitRows};
+use conflict_io::csv::{read_visit_table, read_visits, write_bands, write_conflicts, write_visits};
+use conflict_synth::{default_bands, generate, SynthConfig};
+
+/// CPU seconds (user + system, all threads) of this process so far: steadier than the wall
+/// clock when other work shares the machine.
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+    let tick = |k: usize| fields.get(k).and_then(|f| f.parse::<f64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
+/// Wall and CPU seconds of `f`.
+fn timed<T>(what: &str, f: impl FnOnce() -> T) -> (T, f64) {
+    let (wall, cpu) = (Instant::now(), cpu_secs());
+    let out = f();
+    let secs = wall.elapsed().as_secs_f64();
+    eprintln!(
+        "  {what:<28} {secs:>7.3} s wall {:>7.3} s cpu",
+        cpu_secs() - cpu
+    );
+    (out, secs)
+}
+
+/// Read (by `read`), detect and write; the total wall seconds.
+fn run<R: VisitRows>(label: &str, out: &Path, read: impl FnOnce() -> R) -> f64 {
+    eprintln!("{label}:");
+    let cfg = DetectConfig::new("2025-06-15".parse().expect("date")).expect("config");
+    let (visits, r) = timed("read", read);
+    let mut pairs: Vec<DetectedPair> = Vec::new();
+    let (report, d) = timed("detect", || {
+        detect(&visits, &cfg, &mut pairs).expect("no duplicate ids")
+    });
+    let ((), w) = timed("write", || {
+        write_conflicts(out, &visits, &report, &mut pairs).expect("write")
+    });
+    eprintln!(
+        "  {:<28} {:>7.3} s wall, {} visits, {} pairs, {:.0} visits/s",
+        "total",
+        r + d + w,
+        visits.len(),
+        report.pairs.pairs_detected,
+        visits.len() as f64 / (r + d + w)
+    );
+    r + d + w
+}
+
+fn main() {
+    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "/tmp/b6".into()));
+    let visits_csv = dir.join("visits.csv");
+    if !visits_csv.exists() {
+        eprintln!("generating {}", visits_csv.display());
+        let cfg = SynthConfig::new(1284, 497, 7, "2025-06-15".parse().expect("date"));
+        std::fs::create_dir_all(&dir).expect("create the directory");
+        write_visits(&visits_csv, &generate(&cfg)).expect("write visits.csv");
+        write_bands(&dir.join("mph.csv"), &default_bands()).expect("write mph.csv");
+    }
+    let (strict_out, table_out) = (dir.join("bench-strict.csv"), dir.join("bench-table.csv"));
+    let strict = run("strict reader, Vec<Visit>", &strict_out, || {
+        read_visits(&visits_csv).expect("read").visits
+    });
+    let table = run("parallel reader, VisitTable", &table_out, || {
+        read_visit_table(&visits_csv).expect("read").visits
+    });
+    let same = std::fs::read(&strict_out).ok() == std::fs::read(&table_out).ok();
+    eprintln!(
+        "speed-up {:.2}x; outputs {}",
+        strict / table,
+        if same { "byte-identical" } else { "DIFFER" }
+    );
+    if !same {
+        std::process::exit(1);
+    }
+}
