@@ -2,10 +2,11 @@
 //! location resolution for every admitted visit.
 
 use std::hash::{BuildHasher, BuildHasherDefault};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::intern::FastHasher;
+use crate::intern::{FastHasher, FastMap};
 use crate::model::{non_blank, Location, LocationSource, Visit};
 use crate::options::{Exclusions, Window};
 use crate::rows::{VisitRef, VisitRows};
@@ -22,13 +23,15 @@ pub struct DuplicateId {
     pub second: usize,
 }
 
-/// An admitted visit: the input position, the trimmed SSN and the resolved location.
+/// An admitted visit: the input position, the trimmed SSN and the resolved location. The SSN
+/// is shared by all admitted visits with that SSN (a batch has few caregivers and many
+/// visits; one string per visit was a large part of a large batch's memory).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Admitted {
     /// Input index of the visit.
     pub index: usize,
     /// The trimmed SSN the visit is paired by.
-    pub ssn: String,
+    pub ssn: Arc<str>,
     /// The visit's location and where it came from (docs/rules.md §4); `None` when it has none.
     pub location: Option<(Location, LocationSource)>,
 }
@@ -171,13 +174,15 @@ pub fn admit<R: VisitRows + ?Sized>(
                 dropped: [0; 5],
                 warnings: Warnings::default(),
             };
+            let mut ssns: FastMap<&str, Arc<str>> = FastMap::default();
             for k in (0..keep.len()).filter(|&k| keep[k]) {
                 let v = visits.get(c * ADMIT_CHUNK + k);
                 if let Some(reason) = drop_reason_of(&v, window, ex) {
                     part.dropped[reason as usize] += 1;
                     continue;
                 }
-                let ssn = non_blank(v.ssn).unwrap_or_default().to_string();
+                let text = non_blank(v.ssn).unwrap_or_default();
+                let ssn = Arc::clone(ssns.entry(text).or_insert_with(|| Arc::from(text)));
                 let location = crate::gps::resolve_location_of(&v, |kind| {
                     part.warnings.add(kind, Some(v.visit_id));
                 });
@@ -318,7 +323,7 @@ mod tests {
             }
             let location =
                 crate::gps::resolve_location(v, |k| want.warnings.add(k, Some(&v.visit_id)));
-            let ssn = non_blank(v.ssn.as_deref()).unwrap().to_string();
+            let ssn = Arc::from(non_blank(v.ssn.as_deref()).unwrap());
             admitted.push(Admitted {
                 index: i,
                 ssn,

@@ -52,7 +52,7 @@ impl DetectReport {
         let adm = &self.admission.admitted;
         adm.binary_search_by_key(&index, |a| a.index)
             .ok()
-            .map(|k| adm[k].ssn.as_str())
+            .map(|k| &*adm[k].ssn)
     }
 }
 

@@ -194,7 +194,7 @@ pub fn pair_events<R: VisitRows + ?Sized>(
             if v.is_missed != Some(false) {
                 return found;
             }
-            let Some(candidates) = by_ssn.get(a.ssn.as_str()) else {
+            let Some(candidates) = by_ssn.get(&*a.ssn) else {
                 return found;
             };
             let own_training = candidates.iter().any(|&k| {

@@ -105,7 +105,7 @@ impl Batch {
                 let mut ssns = Local::with_capacity(chunk.len());
                 let mut days = Vec::with_capacity(chunk.len());
                 for a in chunk {
-                    ssns.push(Some(a.ssn.as_str()));
+                    ssns.push(Some(&*a.ssn));
                     days.push(visits.get(a.index).visit_date.to_epoch_days());
                 }
                 (ssns, days)
@@ -422,7 +422,7 @@ mod tests {
         let mut want: Vec<(&str, NaiveDate, usize)> = adm
             .admitted
             .iter()
-            .map(|a| (a.ssn.as_str(), visits[a.index].visit_date, a.index))
+            .map(|a| (&*a.ssn, visits[a.index].visit_date, a.index))
             .collect();
         want.sort();
         let index: Vec<usize> = want.iter().map(|w| w.2).collect();

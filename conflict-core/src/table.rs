@@ -95,10 +95,16 @@ impl VisitTable {
         Ok(())
     }
 
-    /// Reserves room for `additional` more visits (a reader that knows the file size avoids
-    /// growing the largest vector by doubling, which briefly holds both copies).
+    /// Reserves room for `additional` more visits like the ones already held (a reader that
+    /// knows the file size avoids growing the largest buffers by doubling, which briefly holds
+    /// both copies and leaves up to half of the last one unused).
     pub fn reserve(&mut self, additional: usize) {
+        let n = self.rows.len().max(1);
+        let texts = self.starts.len().div_ceil(n) * additional;
+        let bytes = self.text.len().div_ceil(n) * additional;
         self.rows.reserve_exact(additional);
+        self.starts.reserve_exact(texts);
+        self.text.reserve_exact(bytes);
     }
 
     /// Owned copies of all visits (tests).
@@ -169,6 +175,10 @@ type Interned = HashMap<String, u32, BuildHasherDefault<FastHasher>>;
 pub struct VisitTableBuilder {
     table: VisitTable,
     interned: Interned,
+    /// The last handle of each interned field: neighbouring visits mostly share SSN, provider
+    /// and states (files come grouped), and comparing with the last text is cheaper than
+    /// hashing.
+    last: [Option<u32>; 10],
 }
 
 impl VisitTableBuilder {
@@ -203,13 +213,22 @@ impl VisitTableBuilder {
         s.map_or(Ok(NONE), |s| self.append_text(s))
     }
 
-    fn interned(&mut self, s: Option<&str>) -> Result<u32, TableFull> {
+    fn interned(&mut self, field: usize, s: Option<&str>) -> Result<u32, TableFull> {
         let Some(s) = s else { return Ok(NONE) };
-        if let Some(&h) = self.interned.get(s) {
-            return Ok(h);
+        if let Some(h) = self.last[field] {
+            if self.table.text(h) == Some(s) {
+                return Ok(h);
+            }
         }
-        let h = self.append_text(s)?;
-        self.interned.insert(s.to_string(), h);
+        let h = match self.interned.get(s) {
+            Some(&h) => h,
+            None => {
+                let h = self.append_text(s)?;
+                self.interned.insert(s.to_string(), h);
+                h
+            }
+        };
+        self.last[field] = Some(h);
         Ok(h)
     }
 
@@ -217,15 +236,15 @@ impl VisitTableBuilder {
     pub fn push(&mut self, v: &VisitRef<'_>) -> Result<(), TableFull> {
         let text = [
             self.appended(Some(v.visit_id))?,
-            self.interned(v.ssn)?,
-            self.interned(Some(v.provider_id))?,
+            self.interned(SSN, v.ssn)?,
+            self.interned(PROVIDER, Some(v.provider_id))?,
             self.appended(v.call_out_gps)?,
             self.appended(v.call_in_gps)?,
-            self.interned(v.p_zip)?,
-            self.interned(v.p_state)?,
-            self.interned(v.pa_state)?,
-            self.interned(v.provider_state)?,
-            self.interned(v.caregiver_id)?,
+            self.interned(ZIP, v.p_zip)?,
+            self.interned(P_STATE, v.p_state)?,
+            self.interned(PA_STATE, v.pa_state)?,
+            self.interned(PROVIDER_STATE, v.provider_state)?,
+            self.interned(CAREGIVER, v.caregiver_id)?,
         ];
         let bit = |on: bool, b: u8| if on { b } else { 0 };
         self.table.rows.push(Row {

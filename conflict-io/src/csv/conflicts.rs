@@ -135,7 +135,16 @@ mod tests {
     /// (the reference for the bytes of every field).
     #[test]
     fn fields_are_quoted_as_the_csv_crate_quotes_them() {
-        for s in ["plain", "a,b", "say \"hi\"", "two\nlines", "cr\rx", "", " pad ", "é"] {
+        for s in [
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "cr\rx",
+            "",
+            " pad ",
+            "é",
+        ] {
             let mut mine = Vec::new();
             field(&mut mine, s);
             mine.extend_from_slice(b",x\n");

@@ -134,9 +134,11 @@ pub(crate) fn parse_chunk(input: &[u8], at_eof: bool, layout: &Layout) -> Result
     })
 }
 
-/// The cells of one record, as `visits.rs` reads them.
+/// The cells of one record, as `visits.rs` reads them. The record is checked for UTF-8 once:
+/// its fields are cut at ASCII delimiters with ASCII quotes removed, so each field of a valid
+/// record is valid, and a record that is not valid is left to the strict reader.
 struct Cells<'r> {
-    data: &'r [u8],
+    data: &'r str,
     ends: &'r [usize],
     layout: &'r Layout,
 }
@@ -149,7 +151,7 @@ impl<'r> Cells<'r> {
             return Ok(None);
         };
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        let s = std::str::from_utf8(&self.data[start..self.ends[i]]).map_err(|_| GiveUp)?;
+        let s = self.data.get(start..self.ends[i]).ok_or(GiveUp)?;
         Ok((!s.is_empty()).then_some(s))
     }
 
@@ -193,7 +195,12 @@ fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-fn visit<'r>(data: &'r [u8], ends: &'r [usize], layout: &'r Layout) -> Result<VisitRef<'r>, GiveUp> {
+fn visit<'r>(
+    data: &'r [u8],
+    ends: &'r [usize],
+    layout: &'r Layout,
+) -> Result<VisitRef<'r>, GiveUp> {
+    let data = std::str::from_utf8(data).map_err(|_| GiveUp)?;
     let c = Cells { data, ends, layout };
     let id = |s: &'r str| Ok::<&'r str, String>(s);
     let date: NaiveDate = c.required(VISIT_DATE, parse_date)?;

@@ -117,6 +117,7 @@ pub(crate) fn read_fast(
     buf.drain(..header_end);
     let mut bytes_done = header_end as u64;
     let workers = rayon::current_num_threads().max(1);
+    let mut reserved = false;
     loop {
         // Cut after the last line end (the tail waits for the next block), unless at the end.
         let limit = if eof {
@@ -142,8 +143,7 @@ pub(crate) fn read_fast(
             .collect();
         for chunk in chunks {
             let Ok(chunk) = chunk else { return Ok(None) };
-            out.lines
-                .extend(chunk.lines.iter().map(|l| line_base + l));
+            out.lines.extend(chunk.lines.iter().map(|l| line_base + l));
             line_base += chunk.newlines;
             if out.visits.append(chunk.table).is_err() {
                 return Ok(None);
@@ -153,11 +153,12 @@ pub(crate) fn read_fast(
         if eof {
             break;
         }
-        if out.visits.len() > 0 && bytes_done < size {
-            // Room for the rest of the file at this block's density, so that the rows are not
-            // moved (and briefly held twice) by doubling.
+        if !reserved && !out.visits.is_empty() && bytes_done < size {
+            // Once, after the first block: room for the rest of the file at its density, so
+            // that the table is not moved (and briefly held twice) by doubling.
+            reserved = true;
             let per_byte = out.visits.len() as f64 / bytes_done as f64;
-            let want = (per_byte * size as f64 * 1.02) as usize + 1024;
+            let want = (per_byte * size as f64 * 1.03) as usize + 1024;
             out.visits.reserve(want.saturating_sub(out.visits.len()));
         }
         buf.drain(..limit);

@@ -74,7 +74,11 @@ fn every_column_quoted_cells_and_padding() {
             "\" v{i} \",{app},\" 123-45-{i:04}\",\"p,{p}\",2025-06-10,2025-06-10 09:00:00,\
              2025-06-10T10:00:00,,2025-06-10 11:00:00.123456789,\"40.1, -73.9\",\"\"\"q\"\"\",\
              {lat},-73.5, 10001 ,ny,\"New York\",,{missed},2025-06-01 00:00:00,{cg}\n",
-            app = if i % 2 == 0 { format!("{}", i as i64 - 20) } else { String::new() },
+            app = if i % 2 == 0 {
+                format!("{}", i as i64 - 20)
+            } else {
+                String::new()
+            },
             p = i % 4,
             lat = if i % 3 == 0 { "40.5" } else { "" },
             missed = ["TRUE", "f", "", "1", "False"][i % 5],
@@ -122,7 +126,9 @@ fn malformed_files_give_the_strict_readers_messages() {
     for (k, text) in cases.iter().enumerate() {
         let path = dir.path().join(format!("bad{k}.csv"));
         std::fs::write(&path, text).unwrap();
-        let want = read_visits_from(text.as_bytes(), &path).unwrap_err().to_string();
+        let want = read_visits_from(text.as_bytes(), &path)
+            .unwrap_err()
+            .to_string();
         let got = read_visit_table(&path).unwrap_err().to_string();
         assert_eq!(got, want, "{text:?}");
     }
@@ -131,7 +137,8 @@ fn malformed_files_give_the_strict_readers_messages() {
 /// The conformance vectors of the specification.
 #[test]
 fn spec_vectors() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conflict-cli/tests/vectors/visits.csv");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../conflict-cli/tests/vectors/visits.csv");
     let text = std::fs::read_to_string(path).unwrap();
     check(&text, true);
 }
