@@ -48,10 +48,27 @@ pub fn read_visit_table(path: &Path) -> Result<CsvVisitTable, CsvError> {
     }
 }
 
+/// [`read_visit_table`] of bytes already in memory; `path` only labels messages.
+pub fn read_visit_table_from_bytes(input: &[u8], path: &Path) -> Result<CsvVisitTable, CsvError> {
+    let io = |error| CsvError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    if let Some(t) = read_fast(&mut &input[..], input.len() as u64, BLOCK).map_err(io)? {
+        return Ok(t);
+    }
+    into_table(read_visits_from(input, path)?, path)
+}
+
 /// The strict reader over the whole file, its visits moved into a table.
 fn strict(path: &Path) -> Result<CsvVisitTable, CsvError> {
     let file = open(path)?;
     let read = read_visits_from(std::io::BufReader::with_capacity(1 << 20, file), path)?;
+    into_table(read, path)
+}
+
+/// The strict reader's visits moved into a table.
+fn into_table(read: super::CsvVisits, path: &Path) -> Result<CsvVisitTable, CsvError> {
     // Only a table of more than 4 billion texts can fail here; the strict reader would have
     // run out of memory long before.
     let visits = VisitTable::from_visits(&read.visits).map_err(|e| CsvError::Io {
