@@ -117,7 +117,7 @@ pub(crate) fn read_fast(
     // The header: the first record, read on until it ends.
     let (layout, unknown_columns, header_end) = loop {
         match header(&buf, eof) {
-            Header::Complete(h) => break h,
+            Header::Complete(h) => break *h,
             Header::Incomplete if !eof => {
                 let want = buf.len() + block;
                 eof = fill(input, &mut buf, want)?;
@@ -212,7 +212,7 @@ fn cuts(b: &[u8], parts: usize) -> Vec<usize> {
 /// What the first record of a block says.
 enum Header {
     /// The layout, the unknown columns, and the offset after the header.
-    Complete((Layout, Vec<String>, usize)),
+    Complete(Box<(Layout, Vec<String>, usize)>),
     /// The header does not end within the block.
     Incomplete,
     /// The header has a problem (the strict reader words it).
@@ -276,7 +276,7 @@ fn header(buf: &[u8], eof: bool) -> Header {
     for (k, name) in VISIT_COLUMNS.iter().enumerate() {
         layout.pos[k] = pos.get(name).copied();
     }
-    Header::Complete((layout, unknown, nin))
+    Header::Complete(Box::new((layout, unknown, nin)))
 }
 
 /// True when two different records share a visit id (the strict reader reports each);
