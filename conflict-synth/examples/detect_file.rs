@@ -10,14 +10,18 @@
 //! cargo run --release -p conflict-synth --example detect_file -- [DIR] [both|strict|table]
 //! ```
 //!
-//! DIR defaults to /tmp/b6. The peak RSS printed after each phase is the process's so far: run
+//! DIR defaults to /tmp/b6. When DIR holds an events.csv (in-service events, docs/file-formats.md),
+//! both paths also pair it and write the in-service rows, compared byte for byte too. The peak RSS printed after each phase is the process's so far: run
 //! `table` or `strict` alone to see one path's peak.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use conflict_core::{detect, DetectConfig, DetectedPair, VisitRows};
-use conflict_io::csv::{read_visit_table, read_visits, write_bands, write_conflicts, write_visits};
+use conflict_io::csv::{
+    read_events, read_visit_table, read_visits, write_bands, write_conflicts, write_inservice,
+    write_visits,
+};
 use conflict_synth::{default_bands, generate, SynthConfig};
 
 /// CPU seconds (user + system, all threads) of this process so far: steadier than the wall
@@ -61,6 +65,23 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> (T, f64) {
     (out, secs)
 }
 
+/// Pairs the in-service events of `events` with `visits` and writes the rows to `out`.
+fn inservice<R: VisitRows>(visits: &R, events: &Path, out: &Path) {
+    use conflict_core::inservice::{detect_events, EventKind};
+    let cfg = DetectConfig::new("2025-06-15".parse().expect("date")).expect("config");
+    let raw = read_events(events).expect("read events.csv");
+    let found = detect_events(
+        visits,
+        &raw,
+        EventKind::InService,
+        &cfg.window,
+        &cfg.exclusions,
+    )
+    .expect("no duplicate ids");
+    write_inservice(out, visits, &raw, &found.admitted_events, &found.pairs).expect("write");
+    eprintln!("  in-service rows             {:>7}", found.pairs.len());
+}
+
 /// Read (by `read`), detect and write; the total wall seconds.
 fn run<R: VisitRows>(label: &str, out: &Path, read: impl FnOnce() -> R) -> f64 {
     eprintln!("{label}:");
@@ -81,6 +102,10 @@ fn run<R: VisitRows>(label: &str, out: &Path, read: impl FnOnce() -> R) -> f64 {
         report.pairs.pairs_detected,
         visits.len() as f64 / (r + d + w)
     );
+    let events = out.with_file_name("events.csv");
+    if events.exists() {
+        inservice(&visits, &events, &out.with_extension("inservice.csv"));
+    }
     r + d + w
 }
 
@@ -107,7 +132,10 @@ fn main() {
         })
     });
     if let (Some(strict), Some(table)) = (strict, table) {
-        let same = std::fs::read(&strict_out).ok() == std::fs::read(&table_out).ok();
+        let read = |p: &Path| std::fs::read(p).ok();
+        let same = read(&strict_out) == read(&table_out)
+            && read(&strict_out.with_extension("inservice.csv"))
+                == read(&table_out.with_extension("inservice.csv"));
         eprintln!(
             "speed-up {:.2}x; outputs {}",
             strict / table,
