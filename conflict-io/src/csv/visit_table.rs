@@ -221,23 +221,31 @@ enum Header {
 
 /// The header at the start of `buf`.
 fn header(buf: &[u8], eof: bool) -> Header {
+    use csv_core::ReadRecordResult as R;
     let mut rdr = csv_core::Reader::new();
-    let mut out = vec![0u8; buf.len().max(64)];
-    let mut ends = vec![0usize; buf.len().max(1) + 1];
-    let (res, mut nin, mut nout, mut nend) = rdr.read_record(buf, &mut out, &mut ends);
-    let complete = match res {
-        csv_core::ReadRecordResult::Record => true,
-        csv_core::ReadRecordResult::InputEmpty if eof => {
-            let (r, i, o, e) = rdr.read_record(&[], &mut out[nout..], &mut ends[nend..]);
-            nin += i;
-            nout += o;
-            nend += e;
-            matches!(r, csv_core::ReadRecordResult::Record)
+    // Grown as needed: a header is small, a block is large.
+    let (mut out, mut ends) = (vec![0u8; 4096], vec![0usize; 64]);
+    let (mut nin, mut nout, mut nend) = (0, 0, 0);
+    loop {
+        let (res, i, o, e) = rdr.read_record(&buf[nin..], &mut out[nout..], &mut ends[nend..]);
+        nin += i;
+        nout += o;
+        nend += e;
+        match res {
+            R::Record => break,
+            R::OutputFull => out.resize(out.len() * 2, 0),
+            R::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+            // The end of the file ends the header; the reader completes it when told.
+            R::InputEmpty if eof && nin == buf.len() => {
+                let (r, _, _, e) = rdr.read_record(&[], &mut out[nout..], &mut ends[nend..]);
+                nend += e;
+                if !matches!(r, R::Record) {
+                    return Header::Incomplete;
+                }
+                break;
+            }
+            R::InputEmpty | R::End => return Header::Incomplete,
         }
-        _ => false,
-    };
-    if !complete {
-        return Header::Incomplete;
     }
     let mut names = Vec::with_capacity(nend);
     let mut start = 0;
@@ -245,7 +253,6 @@ fn header(buf: &[u8], eof: bool) -> Header {
         names.push(std::str::from_utf8(&out[start..end]).ok());
         start = end;
     }
-    let _ = nout;
     let mut problems = Problems::default();
     let mut unknown = Vec::new();
     let pos = column_positions(
