@@ -10,7 +10,7 @@ use conflict_core::{
     detect, DetectConfig, DetectError, DetectedPair, GeoParams, Profile, RuleOptions, SpeedBands,
     Window,
 };
-use conflict_io::csv::{read_bands, read_visits, write_conflicts, CsvError};
+use conflict_io::csv::{read_bands, read_visit_table, write_conflicts, CsvError};
 
 use crate::failure::{CliResult, Failure};
 use crate::summary::DetectSummary;
@@ -132,7 +132,9 @@ pub fn run(args: &DetectArgs) -> CliResult {
     if args.mph.is_some() && bands.overlapping() {
         eprintln!("note: speed bands overlap; the first band (by from, to, line) wins");
     }
-    let input = read_visits(&args.visits).map_err(csv_failure)?;
+    // The compact table: no `String` per field per visit (docs/file-formats.md §2 semantics,
+    // the same messages as the strict reader).
+    let input = read_visit_table(&args.visits).map_err(csv_failure)?;
     // Every input is read before any output is written: a malformed events file must leave no
     // conflicts.csv behind (exit 2 writes nothing).
     let events = match &args.inservice {

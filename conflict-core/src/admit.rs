@@ -2,12 +2,14 @@
 //! location resolution for every admitted visit.
 
 use std::hash::{BuildHasher, BuildHasherDefault};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::intern::FastHasher;
+use crate::intern::{FastHasher, FastMap};
 use crate::model::{non_blank, Location, LocationSource, Visit};
 use crate::options::{Exclusions, Window};
+use crate::rows::{VisitRef, VisitRows};
 use crate::stats::{AdmitStats, DropReason, WarningKind, Warnings};
 
 /// Two different records that carry the same `visit_id` (an input error).
@@ -21,13 +23,15 @@ pub struct DuplicateId {
     pub second: usize,
 }
 
-/// An admitted visit: the input position, the trimmed SSN and the resolved location.
+/// An admitted visit: the input position, the trimmed SSN and the resolved location. The SSN
+/// is shared by all admitted visits with that SSN (a batch has few caregivers and many
+/// visits; one string per visit was a large part of a large batch's memory).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Admitted {
     /// Input index of the visit.
     pub index: usize,
     /// The trimmed SSN the visit is paired by.
-    pub ssn: String,
+    pub ssn: Arc<str>,
     /// The visit's location and where it came from (docs/rules.md §4); `None` when it has none.
     pub location: Option<(Location, LocationSource)>,
 }
@@ -43,13 +47,19 @@ pub struct Admission {
 
 /// The first failing condition of docs/rules.md §3, or `None` when the visit is admitted.
 pub fn drop_reason(v: &Visit, window: &Window, ex: &Exclusions) -> Option<DropReason> {
+    drop_reason_of(&v.as_row(), window, ex)
+}
+
+/// [`drop_reason`] of a borrowed visit.
+#[inline]
+pub fn drop_reason_of(v: &VisitRef<'_>, window: &Window, ex: &Exclusions) -> Option<DropReason> {
     if !window.contains(v.visit_date) {
         return Some(DropReason::OutsideWindow);
     }
-    let Some(ssn) = non_blank(v.ssn.as_deref()) else {
+    let Some(ssn) = non_blank(v.ssn) else {
         return Some(DropReason::BlankSsn);
     };
-    if ex.providers.contains(&v.provider_id) {
+    if ex.providers.contains(v.provider_id) {
         return Some(DropReason::ExcludedProvider);
     }
     if ex.ssns.contains(ssn) {
@@ -89,12 +99,11 @@ fn is_placeholder(ssn: &str, ex: &Exclusions) -> bool {
 /// position reports. The ids are hashed in parallel and sorted by (hash, position), so only
 /// the rare runs of equal hashes need their texts compared; this touches each id once from
 /// both cores instead of probing a large map from one.
-fn repeated_ids(visits: &[Visit]) -> Vec<(usize, usize)> {
+fn repeated_ids<R: VisitRows + ?Sized>(visits: &R) -> Vec<(usize, usize)> {
     let hasher = BuildHasherDefault::<FastHasher>::default();
-    let mut keyed: Vec<(u64, usize)> = visits
-        .par_iter()
-        .enumerate()
-        .map(|(i, v)| (hasher.hash_one(v.visit_id.as_str()), i))
+    let mut keyed: Vec<(u64, usize)> = (0..visits.len())
+        .into_par_iter()
+        .map(|i| (hasher.hash_one(visits.visit_id(i)), i))
         .collect();
     keyed.par_sort_unstable();
     let mut repeated = Vec::new();
@@ -103,8 +112,8 @@ fn repeated_ids(visits: &[Visit]) -> Vec<(usize, usize)> {
         // Equal hashes: group the positions by id text, each group in position order.
         members.clear();
         members.extend(run.iter().map(|&(_, i)| i));
-        members.sort_by(|&a, &b| visits[a].visit_id.cmp(&visits[b].visit_id).then(a.cmp(&b)));
-        for group in members.chunk_by(|&a, &b| visits[a].visit_id == visits[b].visit_id) {
+        members.sort_by(|&a, &b| visits.visit_id(a).cmp(visits.visit_id(b)).then(a.cmp(&b)));
+        for group in members.chunk_by(|&a, &b| visits.visit_id(a) == visits.visit_id(b)) {
             repeated.extend(group[1..].iter().map(|&i| (i, group[0])));
         }
     }
@@ -124,8 +133,8 @@ const ADMIT_CHUNK: usize = 8192;
 
 /// Admits `visits`. Identical duplicates are collapsed (warning `duplicate_visit`); different
 /// records with one id are returned as errors, all of them, and nothing is admitted.
-pub fn admit(
-    visits: &[Visit],
+pub fn admit<R: VisitRows + ?Sized>(
+    visits: &R,
     window: &Window,
     ex: &Exclusions,
 ) -> Result<Admission, Vec<DuplicateId>> {
@@ -136,15 +145,15 @@ pub fn admit(
     let mut duplicates = Vec::new();
     let mut keep = vec![true; visits.len()];
     for (i, first) in repeated_ids(visits) {
-        let v = &visits[i];
+        let v = visits.get(i);
         keep[i] = false;
-        if visits[first] == *v {
+        if visits.get(first) == v {
             stats
                 .warnings
-                .add(WarningKind::DuplicateVisit, Some(&v.visit_id));
+                .add(WarningKind::DuplicateVisit, Some(v.visit_id));
         } else {
             duplicates.push(DuplicateId {
-                visit_id: v.visit_id.clone(),
+                visit_id: v.visit_id.to_string(),
                 first,
                 second: i,
             });
@@ -156,24 +165,26 @@ pub fn admit(
     // Each visit is judged on its own, so chunks of the input are admitted in parallel and
     // their results appended in input order: the admitted list, the counters and the first
     // warning examples are exactly those of a sequential pass.
-    let parts: Vec<Part> = visits
+    let parts: Vec<Part> = keep
         .par_chunks(ADMIT_CHUNK)
-        .zip(keep.par_chunks(ADMIT_CHUNK))
         .enumerate()
-        .map(|(c, (chunk, keep))| {
+        .map(|(c, keep)| {
             let mut part = Part {
-                admitted: Vec::with_capacity(chunk.len()),
+                admitted: Vec::with_capacity(keep.len()),
                 dropped: [0; 5],
                 warnings: Warnings::default(),
             };
-            for (k, v) in chunk.iter().enumerate().filter(|(k, _)| keep[*k]) {
-                if let Some(reason) = drop_reason(v, window, ex) {
+            let mut ssns: FastMap<&str, Arc<str>> = FastMap::default();
+            for k in (0..keep.len()).filter(|&k| keep[k]) {
+                let v = visits.get(c * ADMIT_CHUNK + k);
+                if let Some(reason) = drop_reason_of(&v, window, ex) {
                     part.dropped[reason as usize] += 1;
                     continue;
                 }
-                let ssn = non_blank(v.ssn.as_deref()).unwrap_or_default().to_string();
-                let location = crate::gps::resolve_location(v, |kind| {
-                    part.warnings.add(kind, Some(&v.visit_id));
+                let text = non_blank(v.ssn).unwrap_or_default();
+                let ssn = Arc::clone(ssns.entry(text).or_insert_with(|| Arc::from(text)));
+                let location = crate::gps::resolve_location_of(&v, |kind| {
+                    part.warnings.add(kind, Some(v.visit_id));
                 });
                 part.admitted.push(Admitted {
                     index: c * ADMIT_CHUNK + k,
@@ -312,7 +323,7 @@ mod tests {
             }
             let location =
                 crate::gps::resolve_location(v, |k| want.warnings.add(k, Some(&v.visit_id)));
-            let ssn = non_blank(v.ssn.as_deref()).unwrap().to_string();
+            let ssn = Arc::from(non_blank(v.ssn.as_deref()).unwrap());
             admitted.push(Admitted {
                 index: i,
                 ssn,

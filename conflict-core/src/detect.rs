@@ -1,9 +1,10 @@
 //! One-call detection: admit, group, pair, deliver to a sink.
 
 use crate::admit::{admit, Admission, DuplicateId};
-use crate::model::{Location, LocationSource, Visit};
+use crate::model::{Location, LocationSource};
 use crate::options::DetectConfig;
 use crate::pairing::{pair_batch, Batch, PairSink};
+use crate::rows::VisitRows;
 use crate::stats::{AdmitStats, PairStats, WarningKind, Warnings};
 
 /// Why a detection stopped.
@@ -51,13 +52,13 @@ impl DetectReport {
         let adm = &self.admission.admitted;
         adm.binary_search_by_key(&index, |a| a.index)
             .ok()
-            .map(|k| adm[k].ssn.as_str())
+            .map(|k| &*adm[k].ssn)
     }
 }
 
 /// Runs detection over `visits` and hands every detected pair to `sink`.
-pub fn detect<S: PairSink>(
-    visits: &[Visit],
+pub fn detect<R: VisitRows + ?Sized, S: PairSink>(
+    visits: &R,
     cfg: &DetectConfig,
     sink: &mut S,
 ) -> Result<DetectReport, DetectError<S::Error>> {

@@ -3,8 +3,8 @@
 
 use crate::admit::{admit, Admission, DuplicateId};
 use crate::inservice::{admit_events, pair_events, AdmittedEvent, Event, EventKind, EventPair};
-use crate::model::Visit;
 use crate::options::{Exclusions, Window};
+use crate::rows::VisitRows;
 use crate::stats::Warnings;
 
 /// What [`detect_events`] found; the indexes of `pairs` point into the visit slice and into
@@ -25,8 +25,8 @@ pub struct EventDetection {
 ///
 /// # Errors
 /// The visits carry one id for two different records: the input is wrong, nothing is paired.
-pub fn detect_events(
-    visits: &[Visit],
+pub fn detect_events<R: VisitRows + ?Sized>(
+    visits: &R,
     events: &[Event],
     kind: EventKind,
     window: &Window,
@@ -64,6 +64,7 @@ mod tests {
 
     use super::*;
     use crate::inservice::Side;
+    use crate::model::Visit;
 
     fn ts(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()

@@ -2,6 +2,7 @@
 
 use crate::decimal::split_plain;
 use crate::model::{trim, Location, LocationSource, Visit};
+use crate::rows::VisitRef;
 use crate::stats::WarningKind;
 
 /// Outcome of parsing one GPS string (docs/rules.md §4.1).
@@ -59,13 +60,22 @@ fn checked_location(lat: f64, lon: f64) -> Option<Location> {
 /// Resolves a visit's location by priority, reporting each warning raised on the way.
 pub fn resolve_location(
     v: &Visit,
+    warn: impl FnMut(WarningKind),
+) -> Option<(Location, LocationSource)> {
+    resolve_location_of(&v.as_row(), warn)
+}
+
+/// [`resolve_location`] of a borrowed visit.
+#[inline]
+pub fn resolve_location_of(
+    v: &VisitRef<'_>,
     mut warn: impl FnMut(WarningKind),
 ) -> Option<(Location, LocationSource)> {
     for (raw, source) in [
-        (&v.call_out_gps, LocationSource::CallOut),
-        (&v.call_in_gps, LocationSource::CallIn),
+        (v.call_out_gps, LocationSource::CallOut),
+        (v.call_in_gps, LocationSource::CallIn),
     ] {
-        match parse_gps(raw.as_deref()) {
+        match parse_gps(raw) {
             Gps::Valid(loc) => return Some((loc, source)),
             Gps::Invalid(kind) => warn(kind),
             Gps::None => {}

@@ -11,8 +11,9 @@ use md5::{Digest, Md5};
 use rayon::prelude::*;
 
 use crate::admit::Admission;
-use crate::model::{non_blank, Visit};
+use crate::model::non_blank;
 use crate::options::{Exclusions, Window};
+use crate::rows::VisitRows;
 use crate::stats::Warnings;
 
 pub use crate::event_detection::{detect_events, event_ssns, EventDetection};
@@ -170,8 +171,8 @@ fn overlaps(kind: EventKind, vs: NaiveDateTime, ve: NaiveDateTime, e: &AdmittedE
 /// Pairs admitted visits with admitted events of the same SSN at another provider (both
 /// orders). Visits take part only when not missed (`is_missed = false`), completed, and not
 /// overlapping an event of their own caregiver at their own provider.
-pub fn pair_events(
-    visits: &[Visit],
+pub fn pair_events<R: VisitRows + ?Sized>(
+    visits: &R,
     admission: &Admission,
     kind: EventKind,
     events: &[Event],
@@ -185,7 +186,7 @@ pub fn pair_events(
         .admitted
         .par_iter()
         .flat_map_iter(|a| {
-            let v = &visits[a.index];
+            let v = visits.get(a.index);
             let mut found = Vec::new();
             let (Some(vs), Some(ve)) = (v.visit_start, v.visit_end) else {
                 return found;
@@ -193,7 +194,7 @@ pub fn pair_events(
             if v.is_missed != Some(false) {
                 return found;
             }
-            let Some(candidates) = by_ssn.get(a.ssn.as_str()) else {
+            let Some(candidates) = by_ssn.get(&*a.ssn) else {
                 return found;
             };
             let own_training = candidates.iter().any(|&k| {
@@ -201,7 +202,7 @@ pub fn pair_events(
                 let src = &events[e.index];
                 src.provider_id == v.provider_id
                     && v.caregiver_id.is_some()
-                    && src.caregiver_id == v.caregiver_id
+                    && src.caregiver_id.as_deref() == v.caregiver_id
                     && vs <= e.end
                     && ve >= e.start
             });
@@ -231,6 +232,7 @@ pub fn pair_events(
 mod tests {
     use super::*;
     use crate::admit::admit;
+    use crate::model::Visit;
 
     fn ts(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()

@@ -41,9 +41,11 @@ pub mod model;
 pub mod options;
 pub mod pairing;
 pub mod plan;
+pub mod rows;
 mod rules;
 mod states;
 pub mod stats;
+pub mod table;
 
 pub use bands::{SpeedBand, SpeedBands};
 pub use decimal::Decimal;
@@ -53,4 +55,6 @@ pub use metrics::Metrics;
 pub use model::{Location, LocationSource, Visit};
 pub use options::{DetectConfig, Exclusions, GeoParams, Profile, RuleOptions, Window};
 pub use pairing::{DetectedPair, FnSink, PairSink};
+pub use rows::{VisitRef, VisitRows};
 pub use stats::{DropReason, WarningKind, Warnings, FLAG_NAMES};
+pub use table::{TableFull, VisitTable, VisitTableBuilder};

@@ -17,6 +17,7 @@ use crate::intern::{merge_locals, FastMap, Local};
 use crate::metrics::{metrics_and_distance_flag, Metrics};
 use crate::model::{non_blank, Visit};
 use crate::options::{DetectConfig, ZipCheck};
+use crate::rows::VisitRows;
 use crate::rules::{time_flags, Times, NULL_TS};
 use crate::states::StateFinals;
 use crate::stats::PairStats;
@@ -95,7 +96,7 @@ pub struct Batch {
 impl Batch {
     /// Groups the admitted visits by key into columns. Public, with [`pair_batch`], so that
     /// benchmarks can time grouping and pairing apart; `detect` is the API.
-    pub fn build(visits: &[Visit], admission: &Admission) -> Batch {
+    pub fn build<R: VisitRows + ?Sized>(visits: &R, admission: &Admission) -> Batch {
         let adm = &admission.admitted;
         // Pass 1, over the admitted visits in parallel chunks: SSN ids and visit dates.
         let chunks: Vec<(Local<&str>, Vec<i32>)> = adm
@@ -104,8 +105,8 @@ impl Batch {
                 let mut ssns = Local::with_capacity(chunk.len());
                 let mut days = Vec::with_capacity(chunk.len());
                 for a in chunk {
-                    ssns.push(Some(a.ssn.as_str()));
-                    days.push(visits[a.index].visit_date.to_epoch_days());
+                    ssns.push(Some(&*a.ssn));
+                    days.push(visits.get(a.index).visit_date.to_epoch_days());
                 }
                 (ssns, days)
             })
@@ -178,7 +179,7 @@ impl Batch {
                 let mut states = Local::with_capacity(rows.len());
                 for (r, &(_, k)) in rows.iter().enumerate() {
                     let a = &adm[k as usize];
-                    let v = &visits[a.index];
+                    let v = visits.get(a.index);
                     index[r] = a.index;
                     times[4 * r..4 * r + 4].copy_from_slice(&[
                         micros(v.sch_start),
@@ -194,13 +195,9 @@ impl Batch {
                             loc.lon.to_radians(),
                         ]);
                     }
-                    provider.push(Some(v.provider_id.as_str()));
-                    zip.push(non_blank(v.p_zip.as_deref()));
-                    states.push(Some((
-                        v.p_state.as_deref(),
-                        v.pa_state.as_deref(),
-                        v.provider_state.as_deref(),
-                    )));
+                    provider.push(Some(v.provider_id));
+                    zip.push(non_blank(v.p_zip));
+                    states.push(Some((v.p_state, v.pa_state, v.provider_state)));
                 }
                 (provider, zip, states)
             })
@@ -425,7 +422,7 @@ mod tests {
         let mut want: Vec<(&str, NaiveDate, usize)> = adm
             .admitted
             .iter()
-            .map(|a| (a.ssn.as_str(), visits[a.index].visit_date, a.index))
+            .map(|a| (&*a.ssn, visits[a.index].visit_date, a.index))
             .collect();
         want.sort();
         let index: Vec<usize> = want.iter().map(|w| w.2).collect();

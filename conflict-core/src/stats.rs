@@ -58,7 +58,9 @@ impl fmt::Display for WarningKind {
 /// How many examples (visit ids, never SSNs) are kept per warning kind.
 pub const WARNING_EXAMPLES: usize = 3;
 
-/// Warning counts by kind, with the first few visit ids as examples.
+/// Warning counts by kind, with the first few distinct visit ids (in input order) as examples:
+/// one visit can raise a kind twice (call-in and call-out GPS both unparsable), and a repeated id
+/// would waste one of the few examples an operator sees.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Warnings {
     counts: BTreeMap<String, u64>,
@@ -76,7 +78,7 @@ impl Warnings {
         *self.counts.entry(kind.to_string()).or_default() += 1;
         if let Some(id) = example {
             let ex = self.examples.entry(kind.to_string()).or_default();
-            if ex.len() < WARNING_EXAMPLES {
+            if ex.len() < WARNING_EXAMPLES && !ex.iter().any(|e| e == id) {
                 ex.push(id.to_string());
             }
         }
@@ -105,7 +107,9 @@ impl Warnings {
         })
     }
 
-    /// Adds `other`'s counts and examples (up to the example limit).
+    /// Adds `other`'s counts and examples (up to the example limit, skipping ids already kept).
+    /// Merging the parts of an input in order keeps the first distinct ids of the whole input:
+    /// each part holds its own first distinct ids, enough to fill what the earlier parts left.
     pub fn merge(&mut self, other: &Warnings) {
         for (k, n) in &other.counts {
             *self.counts.entry(k.clone()).or_default() += n;
@@ -113,7 +117,7 @@ impl Warnings {
         for (k, ex) in &other.examples {
             let mine = self.examples.entry(k.clone()).or_default();
             for id in ex {
-                if mine.len() < WARNING_EXAMPLES {
+                if mine.len() < WARNING_EXAMPLES && !mine.contains(id) {
                     mine.push(id.clone());
                 }
             }
@@ -214,5 +218,54 @@ impl PairStats {
             *a += b;
         }
         self.keys += o.keys;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples(w: &Warnings, kind: WarningKind) -> Vec<String> {
+        w.iter()
+            .find(|(k, _, _)| *k == kind.as_str())
+            .map(|(_, _, ex)| ex.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// A visit whose call-out and call-in GPS are both unparsable counts twice but is one
+    /// example; the examples are the first distinct ids in input order.
+    #[test]
+    fn examples_are_the_first_distinct_ids_in_input_order() {
+        let mut w = Warnings::default();
+        for id in ["v1", "v1", "v2", "v1", "v3", "v4"] {
+            w.add(WarningKind::GpsUnparsable, Some(id));
+        }
+        assert_eq!(w.count(WarningKind::GpsUnparsable), 6);
+        assert_eq!(examples(&w, WarningKind::GpsUnparsable), ["v1", "v2", "v3"]);
+    }
+
+    /// Merging parts in input order gives what one pass over the whole input gives.
+    #[test]
+    fn merging_parts_keeps_the_first_distinct_ids_of_the_whole() {
+        let (mut a, mut b, mut c) = (
+            Warnings::default(),
+            Warnings::default(),
+            Warnings::default(),
+        );
+        a.add(WarningKind::GpsOutOfRange, Some("v1"));
+        a.add(WarningKind::GpsOutOfRange, Some("v1"));
+        for id in ["v1", "v2", "v2", "v5"] {
+            b.add(WarningKind::GpsOutOfRange, Some(id));
+        }
+        c.add(WarningKind::GpsOutOfRange, Some("v9"));
+        let mut all = Warnings::default();
+        all.merge(&a);
+        all.merge(&b);
+        all.merge(&c);
+        assert_eq!(all.count(WarningKind::GpsOutOfRange), 7);
+        assert_eq!(
+            examples(&all, WarningKind::GpsOutOfRange),
+            ["v1", "v2", "v5"]
+        );
     }
 }

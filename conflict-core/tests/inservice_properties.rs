@@ -235,6 +235,32 @@ fn fast(visits: &[Visit], events: &[Event], kind: EventKind) -> Vec<(String, Str
     out
 }
 
+/// [`fast`] over the compact table.
+fn fast_table(
+    visits: &conflict_core::VisitTable,
+    events: &[Event],
+    kind: EventKind,
+) -> Vec<(String, String, Side)> {
+    use conflict_core::VisitRows;
+    let window = Window::default_around("2025-06-15".parse().unwrap()).unwrap();
+    let ex = Exclusions::default();
+    let mut w = Warnings::default();
+    let admitted = admit_events(events, &window, &ex, &mut w);
+    let adm = admit(visits, &window, &ex).unwrap();
+    let mut out: Vec<_> = pair_events(visits, &adm, kind, events, &admitted)
+        .into_iter()
+        .map(|p| {
+            (
+                visits.visit_id(p.visit).to_string(),
+                admitted[p.event].visit_id.clone(),
+                p.side,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn visits() -> impl Strategy<Value = Vec<Visit>> {
     (2..25usize).prop_flat_map(|n| (0..n).map(visit_strategy).collect::<Vec<_>>())
 }
@@ -270,6 +296,9 @@ proptest! {
         events in prop::collection::vec(event_strategy(EventKind::InService), 1..10),
     ) {
         prop_assert_eq!(fast(&visits, &events, EventKind::InService), naive(&visits, &events, EventKind::InService));
+        // The compact table of file mode pairs exactly as the owned visits.
+        let table = conflict_core::VisitTable::from_visits(&visits).unwrap();
+        prop_assert_eq!(fast_table(&table, &events, EventKind::InService), naive(&visits, &events, EventKind::InService));
     }
 
     #[test]

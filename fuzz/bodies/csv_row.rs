@@ -1,6 +1,7 @@
 //! Arbitrary bytes through the visits.csv reader (docs/file-formats.md §2), half of the time behind a
 //! valid header so the fuzzer reaches the field parsers: never panics, accepted visits have
-//! their required values, and detection runs on whatever was accepted.
+//! their required values, detection runs on whatever was accepted, and the parallel table
+//! reader agrees with the strict reader on every input.
 //!
 //! The body of the `csv_row` fuzz target, shared (by `#[path]`) with the corpus test of
 //! conflict-io so that its assertions also run on stable Rust.
@@ -8,7 +9,7 @@
 use std::path::Path;
 
 use conflict_core::{detect, DetectConfig, DetectedPair};
-use conflict_io::csv::read_visits_from;
+use conflict_io::csv::{read_visit_table_from_bytes, read_visits_from};
 
 const HEADER: &[u8] =
     b"visit_id,ssn,provider_id,visit_date,sch_start,sch_end,visit_start,visit_end,\
@@ -26,7 +27,22 @@ pub fn check(data: &[u8]) {
     } else {
         rest.to_vec()
     };
-    match read_visits_from(&input[..], Path::new("fuzz.csv")) {
+    let strict = read_visits_from(&input[..], Path::new("fuzz.csv"));
+    // The parallel table reader of `conflicts detect` reads exactly what the strict reader
+    // reads, and fails with exactly its message.
+    match (
+        &strict,
+        read_visit_table_from_bytes(&input, Path::new("fuzz.csv")),
+    ) {
+        (Ok(s), Ok(t)) => {
+            assert_eq!(t.visits.to_visits(), s.visits);
+            assert_eq!(t.lines, s.lines);
+            assert_eq!(t.unknown_columns, s.unknown_columns);
+        }
+        (Err(s), Err(t)) => assert_eq!(s.to_string(), t.to_string()),
+        (s, t) => panic!("strict {:?} vs table {:?}", s.is_ok(), t.is_ok()),
+    }
+    match strict {
         Err(e) => {
             let _ = e.to_string();
         }

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use conflict_core::inservice::{AdmittedEvent, Event, EventKind, EventPair, Side};
-use conflict_core::Visit;
+use conflict_core::VisitRows;
 
 use super::atomic::write_atomically;
 use super::fields::{format_timestamp, parse_i64, parse_timestamp};
@@ -128,9 +128,9 @@ pub fn read_events_from(input: impl Read, path: &Path) -> Result<Vec<Event>, Csv
 }
 
 /// Writes the InService rows (both orders of each pair), sorted by (visit_id, con_visit_id).
-pub fn write_inservice(
+pub fn write_inservice<R: VisitRows + ?Sized>(
     path: &Path,
-    visits: &[Visit],
+    visits: &R,
     events: &[Event],
     admitted: &[AdmittedEvent],
     pairs: &[EventPair],
@@ -138,17 +138,17 @@ pub fn write_inservice(
     let mut rows: Vec<[String; 11]> = pairs
         .iter()
         .map(|p| {
-            let v = &visits[p.visit];
+            let v = visits.get(p.visit);
             let e = &admitted[p.event];
             let src = &events[e.index];
             let (s, en) = (format_timestamp(&e.start), format_timestamp(&e.end));
             match p.side {
                 Side::VisitFirst => [
-                    v.visit_id.clone(),
+                    v.visit_id.to_string(),
                     e.visit_id.clone(),
                     e.ssn.clone(),
                     v.visit_date.to_string(),
-                    v.provider_id.clone(),
+                    v.provider_id.to_string(),
                     src.provider_id.clone(),
                     "Y".into(),
                     String::new(),
@@ -158,11 +158,11 @@ pub fn write_inservice(
                 ],
                 Side::EventFirst => [
                     e.visit_id.clone(),
-                    v.visit_id.clone(),
+                    v.visit_id.to_string(),
                     e.ssn.clone(),
                     e.visit_date.to_string(),
                     src.provider_id.clone(),
-                    v.provider_id.clone(),
+                    v.provider_id.to_string(),
                     "Y".into(),
                     s,
                     en,
