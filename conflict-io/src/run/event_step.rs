@@ -1,17 +1,25 @@
 //! The InService (or PTO) step of the owner, after the regular batches: events of the whole
-//! window, the visits of their caregivers, pairing, and one write (docs/lifecycle.md §7).
+//! window, the visits of their caregivers, pairing, and one write (docs/lifecycle.md §7). An
+//! incremental run re-derives only the caregivers whose events or visits changed (§7.1,
+//! [`super::event_scope`]).
+
+use std::collections::{HashMap, HashSet};
 
 use conflict_core::inservice::{detect_events, event_ssns, EventDetection, EventKind};
 
+use super::event_scope::plan_event_scope;
 use super::job::{duplicate_ids, source_err, store_err, JobError};
-use super::ports::{ConflictStore, EventInput, VisitSource};
+use super::ports::{ConflictStore, EventInput, Mode, VisitSource};
 use super::report::RunReport;
 use super::workers::Ctx;
 
-/// Runs the step for `kind` and adds its counters to `report`.
+/// Runs the step for `kind` and adds its counters to `report`. `delta_ssns` are the trimmed
+/// SSNs of the delta keys of an incremental run when this process planned it (`None`: a full
+/// run, or a resumed incremental run, which asks the source for its delta keys again).
 pub(super) fn event_step<St, S, F>(
     ctx: &Ctx<'_, St, F>,
     kind: EventKind,
+    delta_ssns: Option<&HashSet<String>>,
     report: &mut RunReport,
 ) -> Result<(), JobError>
 where
@@ -35,12 +43,33 @@ where
     events.sort_by(|a, b| {
         (a.event.source_id, &a.event.environment).cmp(&(b.event.source_id, &b.event.environment))
     });
+    // Which caregivers to re-derive: all (a full run), or those whose visits or events
+    // changed since the last committed step (an incremental run).
+    let (stored, changed) = match run.mode {
+        Mode::Full => (HashMap::new(), None),
+        Mode::Incremental => {
+            let changed = match delta_ssns {
+                Some(d) => d.clone(),
+                None => resumed_delta_ssns(&mut source, run)?,
+            };
+            let stored = ctx.job.store.event_digests(kind).map_err(store_err)?;
+            (stored, Some(changed))
+        }
+    };
+    let scope = plan_event_scope(kind, &events, &cfg.exclusions, &stored, changed.as_ref());
+    if !scope.full {
+        events = scope.events.iter().map(|&i| events[i].clone()).collect();
+    }
     let raw: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
     // Only the caregivers of events that take part: their visits are all the step reads.
     let ssns = event_ssns(&raw, &run.window, &cfg.exclusions);
-    let visits = source
-        .visits_of_ssns(&run.window, &ssns, &cfg.exclusions)
-        .map_err(source_err)?;
+    let visits = if ssns.is_empty() {
+        Vec::new()
+    } else {
+        source
+            .visits_of_ssns(&run.window, &ssns, &cfg.exclusions)
+            .map_err(source_err)?
+    };
     let EventDetection {
         admitted_events,
         admission,
@@ -54,7 +83,32 @@ where
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let details = source.details(&ids).map_err(source_err)?;
+    let details = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        source.details(&ids).map_err(source_err)?
+    };
+    let r = &mut report.inservice;
+    let (rederived, skipped, read) = match kind {
+        EventKind::InService => (
+            &mut r.inservice_ssns_rederived,
+            &mut r.inservice_ssns_skipped,
+            &mut r.inservice_visits_read,
+        ),
+        EventKind::Pto => (
+            &mut r.pto_ssns_rederived,
+            &mut r.pto_ssns_skipped,
+            &mut r.pto_visits_read,
+        ),
+    };
+    *rederived += scope.ssns_rederived;
+    *skipped += scope.ssns_skipped;
+    *read += visits.len() as u64;
+    report.add_warnings(&warnings);
+    if pairs.is_empty() && scope.update.is_empty() {
+        // Nothing to write and nothing to record: no transaction at all.
+        return Ok(());
+    }
     let input = EventInput {
         kind,
         visits: &visits,
@@ -63,13 +117,13 @@ where
         admitted_events: &admitted_events,
         pairs: &pairs,
         details: &details,
+        digests: &scope.update,
     };
     let counts = ctx
         .job
         .store
         .apply_events(run, &input, ctx.job.params.dry_run)
         .map_err(store_err)?;
-    report.add_warnings(&warnings);
     report.add_warnings(&counts.warnings);
     report.writes.conflicts_created += counts.conflicts_created;
     let r = &mut report.inservice;
@@ -95,4 +149,18 @@ where
     *un += counts.unchanged;
     *ins += counts.inserted;
     Ok(())
+}
+
+/// The trimmed SSNs of the delta keys, asked again: a resumed run did not plan its batches in
+/// this process. The source's answer covers at least the keys the run planned (the watermark
+/// is the run's), so nothing the batches re-detected is missed.
+fn resumed_delta_ssns<S: VisitSource>(
+    source: &mut S,
+    run: &super::ports::RunInfo,
+) -> Result<HashSet<String>, JobError> {
+    let since = run
+        .since
+        .ok_or_else(|| JobError::Store("incremental run without a watermark".to_string().into()))?;
+    let keys = source.delta_keys(since, &run.window).map_err(source_err)?;
+    Ok(keys.into_iter().map(|(_, ssn)| ssn).collect())
 }

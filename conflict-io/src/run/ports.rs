@@ -228,6 +228,9 @@ pub struct EventInput<'a> {
     pub pairs: &'a [EventPair],
     /// Business columns of the visits in `pairs`.
     pub details: &'a HashMap<String, VisitDetails>,
+    /// The event bookkeeping to record in the step's transaction (docs/lifecycle.md §7.1);
+    /// nothing is recorded by a dry run.
+    pub digests: &'a super::event_scope::DigestUpdate,
 }
 
 /// Write counters of the InService step (docs/lifecycle.md §11).
@@ -348,6 +351,18 @@ pub trait ConflictStore: Sync {
         input: &EventInput<'_>,
         dry_run: bool,
     ) -> Result<EventCounts, Self::Error>;
+
+    /// The event bookkeeping of `kind` (docs/lifecycle.md §7.1): the digest of every SSN's
+    /// event inputs as the last committed step of that kind read them, by trimmed SSN. An
+    /// incremental run re-derives only SSNs whose digest differs or whose visits changed.
+    /// Empty means no bookkeeping (the first run after an upgrade, or a store that keeps
+    /// none): the step then re-derives everything, so the default is always correct.
+    fn event_digests(
+        &self,
+        _kind: EventKind,
+    ) -> Result<HashMap<String, super::event_scope::Digest>, Self::Error> {
+        Ok(HashMap::new())
+    }
 
     /// The report shares of every done batch of the run, whichever process did them, so the
     /// owner's report covers the whole run. `None` when the store keeps no shares (then the

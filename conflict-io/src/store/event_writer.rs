@@ -112,6 +112,10 @@ pub(crate) fn apply_events(
         changes.is_some(),
     )?;
     counts.warnings.merge(&warnings);
+    if !dry_run {
+        // The bookkeeping commits with the rows it describes (docs/lifecycle.md §7.1).
+        super::event_digests::write(&mut tx, names, input.kind, run.run_id, input.digests)?;
+    }
     if dry_run {
         tx.rollback()
             .map_err(|e| StoreError::db("roll back the dry-run InService step", None, e))?;

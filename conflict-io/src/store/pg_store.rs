@@ -403,6 +403,14 @@ impl ConflictStore for PgStore {
         )
     }
 
+    fn event_digests(
+        &self,
+        kind: conflict_core::inservice::EventKind,
+    ) -> Result<HashMap<String, crate::run::Digest>, StoreError> {
+        let mut client = self.client()?;
+        super::event_digests::read(&mut *client, &self.names, kind)
+    }
+
     fn is_transient(err: &StoreError) -> bool {
         err.is_transient()
     }
