@@ -4,6 +4,7 @@ mod faults;
 mod full_run;
 mod incremental;
 mod inservice;
+mod inservice_incremental;
 mod moved_date;
 mod moved_key;
 mod resume_and_join;
