@@ -12,7 +12,8 @@
 //! updates to check, plus stale rows), then runs a full run twice (the second shows the
 //! unchanged-rows path), then an incremental run with nothing changed (`since` after every
 //! `"Visit Updated Timestamp"` of the world), and prints the time per step. Both schemas are
-//! dropped at the end. `--inservice` runs the InService step in every run (PTO stays off).
+//! dropped at the end. `--inservice` runs the InService step in every run (PTO stays off);
+//! `--noop-runs N` repeats the incremental run N times.
 //! `--changes-out DIR` runs in shadow mode, writing `DIR/run-1.csv`, `DIR/run-2.csv` and
 //! `DIR/run-3.csv`.
 
@@ -152,11 +153,16 @@ fn main() {
         poll: Duration::from_millis(50),
         ..JobOptions::default()
     };
-    let runs = [
+    // `--noop-runs N` repeats the incremental run with nothing changed (a short run is noisy).
+    let noop_runs = arg("--noop-runs", 1);
+    let mut runs = vec![
         ("first run", &params),
         ("second run (nothing changed)", &params),
-        ("incremental run (nothing changed)", &noop),
     ];
+    runs.extend(std::iter::repeat_n(
+        ("incremental run (nothing changed)", &noop),
+        noop_runs,
+    ));
     for (n, (attempt, params)) in runs.into_iter().enumerate() {
         let mut store =
             PgStore::connect(&env::conninfo(), names.clone(), workers as u32 + 2).unwrap();
