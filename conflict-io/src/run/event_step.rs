@@ -117,12 +117,11 @@ where
         admitted_events: &admitted_events,
         pairs: &pairs,
         details: &details,
-        digests: &scope.update,
     };
     let counts = ctx
         .job
         .store
-        .apply_events(run, &input, ctx.job.params.dry_run)
+        .apply_events_with_digests(run, &input, &scope.update, ctx.job.params.dry_run)
         .map_err(store_err)?;
     report.add_warnings(&counts.warnings);
     report.writes.conflicts_created += counts.conflicts_created;

@@ -311,8 +311,17 @@ impl ConflictStore for MockStore {
     }
     fn apply_events(
         &self,
+        run: &RunInfo,
+        input: &EventInput<'_>,
+        dry_run: bool,
+    ) -> Result<EventCounts, StoreFailure> {
+        self.apply_events_with_digests(run, input, &super::DigestUpdate::default(), dry_run)
+    }
+    fn apply_events_with_digests(
+        &self,
         _run: &RunInfo,
         input: &EventInput<'_>,
+        u: &super::DigestUpdate,
         dry_run: bool,
     ) -> Result<EventCounts, StoreFailure> {
         let mut s = self.state.lock().unwrap();
@@ -323,7 +332,6 @@ impl ConflictStore for MockStore {
             ssns.dedup();
             s.event_ssns.push(ssns);
             let d = s.digests.entry(input.kind).or_default();
-            let u = input.digests;
             if u.replace_all {
                 d.clear();
             }

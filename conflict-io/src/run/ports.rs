@@ -228,9 +228,6 @@ pub struct EventInput<'a> {
     pub pairs: &'a [EventPair],
     /// Business columns of the visits in `pairs`.
     pub details: &'a HashMap<String, VisitDetails>,
-    /// The event bookkeeping to record in the step's transaction (docs/lifecycle.md §7.1);
-    /// nothing is recorded by a dry run.
-    pub digests: &'a super::event_scope::DigestUpdate,
 }
 
 /// Write counters of the InService step (docs/lifecycle.md §11).
@@ -362,6 +359,21 @@ pub trait ConflictStore: Sync {
         _kind: EventKind,
     ) -> Result<HashMap<String, super::event_scope::Digest>, Self::Error> {
         Ok(HashMap::new())
+    }
+
+    /// [`ConflictStore::apply_events`], and records `digests` (the event bookkeeping of
+    /// docs/lifecycle.md §7.1) in the same transaction, so that it describes exactly the rows
+    /// committed; a dry run records nothing. The default records nothing: a store that keeps
+    /// no bookkeeping answers [`ConflictStore::event_digests`] with nothing, and every step is
+    /// full. A store implements both methods or neither.
+    fn apply_events_with_digests(
+        &self,
+        run: &RunInfo,
+        input: &EventInput<'_>,
+        _digests: &super::event_scope::DigestUpdate,
+        dry_run: bool,
+    ) -> Result<EventCounts, Self::Error> {
+        self.apply_events(run, input, dry_run)
     }
 
     /// The report shares of every done batch of the run, whichever process did them, so the

@@ -36,7 +36,7 @@ use super::pair_table::{self, analyze_if_large};
 use super::row_writes::{self, ExtraColumns};
 use super::writer;
 use crate::details::VisitDetails;
-use crate::run::{Change, ChangeSink, EventCounts, EventInput, RunInfo, WriteCounts};
+use crate::run::{Change, ChangeSink, DigestUpdate, EventCounts, EventInput, RunInfo, WriteCounts};
 
 /// Temporary table of the pairs' event dates: `idx` (as in [`super::pair_table::PAIRS`]), the row's side and the
 /// event's start and end.
@@ -91,6 +91,7 @@ pub(crate) fn apply_events(
     layout: &CvmLayout,
     run: &RunInfo,
     input: &EventInput<'_>,
+    digests: Option<&DigestUpdate>,
     dry_run: bool,
     changes: Option<&dyn ChangeSink>,
 ) -> Result<EventCounts, StoreError> {
@@ -112,9 +113,9 @@ pub(crate) fn apply_events(
         changes.is_some(),
     )?;
     counts.warnings.merge(&warnings);
-    if !dry_run {
+    if let (Some(digests), false) = (digests, dry_run) {
         // The bookkeeping commits with the rows it describes (docs/lifecycle.md §7.1).
-        super::event_digests::write(&mut tx, names, input.kind, run.run_id, input.digests)?;
+        super::event_digests::write(&mut tx, names, input.kind, run.run_id, digests)?;
     }
     if dry_run {
         tx.rollback()

@@ -398,6 +398,27 @@ impl ConflictStore for PgStore {
             &self.layout,
             run,
             input,
+            None,
+            dry_run,
+            self.changes(),
+        )
+    }
+
+    fn apply_events_with_digests(
+        &self,
+        run: &RunInfo,
+        input: &crate::run::EventInput<'_>,
+        digests: &crate::run::DigestUpdate,
+        dry_run: bool,
+    ) -> Result<crate::run::EventCounts, StoreError> {
+        let mut client = self.client()?;
+        super::event_writer::apply_events(
+            &mut client,
+            &self.names,
+            &self.layout,
+            run,
+            input,
+            Some(digests),
             dry_run,
             self.changes(),
         )

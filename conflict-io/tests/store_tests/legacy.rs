@@ -17,8 +17,9 @@ fn legacy() -> TestSchemas {
     let mut t = TestSchemas::initialised();
     let s = t.names.conflict.quoted();
     let (runs, batches) = (t.table("detection_runs"), t.table("detection_run_batches"));
+    let digests = t.table("detection_event_digests");
     t.exec(&format!(
-        "DROP TABLE IF EXISTS {runs}, {batches}; DROP INDEX {s}.cvm_pair_unique;"
+        "DROP TABLE IF EXISTS {runs}, {batches}, {digests}; DROP INDEX {s}.cvm_pair_unique;"
     ));
     t
 }
@@ -172,6 +173,7 @@ fn the_review_plan_changes_nothing_and_its_script_does_what_init_would() {
                 "index detection_runs_success on {}",
                 t.table("detection_runs")
             ),
+            format!("table {}", t.table("detection_event_digests")),
             format!("table {}", t.table("detection_run_batches")),
         ]
     );
