@@ -84,7 +84,10 @@ struct EventDates {
 
 /// Writes the InService (or PTO) rows of `input`; see the module documentation. Like the
 /// batch writer it gets the connection, names, layout and change sink it needs, so that it
-/// does not call back into the store that calls it.
+/// does not call back into the store that calls it. `digests`, when given, is the event
+/// bookkeeping, recorded in the same transaction (never by a dry run).
+// The step's inputs are separate borrows of the store's parts; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply_events(
     client: &mut Client,
     names: &SchemaNames,
