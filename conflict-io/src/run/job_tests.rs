@@ -957,6 +957,49 @@ fn incremental_event_steps_re_derive_only_changed_caregivers() {
         "the dry run recorded nothing, so the change is still seen"
     );
     assert_eq!(r.inservice_pairs, 8);
-    let s = store.state.lock().unwrap();
-    assert_eq!(s.event_ssns.last().unwrap(), &vec![ssn(1), ssn(2)]);
+    assert_eq!(
+        store.state.lock().unwrap().event_ssns.last().unwrap(),
+        &vec![ssn(1), ssn(2)]
+    );
+
+    // A visit of SSN 0 changes; the run is interrupted after its batch, before the step. The
+    // resumed run did not plan the batches, so it asks the source for the delta keys again.
+    changed[0].updated_at = day("2025-06-05").and_hms_opt(8, 0, 0);
+    let make = || {
+        Ok(MockSource {
+            visits: changed.clone(),
+            events: moved.clone(),
+            fail: false,
+        })
+    };
+    let cancel = AtomicBool::new(false);
+    let stopped = run_job(
+        &store,
+        make,
+        Start::New(inc.clone()),
+        &inc,
+        &opts(1),
+        &cancel,
+        &CancelAfter(&cancel, AtomicU32::new(1)),
+    )
+    .unwrap();
+    assert_eq!(stopped.outcome, Outcome::Interrupted);
+    assert_eq!(stopped.report.inservice.inservice_ssns_rederived, 0);
+    let resumed = run_job(
+        &store,
+        make,
+        Start::Resume(None),
+        &inc,
+        &opts(1),
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(resumed.outcome, Outcome::Succeeded);
+    // SSN 2's visit is still a delta under the run's watermark: re-derived again, harmlessly.
+    assert_eq!(resumed.report.inservice.inservice_ssns_rederived, 2);
+    assert_eq!(
+        store.state.lock().unwrap().event_ssns.last().unwrap(),
+        &vec![ssn(0), ssn(2)]
+    );
 }
