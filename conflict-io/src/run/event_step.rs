@@ -16,10 +16,13 @@ use super::workers::Ctx;
 /// Runs the step for `kind` and adds its counters to `report`. `delta_ssns` are the trimmed
 /// SSNs of the delta keys of an incremental run when this process planned it (`None`: a full
 /// run, or a resumed incremental run, which asks the source for its delta keys again).
+/// `open` is a source connection to use instead of opening one; the step leaves its own
+/// connection there for the next step.
 pub(super) fn event_step<St, S, F>(
     ctx: &Ctx<'_, St, F>,
     kind: EventKind,
     delta_ssns: Option<&HashSet<String>>,
+    open: &mut Option<S>,
     report: &mut RunReport,
 ) -> Result<(), JobError>
 where
@@ -28,7 +31,10 @@ where
     F: Fn() -> Result<S, S::Error> + Sync,
 {
     let (run, cfg) = (ctx.run, ctx.cfg);
-    let mut source = (ctx.job.make_source)().map_err(source_err)?;
+    let mut source = match open.take() {
+        Some(s) => s,
+        None => (ctx.job.make_source)().map_err(source_err)?,
+    };
     let tag = match kind {
         EventKind::InService => "inservice",
         EventKind::Pto => "pto",
@@ -105,6 +111,7 @@ where
     *skipped += scope.ssns_skipped;
     *read += visits.len() as u64;
     report.add_warnings(&warnings);
+    *open = Some(source);
     if pairs.is_empty() && scope.update.is_empty() {
         // Nothing to write and nothing to record: no transaction at all.
         return Ok(());

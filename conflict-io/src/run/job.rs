@@ -334,6 +334,10 @@ where
     // The SSNs of an incremental run's delta keys, kept from planning for the event step
     // (docs/lifecycle.md §7.1) so that the source is not asked twice.
     let mut delta_ssns = None;
+    // A run with no batches goes from planning straight to the event step: the planning
+    // connection is handed on rather than a new one opened (a no-op night's largest cost after
+    // the queries themselves). With batches it would sit idle meanwhile, so it is closed.
+    let mut idle_source = None;
     if let Start::New(_) = start {
         let t = Instant::now();
         observer.phase("scope");
@@ -342,6 +346,9 @@ where
         store.add_batches(run.run_id, &batches).map_err(store_err)?;
         if run.mode == Mode::Incremental {
             delta_ssns = Some(scope_ssns(&batches));
+        }
+        if batches.is_empty() {
+            idle_source = Some(source);
         }
         report.timing.scope = t.elapsed().as_secs_f64();
     }
@@ -368,7 +375,7 @@ where
                     EventKind::InService => "inservice",
                     EventKind::Pto => "pto",
                 });
-                event_step(&ctx, kind, delta_ssns.as_ref(), report)?;
+                event_step(&ctx, kind, delta_ssns.as_ref(), &mut idle_source, report)?;
                 report.timing.inservice += t.elapsed().as_secs_f64();
             }
         }
