@@ -111,7 +111,13 @@ fn assert_report_shape(r: &Value) {
             "pto_pairs",
             "pto_updated",
             "pto_unchanged",
-            "pto_inserted"
+            "pto_inserted",
+            "inservice_ssns_rederived",
+            "inservice_ssns_skipped",
+            "inservice_visits_read",
+            "pto_ssns_rederived",
+            "pto_ssns_skipped",
+            "pto_visits_read"
         ])
     );
     assert!(r["warnings"].is_object() && r["warning_examples"].is_object());

@@ -10,8 +10,12 @@
 //! Loads the world into `analytics_t_<random>`, creates `conflict_t_<random>` with settings and
 //! the default bands, seeds `--existing` stored rows (re-detected pairs, so the first run has
 //! updates to check, plus stale rows), then runs a full run twice (the second shows the
-//! unchanged-rows path) and prints the time per step. Both schemas are dropped at the end.
-//! `--changes-out DIR` runs in shadow mode, writing `DIR/run-1.csv` and `DIR/run-2.csv`.
+//! unchanged-rows path), then an incremental run with nothing changed (`since` after every
+//! `"Visit Updated Timestamp"` of the world), and prints the time per step. Both schemas are
+//! dropped at the end. `--inservice` runs the InService step in every run (PTO stays off);
+//! `--noop-runs N` repeats the incremental run N times.
+//! `--changes-out DIR` runs in shadow mode, writing `DIR/run-1.csv`, `DIR/run-2.csv` and
+//! `DIR/run-3.csv`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -41,7 +45,12 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
 fn main() {
+    let inservice = flag("--inservice");
     let visits = arg("--visits", 638_216);
     let ssns = arg("--ssns", 1_284);
     let existing = arg("--existing", 15_000);
@@ -123,18 +132,38 @@ fn main() {
         since: None,
         lookback_hours: 36,
         dry_run: false,
-        inservice: false,
+        inservice,
         pto: false,
+    };
+    // An incremental run with nothing changed: the watermark lies after every update
+    // timestamp of the world, so no visit is a delta.
+    let last_update = world
+        .visits
+        .iter()
+        .filter_map(|v| v.updated_at)
+        .max()
+        .expect("the world has update timestamps");
+    let noop = RunParams {
+        mode: Mode::Incremental,
+        since: Some(last_update + chrono::TimeDelta::seconds(1)),
+        ..params.clone()
     };
     let opts = JobOptions {
         workers,
         poll: Duration::from_millis(50),
         ..JobOptions::default()
     };
-    for (n, attempt) in ["first run", "second run (nothing changed)"]
-        .into_iter()
-        .enumerate()
-    {
+    // `--noop-runs N` repeats the incremental run with nothing changed (a short run is noisy).
+    let noop_runs = arg("--noop-runs", 1);
+    let mut runs = vec![
+        ("first run", &params),
+        ("second run (nothing changed)", &params),
+    ];
+    runs.extend(std::iter::repeat_n(
+        ("incremental run (nothing changed)", &noop),
+        noop_runs,
+    ));
+    for (n, (attempt, params)) in runs.into_iter().enumerate() {
         let mut store =
             PgStore::connect(&env::conninfo(), names.clone(), workers as u32 + 2).unwrap();
         let sink = changes_dir.as_ref().map(|d| {
@@ -149,7 +178,7 @@ fn main() {
             &store,
             make,
             Start::New(params.clone()),
-            &params,
+            params,
             &opts,
             &AtomicBool::new(false),
             &Silent,
@@ -179,9 +208,21 @@ fn main() {
         );
         println!(
             "  steps (fetch/detect/write summed over {workers} workers): preflight {:.2} s, \
-             scope {:.2} s, fetch {:.2} s, detect {:.2} s, write {:.2} s, finish {:.2} s",
-            tm.preflight, tm.scope, tm.read_visits, tm.detect, tm.apply, tm.finish
+             load_reference {:.2} s, scope {:.2} s, fetch {:.2} s, detect {:.2} s, write {:.2} s, \
+             inservice {:.2} s, finish {:.2} s",
+            tm.preflight,
+            tm.load_reference,
+            tm.scope,
+            tm.read_visits,
+            tm.detect,
+            tm.apply,
+            tm.inservice,
+            tm.finish
         );
+        let is = serde_json::to_value(&r.report).map(|v| v["inservice"].clone());
+        if inservice {
+            println!("  inservice: {}", is.unwrap_or_default());
+        }
     }
     client
         .batch_execute(&format!("DROP SCHEMA {s} CASCADE"))

@@ -1,17 +1,28 @@
 //! The InService (or PTO) step of the owner, after the regular batches: events of the whole
-//! window, the visits of their caregivers, pairing, and one write (docs/lifecycle.md §7).
+//! window, the visits of their caregivers, pairing, and one write (docs/lifecycle.md §7). An
+//! incremental run re-derives only the caregivers whose events or visits changed (§7.1,
+//! [`super::event_scope`]).
+
+use std::collections::{HashMap, HashSet};
 
 use conflict_core::inservice::{detect_events, event_ssns, EventDetection, EventKind};
 
+use super::event_scope::plan_event_scope;
 use super::job::{duplicate_ids, source_err, store_err, JobError};
-use super::ports::{ConflictStore, EventInput, VisitSource};
+use super::ports::{ConflictStore, EventInput, Mode, VisitSource};
 use super::report::RunReport;
 use super::workers::Ctx;
 
-/// Runs the step for `kind` and adds its counters to `report`.
+/// Runs the step for `kind` and adds its counters to `report`. `delta_ssns` are the trimmed
+/// SSNs of the delta keys of an incremental run when this process planned it (`None`: a full
+/// run, or a resumed incremental run, which asks the source for its delta keys again).
+/// `open` is a source connection to use instead of opening one; the step leaves its own
+/// connection there for the next step.
 pub(super) fn event_step<St, S, F>(
     ctx: &Ctx<'_, St, F>,
     kind: EventKind,
+    delta_ssns: Option<&HashSet<String>>,
+    open: &mut Option<S>,
     report: &mut RunReport,
 ) -> Result<(), JobError>
 where
@@ -20,11 +31,17 @@ where
     F: Fn() -> Result<S, S::Error> + Sync,
 {
     let (run, cfg) = (ctx.run, ctx.cfg);
-    let mut source = (ctx.job.make_source)().map_err(source_err)?;
+    let mut source = match open.take() {
+        Some(s) => s,
+        None => (ctx.job.make_source)().map_err(source_err)?,
+    };
     let tag = match kind {
         EventKind::InService => "inservice",
         EventKind::Pto => "pto",
     };
+    // A handed-on connection already reported what it sent before (planning, an earlier step):
+    // only this step's statements and rows are added below.
+    let io_before = source.io();
     source.begin_batch(run.run_id, tag).map_err(source_err)?;
     let mut events = source
         .events(kind, &run.window, &cfg.exclusions)
@@ -35,12 +52,33 @@ where
     events.sort_by(|a, b| {
         (a.event.source_id, &a.event.environment).cmp(&(b.event.source_id, &b.event.environment))
     });
+    // Which caregivers to re-derive: all (a full run), or those whose visits or events
+    // changed since the last committed step (an incremental run).
+    let (stored, changed) = match run.mode {
+        Mode::Full => (HashMap::new(), None),
+        Mode::Incremental => {
+            let changed = match delta_ssns {
+                Some(d) => d.clone(),
+                None => resumed_delta_ssns(&mut source, run)?,
+            };
+            let stored = ctx.job.store.event_digests(kind).map_err(store_err)?;
+            (stored, Some(changed))
+        }
+    };
+    let scope = plan_event_scope(kind, &events, &cfg.exclusions, &stored, changed.as_ref());
+    if !scope.full {
+        events = scope.events.iter().map(|&i| events[i].clone()).collect();
+    }
     let raw: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
     // Only the caregivers of events that take part: their visits are all the step reads.
     let ssns = event_ssns(&raw, &run.window, &cfg.exclusions);
-    let visits = source
-        .visits_of_ssns(&run.window, &ssns, &cfg.exclusions)
-        .map_err(source_err)?;
+    let visits = if ssns.is_empty() {
+        Vec::new()
+    } else {
+        source
+            .visits_of_ssns(&run.window, &ssns, &cfg.exclusions)
+            .map_err(source_err)?
+    };
     let EventDetection {
         admitted_events,
         admission,
@@ -54,7 +92,34 @@ where
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let details = source.details(&ids).map_err(source_err)?;
+    let details = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        source.details(&ids).map_err(source_err)?
+    };
+    let r = &mut report.inservice;
+    let (rederived, skipped, read) = match kind {
+        EventKind::InService => (
+            &mut r.inservice_ssns_rederived,
+            &mut r.inservice_ssns_skipped,
+            &mut r.inservice_visits_read,
+        ),
+        EventKind::Pto => (
+            &mut r.pto_ssns_rederived,
+            &mut r.pto_ssns_skipped,
+            &mut r.pto_visits_read,
+        ),
+    };
+    *rederived += scope.ssns_rederived;
+    *skipped += scope.ssns_skipped;
+    *read += visits.len() as u64;
+    report.add_warnings(&warnings);
+    report.io.add(&source.io().since(&io_before));
+    *open = Some(source);
+    if pairs.is_empty() && scope.update.is_empty() {
+        // Nothing to write and nothing to record: no transaction at all.
+        return Ok(());
+    }
     let input = EventInput {
         kind,
         visits: &visits,
@@ -67,10 +132,8 @@ where
     let counts = ctx
         .job
         .store
-        .apply_events(run, &input, ctx.job.params.dry_run)
+        .apply_events_with_digests(run, &input, &scope.update, ctx.job.params.dry_run)
         .map_err(store_err)?;
-    report.io.add(&source.io());
-    report.add_warnings(&warnings);
     report.add_warnings(&counts.warnings);
     report.writes.conflicts_created += counts.conflicts_created;
     let r = &mut report.inservice;
@@ -96,4 +159,18 @@ where
     *un += counts.unchanged;
     *ins += counts.inserted;
     Ok(())
+}
+
+/// The trimmed SSNs of the delta keys, asked again: a resumed run did not plan its batches in
+/// this process. The source's answer covers at least the keys the run planned (the watermark
+/// is the run's), so nothing the batches re-detected is missed.
+fn resumed_delta_ssns<S: VisitSource>(
+    source: &mut S,
+    run: &super::ports::RunInfo,
+) -> Result<HashSet<String>, JobError> {
+    let since = run
+        .since
+        .ok_or_else(|| JobError::Store("incremental run without a watermark".to_string().into()))?;
+    let keys = source.delta_keys(since, &run.window).map_err(source_err)?;
+    Ok(keys.into_iter().map(|(_, ssn)| ssn).collect())
 }

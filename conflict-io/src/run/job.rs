@@ -3,6 +3,7 @@
 //! several workers ([`super::workers`]), then the InService/PTO step ([`super::event_step`]);
 //! a ledger makes the run resumable and shareable between processes.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -12,7 +13,9 @@ use conflict_core::{DetectConfig, GeoParams};
 
 use super::event_step::event_step;
 use super::plan::plan_batches;
-use super::ports::{ConflictStore, Outcome, RunInfo, RunParams, VisitSource, WriteCounts};
+use super::ports::{
+    BatchSpec, ConflictStore, Mode, Outcome, RunInfo, RunParams, VisitSource, WriteCounts,
+};
 use super::report::RunReport;
 use super::take_part::{take_part, Participation};
 use super::workers::{run_batches, Ctx};
@@ -328,6 +331,13 @@ where
     };
     report.timing.load_reference = t.elapsed().as_secs_f64();
 
+    // The SSNs of an incremental run's delta keys, kept from planning for the event step
+    // (docs/lifecycle.md §7.1) so that the source is not asked twice.
+    let mut delta_ssns = None;
+    // A run with no batches goes from planning straight to the event step: the planning
+    // connection is handed on rather than a new one opened (a no-op night's largest cost after
+    // the queries themselves). With batches it would sit idle meanwhile, so it is closed.
+    let mut idle_source = None;
     if let Start::New(_) = start {
         let t = Instant::now();
         observer.phase("scope");
@@ -336,6 +346,12 @@ where
         // The planning connection's cost (session settings and planning queries).
         report.io.add(&source.io());
         store.add_batches(run.run_id, &batches).map_err(store_err)?;
+        if run.mode == Mode::Incremental {
+            delta_ssns = Some(scope_ssns(&batches));
+        }
+        if batches.is_empty() {
+            idle_source = Some(source);
+        }
         report.timing.scope = t.elapsed().as_secs_f64();
     }
 
@@ -361,10 +377,22 @@ where
                     EventKind::InService => "inservice",
                     EventKind::Pto => "pto",
                 });
-                event_step(&ctx, kind, report)?;
+                event_step(&ctx, kind, delta_ssns.as_ref(), &mut idle_source, report)?;
                 report.timing.inservice += t.elapsed().as_secs_f64();
             }
         }
     }
     Ok(())
+}
+
+/// The trimmed SSNs of the keys of an incremental run's batches.
+fn scope_ssns(batches: &[BatchSpec]) -> HashSet<String> {
+    batches
+        .iter()
+        .filter_map(|b| match &b.scope {
+            crate::scope::Scope::Keys(keys) => Some(keys.iter().map(|(_, ssn)| ssn.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }

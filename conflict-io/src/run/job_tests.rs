@@ -145,6 +145,10 @@ struct State {
     /// (batch key, pairs) of every committed apply.
     applied: Vec<(String, usize)>,
     event_pairs: usize,
+    /// The event bookkeeping, by kind (committed steps only).
+    digests: HashMap<EventKind, HashMap<String, super::event_scope::Digest>>,
+    /// The trimmed SSNs of the visits of every committed event step.
+    event_ssns: Vec<Vec<String>>,
     /// The conflict rows, written through the core's planner like the real store does.
     cvm: super::memory_cvm::MemoryCvm,
 }
@@ -298,13 +302,44 @@ impl ConflictStore for MockStore {
         }
         Ok(counts)
     }
+    fn event_digests(
+        &self,
+        kind: EventKind,
+    ) -> Result<HashMap<String, super::event_scope::Digest>, StoreFailure> {
+        let s = self.state.lock().unwrap();
+        Ok(s.digests.get(&kind).cloned().unwrap_or_default())
+    }
     fn apply_events(
+        &self,
+        run: &RunInfo,
+        input: &EventInput<'_>,
+        dry_run: bool,
+    ) -> Result<EventCounts, StoreFailure> {
+        self.apply_events_with_digests(run, input, &super::DigestUpdate::default(), dry_run)
+    }
+    fn apply_events_with_digests(
         &self,
         _run: &RunInfo,
         input: &EventInput<'_>,
-        _dry_run: bool,
+        u: &super::DigestUpdate,
+        dry_run: bool,
     ) -> Result<EventCounts, StoreFailure> {
-        self.state.lock().unwrap().event_pairs += input.pairs.len();
+        let mut s = self.state.lock().unwrap();
+        s.event_pairs += input.pairs.len();
+        if !dry_run {
+            let mut ssns: Vec<String> = input.visits.iter().map(trimmed).collect();
+            ssns.sort_unstable();
+            ssns.dedup();
+            s.event_ssns.push(ssns);
+            let d = s.digests.entry(input.kind).or_default();
+            if u.replace_all {
+                d.clear();
+            }
+            for ssn in &u.remove {
+                d.remove(ssn);
+            }
+            d.extend(u.set.iter().cloned());
+        }
         Ok(EventCounts {
             inserted: input.pairs.len() as u64,
             ..EventCounts::default()
@@ -827,4 +862,144 @@ fn batch_errors_show_the_key_the_attempts_and_the_cause_once() {
     };
     assert_eq!(w.to_string(), "h:1:ab/w0: claiming a batch: gone");
     assert!(w.source().is_none());
+}
+
+/// An in-service event of the SSN of `v` at a training provider, over `v`'s schedule.
+fn training(id: i64, v: &Visit) -> SourcedEvent {
+    let start = v.sch_start.unwrap();
+    SourcedEvent {
+        event: Event {
+            kind: EventKind::InService,
+            source_id: id,
+            environment: "prod".into(),
+            caregiver_id: None,
+            ssn: v.ssn.clone(),
+            provider_id: "training-provider".into(),
+            start: Some(start),
+            end: Some(start + chrono::Duration::hours(1)),
+        },
+        details: VisitDetails::empty(),
+    }
+}
+
+/// docs/lifecycle.md §7.1: an incremental run re-derives in-service rows only for the SSNs
+/// whose events or visits changed; with nothing changed it reads no visits and writes nothing;
+/// a dry run records no bookkeeping.
+#[test]
+fn incremental_event_steps_re_derive_only_changed_caregivers() {
+    let mut all = visits(6, 2);
+    for v in all.iter_mut() {
+        v.visit_start = v.sch_start;
+        v.visit_end = v.sch_end;
+        v.is_missed = Some(false);
+    }
+    // Visits are laid out SSN by SSN, 2 days × 2 providers: SSN k starts at index 4k.
+    let ssn = |k: usize| trimmed(&all[4 * k]);
+    let events: Vec<SourcedEvent> = (0..3)
+        .map(|k| training(k as i64 + 1, &all[4 * k]))
+        .collect();
+    let store = MockStore::default();
+    let run = |visits: &[Visit], events: &[SourcedEvent], p: &RunParams| {
+        let make = || {
+            Ok(MockSource {
+                visits: visits.to_vec(),
+                events: events.to_vec(),
+                fail: false,
+            })
+        };
+        run_job(
+            &store,
+            make,
+            Start::New(p.clone()),
+            p,
+            &opts(1),
+            &AtomicBool::new(false),
+            &Silent,
+        )
+        .unwrap()
+    };
+    let full = run(&all, &events, &params(Mode::Full));
+    assert_eq!(full.report.inservice.inservice_ssns_rederived, 3);
+    // Each event overlaps both visits of its SSN's first day: 2 visits × 2 orders.
+    assert_eq!(full.report.inservice.inservice_pairs, 12);
+    assert_eq!(
+        store.state.lock().unwrap().event_ssns,
+        [vec![ssn(0), ssn(1), ssn(2)]]
+    );
+
+    // Every visit was updated at noon of its day (2025-06-01 or 02): nothing is a delta.
+    let mut inc = params(Mode::Incremental);
+    inc.since = day("2025-06-03").and_hms_opt(0, 0, 0);
+    let noop = run(&all, &events, &inc);
+    let r = &noop.report.inservice;
+    assert_eq!(
+        (r.inservice_ssns_rederived, r.inservice_ssns_skipped),
+        (0, 3)
+    );
+    assert_eq!(r.inservice_visits_read, 0);
+    assert_eq!(r.inservice_pairs, 0);
+    assert_eq!(store.state.lock().unwrap().event_ssns.len(), 1, "no write");
+
+    // SSN 1's event moves; a visit of SSN 2 is updated (a delta key).
+    let mut moved = events.clone();
+    moved[1].event.end = Some(moved[1].event.end.unwrap() + chrono::Duration::minutes(30));
+    let mut changed = all.clone();
+    changed[4 * 2 + 1].updated_at = day("2025-06-04").and_hms_opt(8, 0, 0);
+    let mut dry = inc.clone();
+    dry.dry_run = true;
+    let d = run(&changed, &moved, &dry);
+    assert_eq!(d.report.inservice.inservice_ssns_rederived, 2);
+    let step = run(&changed, &moved, &inc);
+    let r = &step.report.inservice;
+    assert_eq!(
+        (r.inservice_ssns_rederived, r.inservice_ssns_skipped),
+        (2, 1),
+        "the dry run recorded nothing, so the change is still seen"
+    );
+    assert_eq!(r.inservice_pairs, 8);
+    assert_eq!(
+        store.state.lock().unwrap().event_ssns.last().unwrap(),
+        &vec![ssn(1), ssn(2)]
+    );
+
+    // A visit of SSN 0 changes; the run is interrupted after its batch, before the step. The
+    // resumed run did not plan the batches, so it asks the source for the delta keys again.
+    changed[0].updated_at = day("2025-06-05").and_hms_opt(8, 0, 0);
+    let make = || {
+        Ok(MockSource {
+            visits: changed.clone(),
+            events: moved.clone(),
+            fail: false,
+        })
+    };
+    let cancel = AtomicBool::new(false);
+    let stopped = run_job(
+        &store,
+        make,
+        Start::New(inc.clone()),
+        &inc,
+        &opts(1),
+        &cancel,
+        &CancelAfter(&cancel, AtomicU32::new(1)),
+    )
+    .unwrap();
+    assert_eq!(stopped.outcome, Outcome::Interrupted);
+    assert_eq!(stopped.report.inservice.inservice_ssns_rederived, 0);
+    let resumed = run_job(
+        &store,
+        make,
+        Start::Resume(None),
+        &inc,
+        &opts(1),
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(resumed.outcome, Outcome::Succeeded);
+    // SSN 2's visit is still a delta under the run's watermark: re-derived again, harmlessly.
+    assert_eq!(resumed.report.inservice.inservice_ssns_rederived, 2);
+    assert_eq!(
+        store.state.lock().unwrap().event_ssns.last().unwrap(),
+        &vec![ssn(0), ssn(2)]
+    );
 }

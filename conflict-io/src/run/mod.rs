@@ -1,6 +1,7 @@
 //! `conflicts run`: the job that replaces the nightly batch (docs/lifecycle.md).
 
 mod changes;
+mod event_scope;
 mod event_step;
 mod job;
 mod plan;
@@ -11,6 +12,7 @@ mod totals;
 mod workers;
 
 pub use changes::{Change, ChangeAction, ChangeSink};
+pub use event_scope::{plan_event_scope, Digest, DigestUpdate, EventScope};
 pub use job::{run_job, JobError, JobOptions, JobResult, Observer, Silent, Start};
 pub use ports::{
     BatchInput, BatchSpec, ConflictStore, EventCounts, EventInput, Key, Mode, Outcome, Reference,

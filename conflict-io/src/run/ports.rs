@@ -359,6 +359,33 @@ pub trait ConflictStore: Sync {
         dry_run: bool,
     ) -> Result<EventCounts, Self::Error>;
 
+    /// The event bookkeeping of `kind` (docs/lifecycle.md §7.1): the digest of every SSN's
+    /// event inputs as the last committed step of that kind read them, by trimmed SSN. An
+    /// incremental run re-derives only SSNs whose digest differs or whose visits changed.
+    /// Empty means no bookkeeping (the first run after an upgrade, or a store that keeps
+    /// none): the step then re-derives everything, so the default is always correct.
+    fn event_digests(
+        &self,
+        _kind: EventKind,
+    ) -> Result<HashMap<String, super::event_scope::Digest>, Self::Error> {
+        Ok(HashMap::new())
+    }
+
+    /// [`ConflictStore::apply_events`], and records `digests` (the event bookkeeping of
+    /// docs/lifecycle.md §7.1) in the same transaction, so that it describes exactly the rows
+    /// committed; a dry run records nothing. The default records nothing: a store that keeps
+    /// no bookkeeping answers [`ConflictStore::event_digests`] with nothing, and every step is
+    /// full. A store implements both methods or neither.
+    fn apply_events_with_digests(
+        &self,
+        run: &RunInfo,
+        input: &EventInput<'_>,
+        _digests: &super::event_scope::DigestUpdate,
+        dry_run: bool,
+    ) -> Result<EventCounts, Self::Error> {
+        self.apply_events(run, input, dry_run)
+    }
+
     /// The report shares of every done batch of the run, whichever process did them, so the
     /// owner's report covers the whole run. `None` when the store keeps no shares (then the
     /// owner reports the batches it did itself).

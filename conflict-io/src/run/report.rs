@@ -23,6 +23,19 @@ pub struct InServiceReport {
     pub pto_updated: u64,
     pub pto_unchanged: u64,
     pub pto_inserted: u64,
+    /// SSNs (with events) whose in-service rows the step re-derived: all of them in a full
+    /// step, those whose events or visits changed in an incremental one (docs/lifecycle.md §7.1).
+    pub inservice_ssns_rederived: u64,
+    /// SSNs with events whose inputs did not change, left alone by an incremental step.
+    pub inservice_ssns_skipped: u64,
+    /// Visits the in-service step read (those of the re-derived caregivers).
+    pub inservice_visits_read: u64,
+    /// As `inservice_ssns_rederived`, for PTO.
+    pub pto_ssns_rederived: u64,
+    /// As `inservice_ssns_skipped`, for PTO.
+    pub pto_ssns_skipped: u64,
+    /// As `inservice_visits_read`, for PTO.
+    pub pto_visits_read: u64,
 }
 
 /// Wall seconds per step; fetch/detect/write are summed over batches (and so over workers).

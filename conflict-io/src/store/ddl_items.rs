@@ -7,11 +7,15 @@
 
 use super::config::{Identifier, SchemaNames};
 use super::ddl::conflict_script;
-use super::ledger;
+use super::{event_digests, ledger};
 
 /// Tables the tool owns (bookkeeping of its own runs). `run` creates them when missing; every
 /// other table belongs to the deployment and is created only by `db init`.
-pub const TOOL_TABLES: &[&str] = &["detection_runs", ledger::LEDGER_TABLE];
+pub const TOOL_TABLES: &[&str] = &[
+    "detection_runs",
+    event_digests::DIGEST_TABLE,
+    ledger::LEDGER_TABLE,
+];
 
 /// One column of a `CREATE TABLE` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,9 +69,16 @@ impl DdlItem {
 }
 
 /// Every object of the conflict schema `names.conflict`, in creation order: the script's
-/// objects, then the run ledger (declared in `ledger.rs`, next to the code that uses it).
+/// objects, the event bookkeeping, then the run ledger (each declared next to the code that
+/// uses it).
 pub fn conflict_items(names: &SchemaNames) -> Vec<DdlItem> {
     let mut items = parse_script(&conflict_script(&names.conflict));
+    let digests_sql = event_digests::ddl(names);
+    items.push(DdlItem::Table {
+        name: event_digests::DIGEST_TABLE.to_string(),
+        columns: parse_body(body_of(&digests_sql)),
+        sql: digests_sql,
+    });
     let ledger_sql = ledger::ddl(names);
     items.push(DdlItem::Table {
         name: ledger::LEDGER_TABLE.to_string(),
@@ -210,7 +221,8 @@ mod tests {
                 DdlItem::Index { name, table, .. } => format!("index {name} on {table}"),
             })
             .collect();
-        // The objects of conflict_schema.sql, read by hand, plus the ledger of ledger.rs.
+        // The objects of conflict_schema.sql, read by hand, plus the event bookkeeping of
+        // event_digests.rs and the ledger of ledger.rs.
         assert_eq!(
             kinds,
             [
@@ -229,11 +241,12 @@ mod tests {
                 "index cvm_date_ssn_regular on conflictvisitmaps",
                 "table detection_runs",
                 "index detection_runs_success on detection_runs",
+                "table detection_event_digests",
                 "table detection_run_batches",
             ]
         );
         let owned: Vec<bool> = items.iter().map(DdlItem::tool_owned).collect();
-        assert_eq!(owned.iter().filter(|o| **o).count(), 3);
+        assert_eq!(owned.iter().filter(|o| **o).count(), 4);
     }
 
     #[test]

@@ -36,7 +36,7 @@ use super::pair_table::{self, analyze_if_large};
 use super::row_writes::{self, ExtraColumns};
 use super::writer;
 use crate::details::VisitDetails;
-use crate::run::{Change, ChangeSink, EventCounts, EventInput, RunInfo, WriteCounts};
+use crate::run::{Change, ChangeSink, DigestUpdate, EventCounts, EventInput, RunInfo, WriteCounts};
 
 /// Temporary table of the pairs' event dates: `idx` (as in [`super::pair_table::PAIRS`]), the row's side and the
 /// event's start and end.
@@ -84,13 +84,17 @@ struct EventDates {
 
 /// Writes the InService (or PTO) rows of `input`; see the module documentation. Like the
 /// batch writer it gets the connection, names, layout and change sink it needs, so that it
-/// does not call back into the store that calls it.
+/// does not call back into the store that calls it. `digests`, when given, is the event
+/// bookkeeping, recorded in the same transaction (never by a dry run).
+// The step's inputs are separate borrows of the store's parts; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply_events(
     client: &mut Client,
     names: &SchemaNames,
     layout: &CvmLayout,
     run: &RunInfo,
     input: &EventInput<'_>,
+    digests: Option<&DigestUpdate>,
     dry_run: bool,
     changes: Option<&dyn ChangeSink>,
 ) -> Result<EventCounts, StoreError> {
@@ -112,6 +116,10 @@ pub(crate) fn apply_events(
         changes.is_some(),
     )?;
     counts.warnings.merge(&warnings);
+    if let (Some(digests), false) = (digests, dry_run) {
+        // The bookkeeping commits with the rows it describes (docs/lifecycle.md §7.1).
+        super::event_digests::write(&mut tx, names, input.kind, run.run_id, digests)?;
+    }
     if dry_run {
         tx.rollback()
             .map_err(|e| StoreError::db("roll back the dry-run InService step", None, e))?;

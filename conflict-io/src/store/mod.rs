@@ -62,6 +62,7 @@ mod ddl;
 mod ddl_items;
 mod demo;
 mod error;
+mod event_digests;
 mod event_writer;
 mod key_tables;
 // Internal; reachable from outside only through `testing` (feature `test-support`).

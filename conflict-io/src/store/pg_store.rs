@@ -398,9 +398,38 @@ impl ConflictStore for PgStore {
             &self.layout,
             run,
             input,
+            None,
             dry_run,
             self.changes(),
         )
+    }
+
+    fn apply_events_with_digests(
+        &self,
+        run: &RunInfo,
+        input: &crate::run::EventInput<'_>,
+        digests: &crate::run::DigestUpdate,
+        dry_run: bool,
+    ) -> Result<crate::run::EventCounts, StoreError> {
+        let mut client = self.client()?;
+        super::event_writer::apply_events(
+            &mut client,
+            &self.names,
+            &self.layout,
+            run,
+            input,
+            Some(digests),
+            dry_run,
+            self.changes(),
+        )
+    }
+
+    fn event_digests(
+        &self,
+        kind: conflict_core::inservice::EventKind,
+    ) -> Result<HashMap<String, crate::run::Digest>, StoreError> {
+        let mut client = self.client()?;
+        super::event_digests::read(&mut *client, &self.names, kind)
     }
 
     fn is_transient(err: &StoreError) -> bool {

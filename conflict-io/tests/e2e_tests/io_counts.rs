@@ -16,7 +16,7 @@ fn trimmed(s: &str) -> &str {
     s.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\x0c' | '\r'))
 }
 
-#[test]
+both_sources! {
 fn a_full_run_reports_the_statements_and_rows_of_both_sides() {
     let loaded = Loaded::new(71);
     let mut schema = loaded.conflict_schema("io");
@@ -130,4 +130,5 @@ fn a_full_run_reports_the_statements_and_rows_of_both_sides() {
     ] {
         assert!(json["io"][key].is_u64(), "io.{key} in {json}");
     }
+}
 }

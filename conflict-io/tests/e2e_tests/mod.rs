@@ -5,6 +5,7 @@ mod faults;
 mod full_run;
 mod incremental;
 mod inservice;
+mod inservice_incremental;
 mod io_counts;
 mod moved_date;
 mod moved_key;

@@ -17,8 +17,9 @@ fn legacy() -> TestSchemas {
     let mut t = TestSchemas::initialised();
     let s = t.names.conflict.quoted();
     let (runs, batches) = (t.table("detection_runs"), t.table("detection_run_batches"));
+    let digests = t.table("detection_event_digests");
     t.exec(&format!(
-        "DROP TABLE IF EXISTS {runs}, {batches}; DROP INDEX {s}.cvm_pair_unique;"
+        "DROP TABLE IF EXISTS {runs}, {batches}, {digests}; DROP INDEX {s}.cvm_pair_unique;"
     ));
     t
 }
@@ -172,6 +173,7 @@ fn the_review_plan_changes_nothing_and_its_script_does_what_init_would() {
                 "index detection_runs_success on {}",
                 t.table("detection_runs")
             ),
+            format!("table {}", t.table("detection_event_digests")),
             format!("table {}", t.table("detection_run_batches")),
         ]
     );
@@ -187,8 +189,8 @@ fn a_missing_schema_is_planned_whole_but_never_created_by_a_run() {
     let mut t = TestSchemas::new();
     let plan = store::review_plan(&mut t.client, &t.names).unwrap();
     assert!(!plan.schema_exists);
-    // Schema, 8 tables, storage option, 6 indexes.
-    assert_eq!(plan.steps.len(), 16, "{:?}", plan.steps);
+    // Schema, 9 tables, storage option, 6 indexes.
+    assert_eq!(plan.steps.len(), 17, "{:?}", plan.steps);
     let err = PgStore::connect(&conninfo(), t.names.clone(), 1).unwrap_err();
     assert!(matches!(err, StoreError::MissingObjects { .. }), "{err}");
     assert!(err.to_string().contains("conflicts db init"), "{err}");
@@ -247,9 +249,10 @@ fn processes_starting_at_the_same_moment_all_find_their_tables() {
             .into_iter()
             .map(|h| h.join().unwrap().expect("concurrent start"))
             .collect();
-        // Exactly one of them created the three objects; the others found them.
+        // Exactly one of them created the four objects (three tables, one index); the others
+        // found them.
         let mut sorted = created.clone();
         sorted.sort();
-        assert_eq!(sorted, [0, 0, 0, 3], "{created:?}");
+        assert_eq!(sorted, [0, 0, 0, 4], "{created:?}");
     }
 }

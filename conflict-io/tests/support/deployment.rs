@@ -1,7 +1,8 @@
 //! A conflict database shaped like a real deployment (issue 9): a database of its own whose
 //! default `TimeZone` is America/New_York, and a conflict schema with
 //!
-//! * the deployment's tables only: no `detection_runs`, no `detection_run_batches`;
+//! * the deployment's tables only: no `detection_runs`, no `detection_run_batches` (nor the
+//!   event bookkeeping);
 //! * no unique (`VisitID`, `ConVisitID`) index and none of the tool's other indexes, and no
 //!   storage option on the CVM table;
 //! * legacy rows that share a key (orphans: `CONFLICTID` NULL, as an older job left them);
@@ -87,7 +88,7 @@ impl Deployment {
         let s = dep.names.conflict.quoted();
         dep.client
             .batch_execute(&format!(
-                "DROP TABLE {runs}, {batches}; \
+                "DROP TABLE {runs}, {batches}, {s}.detection_event_digests; \
                  DROP INDEX {s}.cvm_pair_unique, {s}.cvm_date_ssn_regular; \
                  ALTER TABLE {cvm} RESET (toast_tuple_target); \
                  ALTER TABLE {cvm} ADD COLUMN \"{EXTRA_CVM_COLUMN}\" varchar(200) DEFAULT 'legacy'; \
