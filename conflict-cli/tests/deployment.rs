@@ -133,6 +133,7 @@ fn db_init_on_a_deployment_adds_only_what_is_missing_and_changes_no_row() {
         assert_eq!(dep.row_digests(&ALL_TABLES), before, "round {round}");
         assert!(!dep.has_index("cvm_pair_unique"));
         assert!(dep.has_index("cvm_date_ssn_regular"));
+        assert!(dep.has_index("cvm_trimmed_ssn_regular"));
         assert!(dep.has_table("detection_runs") && dep.has_table("detection_run_batches"));
         assert!(dep.has_table("detection_event_digests"));
         assert_eq!(dep.tables(), 9);

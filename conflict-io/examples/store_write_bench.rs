@@ -15,6 +15,11 @@
 //! ROUNDS (default 5) measured writes. `inline` sets `toast_tuple_target = 8160` on
 //! conflictvisitmaps first (a deployment tuning: rows of a few kilobytes then stay in the
 //! table instead of moving dozens of short values per row into its TOAST table).
+//!
+//! With `CONFLICTS_BENCH_EXPLAIN=PREFIX` (throwaway cluster of `scripts/with-pg.sh` only), one
+//! more changed write and one more unchanged write run after the measured ones with every
+//! statement's duration and executed plan logged; the server log lines go to
+//! `PREFIX-changed.txt` and `PREFIX-unchanged.txt` (see `support/explain_log.rs`).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -26,6 +31,9 @@ use conflict_io::run::{BatchInput, BatchSpec, ConflictStore, Mode, RunInfo, Writ
 use conflict_io::scope::{BatchScope, Scope};
 use conflict_io::store::testing::stored_rows::read_scope_rows;
 use conflict_io::store::{self, ConnInfo, PgStore, SchemaNames};
+
+#[path = "support/explain_log.rs"]
+mod explain_log;
 
 /// Keys (visit date, SSN) of the batch, three visits at three providers each: six pairs a key.
 const KEYS: usize = 2_000;
@@ -65,6 +73,10 @@ fn bench(
     copies: u32,
     rounds: u32,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let explain = std::env::var("CONFLICTS_BENCH_EXPLAIN").ok();
+    if explain.is_some() {
+        explain_log::preload(admin)?;
+    }
     let store = PgStore::connect(conn, names.clone(), 2)?;
     let as_of: NaiveDate = "2025-06-15".parse()?;
     let run = RunInfo {
@@ -156,6 +168,15 @@ fn bench(
     rates.sort_by(f64::total_cmp);
     if let Some(median) = rates.get(rates.len() / 2) {
         println!("median: {median:.0} written rows/s");
+    }
+    if let Some(prefix) = explain {
+        reset(admin, &cvm)?;
+        let capture = explain_log::start(admin)?;
+        batch.apply(&store, &run, &report, &pairs)?;
+        capture.finish(admin, &format!("{prefix}-changed.txt"))?;
+        let capture = explain_log::start(admin)?;
+        batch.apply(&store, &run, &report, &pairs)?;
+        capture.finish(admin, &format!("{prefix}-unchanged.txt"))?;
     }
     Ok(())
 }

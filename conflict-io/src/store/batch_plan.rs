@@ -13,9 +13,9 @@ use conflict_core::{DetectedPair, RuleOptions, Visit};
 pub(crate) struct MatchedRow {
     pub idx: usize,
     pub row: StoredRow,
-    /// For each updated column (`CvmLayout::updated_columns` order): the stored value differs
-    /// from the new one after the write conversions. Only meaningful for regular and orphan
-    /// rows.
+    /// Whether stored values differ from the new ones after the write conversions: the
+    /// batch writer reads one flag for all updated columns (`pair_table::read_matched`); any
+    /// `true` is a content change. Only meaningful for regular and orphan rows.
     pub changed: Vec<bool>,
 }
 
@@ -25,8 +25,7 @@ impl MatchedRow {
         self.changed.iter().any(|&c| c)
     }
 
-    /// The row as the planner's facts; the per-column changes travel along as the payload,
-    /// because the update writes back the unchanged columns as stored.
+    /// The row as the planner's facts (the changes travel along as the payload).
     pub fn into_facts(self, extra_changed: bool, kind_flag: Option<String>) -> RowFacts<Vec<bool>> {
         RowFacts {
             pair: self.idx,

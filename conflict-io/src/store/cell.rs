@@ -84,7 +84,6 @@ pub(crate) enum Cell {
     Date(NaiveDate),
     F32(f32),
     Bool(bool),
-    BoolArray(Vec<bool>),
 }
 
 impl ToSql for Cell {
@@ -105,7 +104,6 @@ impl ToSql for Cell {
             Cell::Date(v) => v.to_sql_checked(ty, out),
             Cell::F32(v) => v.to_sql_checked(ty, out),
             Cell::Bool(v) => v.to_sql_checked(ty, out),
-            Cell::BoolArray(v) => v.to_sql_checked(ty, out),
         }
     }
 
@@ -119,7 +117,6 @@ impl ToSql for Cell {
             Type::DATE,
             Type::FLOAT4,
             Type::BOOL,
-            Type::BOOL_ARRAY,
         ]
         .contains(ty)
     }

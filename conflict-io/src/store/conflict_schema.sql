@@ -156,6 +156,16 @@ CREATE INDEX IF NOT EXISTS cvm_date_ssn_regular ON conflictvisitmaps ("VisitDate
     AND "ConInserviceStartDate" IS NULL AND "ConInserviceEndDate" IS NULL
     AND "PTOStartDate" IS NULL AND "PTOEndDate" IS NULL
     AND "ConPTOStartDate" IS NULL AND "ConPTOEndDate" IS NULL;
+-- The stale scope of an SSN-prefix batch selects on the trimmed SSN, which the index above
+-- cannot bound (it holds the raw SSN): without this one every batch read the whole window.
+-- Byte order ("C") makes "starts with the prefix" one index range in any database collation.
+CREATE INDEX IF NOT EXISTS cvm_trimmed_ssn_regular
+  ON conflictvisitmaps ((btrim("SSN", E' \t\n\f\r') COLLATE "C"), "VisitDate")
+  WHERE "CONFLICTID" IS NOT NULL
+    AND "InserviceStartDate" IS NULL AND "InserviceEndDate" IS NULL
+    AND "ConInserviceStartDate" IS NULL AND "ConInserviceEndDate" IS NULL
+    AND "PTOStartDate" IS NULL AND "PTOEndDate" IS NULL
+    AND "ConPTOStartDate" IS NULL AND "ConPTOEndDate" IS NULL;
 
 -- New table owned by the tool: one row per run (watermark, report).
 CREATE TABLE IF NOT EXISTS detection_runs (

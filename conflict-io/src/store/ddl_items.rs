@@ -239,6 +239,7 @@ mod tests {
                 "index cvm_conflictid on conflictvisitmaps",
                 "index cvm_pair_unique on conflictvisitmaps",
                 "index cvm_date_ssn_regular on conflictvisitmaps",
+                "index cvm_trimmed_ssn_regular on conflictvisitmaps",
                 "table detection_runs",
                 "index detection_runs_success on detection_runs",
                 "table detection_event_digests",

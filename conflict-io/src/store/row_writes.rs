@@ -15,7 +15,7 @@ use super::cell::Cell;
 use super::config::SchemaNames;
 use super::cvm_row::CvmLayout;
 use super::error::StoreError;
-use super::pair_table::{analyze_if_large, PAIRS};
+use super::pair_table::{analyze_if_large, differs, PAIRS};
 use super::stored_rows::REGULAR;
 
 const UPDATES: &str = "conflicts_tmp_batch_updates";
@@ -122,7 +122,7 @@ pub(crate) fn update_rows_with<C: GenericClient>(
     let cvm = names.conflict_table("conflictvisitmaps");
     let definition = format!(
         "idx int4, row_id int8, conflict_id int8, status text, {}, \
-         o_status text, o_conflict_id int8, {}, changed bool[]",
+         o_status text, o_conflict_id int8, {}",
         flag_columns("f"),
         flag_columns("o")
     );
@@ -130,7 +130,6 @@ pub(crate) fn update_rows_with<C: GenericClient>(
     types.extend([Type::TEXT; 7]);
     types.extend([Type::TEXT, Type::INT8]);
     types.extend([Type::TEXT; 7]);
-    types.push(Type::BOOL_ARRAY);
     let rows = updates
         .iter()
         .map(|u| {
@@ -156,7 +155,6 @@ pub(crate) fn update_rows_with<C: GenericClient>(
             row.push(u.row.status.clone().map_or(Cell::Null, Cell::Text));
             row.push(u.row.conflict_id.map_or(Cell::Null, Cell::I64));
             row.extend(u.row.flags.iter().map(flag_cell));
-            row.push(Cell::BoolArray(u.payload.clone()));
             Ok(row)
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -164,15 +162,16 @@ pub(crate) fn update_rows_with<C: GenericClient>(
 
     // A column whose value did not change is written back as it is stored: an unchanged
     // value that PostgreSQL keeps out of line (TOAST) then keeps its stored copy, where
-    // writing the equal new value would store a fresh copy and delete the old one.
+    // writing the equal new value would store a fresh copy and delete the old one. The
+    // comparison is the one `read_matched` made, repeated here on the server rather than
+    // sent to the client and back as one flag per column.
     let mut set: Vec<String> = layout
         .updated_columns()
-        .enumerate()
-        .map(|(i, c)| {
+        .map(|c| {
             format!(
-                "\"{0}\" = CASE WHEN u.changed[{1}] THEN p.\"{0}\" ELSE c.\"{0}\" END",
+                "\"{0}\" = CASE WHEN {1} THEN p.\"{0}\" ELSE c.\"{0}\" END",
                 c.name,
-                i + 1
+                differs(c)
             )
         })
         .collect();

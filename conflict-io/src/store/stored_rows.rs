@@ -128,15 +128,31 @@ pub fn read_scope_rows<C: GenericClient>(
                 &[&from, &to],
             )
             .map_err(err)?,
-        Scope::SsnPrefix(prefix) => client
-            .query(
-                &format!(
-                    "{base} WHERE {REGULAR} AND {window} \
-                     AND starts_with(btrim(c.\"SSN\", {TRIM_CHARS}), $3) ORDER BY c.\"ID\""
+        Scope::SsnPrefix(prefix) => {
+            // The byte-order range that holds every string starting with the prefix, so that
+            // the index `cvm_trimmed_ssn_regular` bounds the read; `starts_with` stays the
+            // exact test. Sorted here, not by `ORDER BY`: with statistics older than the
+            // table's growth (a first run) the planner walked the whole primary key in "ID"
+            // order to skip a sort of what it believed was one row.
+            let trimmed = format!("(btrim(c.\"SSN\", {TRIM_CHARS}) COLLATE \"C\")");
+            let exact = format!(
+                "{base} WHERE {REGULAR} AND {window} AND {trimmed} >= $3 \
+                 AND starts_with(btrim(c.\"SSN\", {TRIM_CHARS}), $3)"
+            );
+            let mut rows: Vec<CvmControlRow> = match prefix_upper_bound(prefix) {
+                Some(upper) => client.query(
+                    &format!("{exact} AND {trimmed} < $4"),
+                    &[&from, &to, prefix, &upper],
                 ),
-                &[&from, &to, prefix],
-            )
-            .map_err(err)?,
+                None => client.query(&exact, &[&from, &to, prefix]),
+            }
+            .map_err(err)?
+            .iter()
+            .map(from_row)
+            .collect();
+            rows.sort_unstable_by_key(|r| r.id);
+            return Ok(rows);
+        }
         Scope::Keys(keys) => {
             let mut tx = client.transaction().map_err(err)?;
             key_tables::load_scope_keys(&mut tx, keys)?;
@@ -155,6 +171,26 @@ pub fn read_scope_rows<C: GenericClient>(
         }
     };
     Ok(rows.iter().map(from_row).collect())
+}
+
+/// The smallest string above every string that starts with `prefix` in byte (code point)
+/// order: the prefix with its last incrementable character incremented and the rest cut.
+/// `None` when there is none (an empty prefix, or only `char::MAX`): then only the lower
+/// bound applies.
+pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // The next scalar value, skipping the surrogate gap that `char` cannot hold.
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(u32::from(c) + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// Every CVM row (any kind, any date) whose (`VisitID`, `ConVisitID`) is one of `keys`,
@@ -263,4 +299,26 @@ pub fn stored_prefixes<C: GenericClient>(
         .iter()
         .map(|r| (r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper_bound;
+
+    #[test]
+    fn the_upper_bound_increments_the_last_character_that_can_be() {
+        assert_eq!(prefix_upper_bound("123").as_deref(), Some("124"));
+        assert_eq!(prefix_upper_bound("129").as_deref(), Some("12:"));
+        assert_eq!(prefix_upper_bound("1\u{10FFFF}").as_deref(), Some("2"));
+        assert_eq!(
+            prefix_upper_bound("a\u{D7FF}").as_deref(),
+            Some("a\u{E000}")
+        );
+    }
+
+    #[test]
+    fn without_an_incrementable_character_there_is_no_upper_bound() {
+        assert_eq!(prefix_upper_bound(""), None);
+        assert_eq!(prefix_upper_bound("\u{10FFFF}\u{10FFFF}"), None);
+    }
 }

@@ -67,6 +67,7 @@ fn init_creates_every_table_column_and_index_of_the_ddl() {
         "cvm_conflictid",
         "cvm_pair_unique",
         "cvm_date_ssn_regular",
+        "cvm_trimmed_ssn_regular",
         "detection_runs_success",
     ] {
         assert!(

@@ -104,6 +104,35 @@ fn an_ssn_prefix_selects_on_the_trimmed_ssn() {
 }
 
 #[test]
+fn an_ssn_prefix_read_keeps_every_row_at_the_edges_of_its_byte_range() {
+    let mut t = TestSchemas::initialised();
+    let cvm = t.table("conflictvisitmaps");
+    // Around prefix "129" (byte range ["129", "12:")): the prefix itself, a longer SSN, one
+    // behind whitespace, the first byte past the range, and neighbours on both sides.
+    t.exec(&format!(
+        "INSERT INTO {cvm} (\"ID\", \"VisitID\", \"ConVisitID\", \"SSN\", \"VisitDate\", \"CONFLICTID\") VALUES \
+         (1, '{a}', '{b}', '129', '2025-06-10', 1), \
+         (2, '{b}', '{a}', '1299999', '2025-06-10', 1), \
+         (3, '{a}', '{c}', E'\\n 129000\\t', '2025-06-10', 1), \
+         (4, '{c}', '{a}', '12:0', '2025-06-10', 1), \
+         (5, '{b}', '{c}', '1289999', '2025-06-10', 1), \
+         (6, '{c}', '{b}', '130', '2025-06-10', 1), \
+         (7, '{d}', '{a}', '12', '2025-06-10', 1)",
+        a = u(1),
+        b = u(2),
+        c = u(3),
+        d = u(4)
+    ));
+    let rows = read_scope_rows(
+        &mut t.client,
+        &t.names,
+        &scope(Scope::SsnPrefix("129".into())),
+    )
+    .unwrap();
+    assert_eq!(ids(&rows), [1, 2, 3]);
+}
+
+#[test]
 fn explicit_keys_go_through_a_copied_temporary_table() {
     let mut t = TestSchemas::initialised();
     seed(&mut t);

@@ -89,7 +89,7 @@ impl Deployment {
         dep.client
             .batch_execute(&format!(
                 "DROP TABLE {runs}, {batches}, {s}.detection_event_digests; \
-                 DROP INDEX {s}.cvm_pair_unique, {s}.cvm_date_ssn_regular; \
+                 DROP INDEX {s}.cvm_pair_unique, {s}.cvm_date_ssn_regular, {s}.cvm_trimmed_ssn_regular; \
                  ALTER TABLE {cvm} RESET (toast_tuple_target); \
                  ALTER TABLE {cvm} ADD COLUMN \"{EXTRA_CVM_COLUMN}\" varchar(200) DEFAULT 'legacy'; \
                  ALTER TABLE {conflicts} ADD COLUMN \"{EXTRA_CONFLICTS_COLUMN}\" int8; \
@@ -138,7 +138,11 @@ impl Deployment {
         assert_eq!(tz, "America/New_York");
         let schema = self.schema().to_string();
         assert_eq!(self.tables(), 6, "the six deployment tables only");
-        for index in ["cvm_pair_unique", "cvm_date_ssn_regular"] {
+        for index in [
+            "cvm_pair_unique",
+            "cvm_date_ssn_regular",
+            "cvm_trimmed_ssn_regular",
+        ] {
             assert!(!self.has_index(index), "{index} present");
         }
         let extra: i64 = self
