@@ -365,8 +365,9 @@ mod tests {
             )
             .unwrap()
             .get(0);
-        // The six tables of schema.sql, detection_runs and the run ledger.
-        assert_eq!(tables, 8);
+        // The six tables of schema.sql, detection_runs, the run ledger and the in-service
+        // event bookkeeping (docs/tables.md §7.1).
+        assert_eq!(tables, 9);
     }
 
     #[test]

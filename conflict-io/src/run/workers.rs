@@ -208,8 +208,9 @@ where
                     };
                     let msg = error.to_string();
                     job.observer.batch_failed(&spec.key, &msg);
-                    let _ = store.release_batch(run.run_id, &spec.key, Some(&msg));
+                    // Failed first, then given back (see `write_batch`).
                     shared.fail(error);
+                    let _ = store.release_batch(run.run_id, &spec.key, Some(&msg));
                     break;
                 }
             }
@@ -430,8 +431,10 @@ fn write_batch<St: ConflictStore, F>(ctx: &Ctx<'_, St, F>, shared: &Shared, work
             };
             let msg = error.to_string();
             observer.batch_failed(key, &msg);
-            let _ = store.release_batch(ctx.run.run_id, key, Some(&msg));
+            // The run is marked failed before the batch is given back: a claimer that looked
+            // in between would take the batch again (one attempt too many in its ledger row).
             shared.fail(error);
+            let _ = store.release_batch(ctx.run.run_id, key, Some(&msg));
         }
     }
 }
