@@ -36,7 +36,9 @@ pub use scratch::load_statements;
 pub use sql::{Excluding, ScopeFilter, NARROW_COLUMNS};
 // The native PostgreSQL source (`crate::analytics_pg`) sends the same statements.
 #[cfg(feature = "postgres")]
-pub(crate) use probe::{columns_of_queries, missing_columns, probe_sql};
+pub(crate) use events::event_details;
+#[cfg(feature = "postgres")]
+pub(crate) use probe::{columns_of_queries, missing_objects, probe_sql, probed_queries};
 #[cfg(feature = "postgres")]
 pub(crate) use sql::{Sql, TempTable};
 
