@@ -215,33 +215,12 @@ fn naive(visits: &[Visit], events: &[Event], kind: EventKind) -> Vec<(String, St
     out
 }
 
-fn fast(visits: &[Visit], events: &[Event], kind: EventKind) -> Vec<(String, String, Side)> {
-    let window = Window::default_around("2025-06-15".parse().unwrap()).unwrap();
-    let ex = Exclusions::default();
-    let mut w = Warnings::default();
-    let admitted = admit_events(events, &window, &ex, &mut w);
-    let adm = admit(visits, &window, &ex).unwrap();
-    let mut out: Vec<_> = pair_events(visits, &adm, kind, events, &admitted)
-        .into_iter()
-        .map(|p| {
-            (
-                visits[p.visit].visit_id.clone(),
-                admitted[p.event].visit_id.clone(),
-                p.side,
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// [`fast`] over the compact table.
-fn fast_table(
-    visits: &conflict_core::VisitTable,
+/// The core's pairing, over either form of the visits (a slice or the compact table).
+fn fast<R: conflict_core::VisitRows + ?Sized>(
+    visits: &R,
     events: &[Event],
     kind: EventKind,
 ) -> Vec<(String, String, Side)> {
-    use conflict_core::VisitRows;
     let window = Window::default_around("2025-06-15".parse().unwrap()).unwrap();
     let ex = Exclusions::default();
     let mut w = Warnings::default();
@@ -298,7 +277,7 @@ proptest! {
         prop_assert_eq!(fast(&visits, &events, EventKind::InService), naive(&visits, &events, EventKind::InService));
         // The compact table of file mode pairs exactly as the owned visits.
         let table = conflict_core::VisitTable::from_visits(&visits).unwrap();
-        prop_assert_eq!(fast_table(&table, &events, EventKind::InService), naive(&visits, &events, EventKind::InService));
+        prop_assert_eq!(fast(&table, &events, EventKind::InService), naive(&visits, &events, EventKind::InService));
     }
 
     #[test]

@@ -195,18 +195,30 @@ fn sourced_event(
         start: rows.timestamp(5, r)?,
         end: rows.timestamp(6, r)?,
     };
+    let details = event_details(
+        source_id,
+        &event.provider_id,
+        |c| rows.string(c, r),
+        |c| rows.i64(c, r),
+    )?;
+    Ok(SourcedEvent { event, details })
+}
+
+/// The payload of an event's side of a CVM row from the columns of the events statement
+/// (docs/tables.md §9). Both the ODBC and the native source run that statement, so they share
+/// this assembly; each passes its own typed cell readers (column index in, value out).
+pub(crate) fn event_details<E>(
+    source_id: i64,
+    provider_id: &str,
+    string: impl Fn(usize) -> Result<Option<String>, E>,
+    int: impl Fn(usize) -> Result<Option<i64>, E>,
+) -> Result<VisitDetails, E> {
     let mut d = VisitDetails::empty();
-    let text = |c: usize| -> Result<Value, AnalyticsError> {
-        Ok(rows.string(c, r)?.map_or(Value::Null, Value::Text))
-    };
-    let uuid = |c: usize| -> Result<Value, AnalyticsError> {
-        Ok(rows.string(c, r)?.map_or(Value::Null, Value::Uuid))
-    };
-    let int = |c: usize| -> Result<Value, AnalyticsError> {
-        Ok(rows.i64(c, r)?.map_or(Value::Null, Value::I64))
-    };
+    let text = |c: usize| -> Result<Value, E> { Ok(string(c)?.map_or(Value::Null, Value::Text)) };
+    let uuid = |c: usize| -> Result<Value, E> { Ok(string(c)?.map_or(Value::Null, Value::Uuid)) };
+    let int = |c: usize| -> Result<Value, E> { Ok(int(c)?.map_or(Value::Null, Value::I64)) };
     d.set("AppVisitID", Value::I64(source_id));
-    d.set("ProviderID", Value::Uuid(event.provider_id.clone()));
+    d.set("ProviderID", Value::Uuid(provider_id.to_string()));
     d.set("CaregiverID", uuid(2)?);
     d.set("OfficeID", uuid(7)?);
     d.set("AppOfficeID", int(8)?);
@@ -221,5 +233,5 @@ fn sourced_event(
     d.set("AideFName", text(17)?);
     d.set("AideLName", text(18)?);
     d.set("AideStatus", text(19)?);
-    Ok(SourcedEvent { event, details: d })
+    Ok(d)
 }

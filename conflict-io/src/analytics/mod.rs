@@ -14,6 +14,7 @@ mod dialect;
 mod error;
 mod events;
 mod probe;
+mod scope_filter;
 mod scratch;
 mod sql;
 pub mod statements;
@@ -34,14 +35,18 @@ pub use error::{AnalyticsError, OdbcFailure};
 pub use probe::ReadColumns;
 pub use scratch::load_statements;
 pub use sql::{Excluding, ScopeFilter, NARROW_COLUMNS};
+// Shared with the native PostgreSQL source, which sends the same statements.
+pub(crate) use scope_filter::scope_filter;
 // The native PostgreSQL source (`crate::analytics_pg`) sends the same statements.
 #[cfg(feature = "postgres")]
-pub(crate) use probe::{columns_of_queries, missing_columns, probe_sql};
+pub(crate) use events::event_details;
+#[cfg(feature = "postgres")]
+pub(crate) use probe::{columns_of_queries, missing_objects, probe_sql, probed_queries};
 #[cfg(feature = "postgres")]
 pub(crate) use sql::{Sql, TempTable};
 
 use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
-use crate::scope::{BatchScope, Scope};
+use crate::scope::BatchScope;
 use cells::{Col, Rows};
 
 const NARROW: [Col; 20] = [
@@ -228,21 +233,10 @@ impl AnalyticsSource {
         scope: &BatchScope,
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, AnalyticsError> {
-        let (filter, prefix) = match &scope.scope {
-            Scope::Window => (ScopeFilter::Window, None),
-            Scope::SsnPrefix(p) => (ScopeFilter::SsnPrefix, Some(p.clone())),
-            Scope::Keys(keys) => {
-                // The key table is joined to the visits: a key listed twice would deliver its
-                // visits twice.
-                let keys: std::collections::BTreeSet<_> = keys.iter().collect();
-                let table = self.sql().keys_table();
-                self.load_temp_table(
-                    table,
-                    keys.iter().map(|(d, s)| vec![d.to_string(), s.clone()]),
-                )?;
-                (ScopeFilter::Keys, None)
-            }
-        };
+        let (filter, prefix) = scope_filter(&scope.scope, |rows| {
+            let table = self.sql().keys_table();
+            self.load_temp_table(table, rows)
+        })?;
         self.visits_filtered(&scope.window, filter, prefix, ex, self.cfg.prefilter)
     }
 

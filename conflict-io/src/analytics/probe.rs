@@ -36,28 +36,57 @@ pub(crate) fn probe_sql(schema: &AnalyticsSchema, table: &str) -> String {
 /// columns the queries read from each.
 pub type ReadColumns = BTreeMap<String, BTreeSet<String>>;
 
-impl AnalyticsSource {
-    /// The query texts a run with these switches sends. Without exclusions: those go through
-    /// temporary tables of the tool's own, not analytics tables.
-    fn probed_queries(&self, inservice: bool, pto: bool) -> Vec<String> {
-        let sql = self.sql();
-        let mut queries = vec![
-            sql.narrow(ScopeFilter::Window, self.cfg.prefilter, Excluding::NONE),
-            sql.delta_keys(),
-            sql.wide(),
-        ];
-        if inservice {
-            queries.push(self.events_sql(EventKind::InService, Excluding::NONE));
-        }
-        if pto {
-            queries.push(self.events_sql(EventKind::Pto, Excluding::NONE));
-        }
-        queries
+/// The query texts a run with these switches sends, for the probe. Without exclusions: those
+/// go through temporary tables of the tool's own, not analytics tables. Shared with the native
+/// source, which sends the same statements.
+pub(crate) fn probed_queries(
+    sql: &super::sql::Sql<'_>,
+    prefilter: bool,
+    inservice: bool,
+    pto: bool,
+) -> Vec<String> {
+    let mut queries = vec![
+        sql.narrow(ScopeFilter::Window, prefilter, Excluding::NONE),
+        sql.delta_keys(),
+        sql.wide(),
+    ];
+    if inservice {
+        queries.push(sql.events(EventKind::InService, Excluding::NONE));
     }
+    if pto {
+        queries.push(sql.events(EventKind::Pto, Excluding::NONE));
+    }
+    queries
+}
 
+/// The problems the probe reports: for each table the queries read, either why it cannot be
+/// read or the needed columns its result set lacks. `present` gives a table's result columns
+/// (or the cause of failure, for the message); each source probes in its own way.
+pub(crate) fn missing_objects(
+    schema: &AnalyticsSchema,
+    read: ReadColumns,
+    mut present: impl FnMut(&str) -> Result<Vec<String>, String>,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (table, needed) in read {
+        let qualified = schema.table(&table);
+        match present(&table) {
+            Ok(present) => {
+                if let Some(problem) = missing_columns(&qualified, &needed, &present) {
+                    missing.push(problem);
+                }
+            }
+            Err(cause) => missing.push(format!("table {qualified} cannot be read ({cause})")),
+        }
+    }
+    missing
+}
+
+impl AnalyticsSource {
     /// Every analytics table and column a run with these switches reads.
     pub fn read_columns(&self, inservice: bool, pto: bool) -> ReadColumns {
-        columns_of_queries(&self.cfg.schema, &self.probed_queries(inservice, pto)).columns
+        let queries = probed_queries(&self.sql(), self.cfg.prefilter, inservice, pto);
+        columns_of_queries(&self.cfg.schema, &queries).columns
     }
 
     /// Checks that every table and column in [`Self::read_columns`] exists: one `LIMIT 0`
@@ -65,21 +94,10 @@ impl AnalyticsSource {
     /// [`AnalyticsError::MissingObjects`].
     pub fn probe(&self, inservice: bool, pto: bool) -> Result<(), AnalyticsError> {
         let schema = &self.cfg.schema;
-        let mut missing = Vec::new();
-        for (table, needed) in self.read_columns(inservice, pto) {
-            let qualified = schema.table(&table);
-            let probe = probe_sql(schema, &table);
-            let present = match self.result_columns(&probe) {
-                Ok(present) => present,
-                Err(e) => {
-                    missing.push(format!("table {qualified} cannot be read ({e})"));
-                    continue;
-                }
-            };
-            if let Some(problem) = missing_columns(&qualified, &needed, &present) {
-                missing.push(problem);
-            }
-        }
+        let missing = missing_objects(schema, self.read_columns(inservice, pto), |table| {
+            self.result_columns(&probe_sql(schema, table))
+                .map_err(|e| e.to_string())
+        });
         if missing.is_empty() {
             Ok(())
         } else {

@@ -7,7 +7,8 @@ use conflict_core::{Exclusions, Window};
 use super::decode::Cells;
 use super::error::PgSourceError;
 use super::{window_params, PgAnalyticsSource};
-use crate::details::{SourcedEvent, Value, VisitDetails};
+use crate::analytics::event_details;
+use crate::details::SourcedEvent;
 
 /// Column names of the events query, for messages.
 const EVENT_COLUMNS: [&str; 20] = [
@@ -77,31 +78,6 @@ fn sourced_event(kind: EventKind, c: &Cells<'_>) -> Result<SourcedEvent, PgSourc
         start: c.timestamp(5)?,
         end: c.timestamp(6)?,
     };
-    let mut d = VisitDetails::empty();
-    let text = |i: usize| -> Result<Value, PgSourceError> {
-        Ok(c.string(i)?.map_or(Value::Null, Value::Text))
-    };
-    let uuid = |i: usize| -> Result<Value, PgSourceError> {
-        Ok(c.string(i)?.map_or(Value::Null, Value::Uuid))
-    };
-    let int = |i: usize| -> Result<Value, PgSourceError> {
-        Ok(c.i64(i)?.map_or(Value::Null, Value::I64))
-    };
-    d.set("AppVisitID", Value::I64(source_id));
-    d.set("ProviderID", Value::Uuid(event.provider_id.clone()));
-    d.set("CaregiverID", uuid(2)?);
-    d.set("OfficeID", uuid(7)?);
-    d.set("AppOfficeID", int(8)?);
-    d.set("Office", text(9)?);
-    d.set("AppProviderID", int(10)?);
-    d.set("ProviderName", text(11)?);
-    d.set("FederalTaxNumber", text(12)?);
-    d.set("AgencyPhone", text(13)?);
-    d.set("AppCaregiverID", int(14)?);
-    d.set("AideCode", text(15)?);
-    d.set("AideName", text(16)?);
-    d.set("AideFName", text(17)?);
-    d.set("AideLName", text(18)?);
-    d.set("AideStatus", text(19)?);
-    Ok(SourcedEvent { event, details: d })
+    let details = event_details(source_id, &event.provider_id, |i| c.string(i), |i| c.i64(i))?;
+    Ok(SourcedEvent { event, details })
 }

@@ -3,51 +3,30 @@
 //! through the result columns of a prepared `SELECT * ... LIMIT 0` (one round trip per table,
 //! nothing executed).
 
-use conflict_core::inservice::EventKind;
-
 use super::error::PgSourceError;
 use super::PgAnalyticsSource;
-use crate::analytics::{columns_of_queries, missing_columns, probe_sql, Excluding, ScopeFilter};
+use crate::analytics::{columns_of_queries, missing_objects, probe_sql, probed_queries};
 
 impl PgAnalyticsSource {
     /// Checks that every table and column the queries of a run with these switches read
     /// exists; all problems are reported in one [`PgSourceError::MissingObjects`].
     pub fn probe(&mut self, inservice: bool, pto: bool) -> Result<(), PgSourceError> {
         let schema = self.cfg.schema.clone();
-        let queries = {
-            let sql = self.sql();
-            let mut q = vec![
-                sql.narrow(ScopeFilter::Window, self.cfg.prefilter, Excluding::NONE),
-                sql.delta_keys(),
-                sql.wide(),
-            ];
-            if inservice {
-                q.push(sql.events(EventKind::InService, Excluding::NONE));
+        let queries = probed_queries(&self.sql(), self.cfg.prefilter, inservice, pto);
+        let read = columns_of_queries(&schema, &queries).columns;
+        let mut statements = 0;
+        let client = &mut self.client;
+        let missing = missing_objects(&schema, read, |table| {
+            statements += 1;
+            match client.prepare(&probe_sql(&schema, table)) {
+                Ok(st) => Ok(st.columns().iter().map(|c| c.name().to_string()).collect()),
+                Err(e) => Err(match e.as_db_error() {
+                    Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+                    None => e.to_string(),
+                }),
             }
-            if pto {
-                q.push(sql.events(EventKind::Pto, Excluding::NONE));
-            }
-            q
-        };
-        let mut missing = Vec::new();
-        for (table, needed) in columns_of_queries(&schema, &queries).columns {
-            let qualified = schema.table(&table);
-            self.statements += 1;
-            let present: Vec<String> = match self.client.prepare(&probe_sql(&schema, &table)) {
-                Ok(st) => st.columns().iter().map(|c| c.name().to_string()).collect(),
-                Err(e) => {
-                    let cause = match e.as_db_error() {
-                        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-                        None => e.to_string(),
-                    };
-                    missing.push(format!("table {qualified} cannot be read ({cause})"));
-                    continue;
-                }
-            };
-            if let Some(problem) = missing_columns(&qualified, &needed, &present) {
-                missing.push(problem);
-            }
-        }
+        });
+        self.statements += statements;
         if missing.is_empty() {
             Ok(())
         } else {

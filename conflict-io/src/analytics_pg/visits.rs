@@ -10,9 +10,9 @@ use super::decode::Cells;
 use super::error::PgSourceError;
 use super::params::TextParam;
 use super::{window_params, PgAnalyticsSource};
-use crate::analytics::{ScopeFilter, NARROW_COLUMNS};
+use crate::analytics::{scope_filter, ScopeFilter, NARROW_COLUMNS};
 use crate::run::Key;
-use crate::scope::{BatchScope, Scope};
+use crate::scope::BatchScope;
 
 impl PgAnalyticsSource {
     /// Base visits of `scope` (docs/tables.md §9 joins and filters, window and exclusions pushed
@@ -22,21 +22,10 @@ impl PgAnalyticsSource {
         scope: &BatchScope,
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, PgSourceError> {
-        let (filter, prefix) = match &scope.scope {
-            Scope::Window => (ScopeFilter::Window, None),
-            Scope::SsnPrefix(p) => (ScopeFilter::SsnPrefix, Some(p.clone())),
-            Scope::Keys(keys) => {
-                // The key table is joined to the visits: a key listed twice would deliver its
-                // visits twice.
-                let keys: BTreeSet<_> = keys.iter().collect();
-                let table = self.sql().keys_table();
-                self.load_temp_table(
-                    table,
-                    keys.iter().map(|(d, s)| vec![d.to_string(), s.clone()]),
-                )?;
-                (ScopeFilter::Keys, None)
-            }
-        };
+        let (filter, prefix) = scope_filter(&scope.scope, |rows| {
+            let table = self.sql().keys_table();
+            self.load_temp_table(table, rows)
+        })?;
         let prefilter = self.cfg.prefilter;
         self.visits_filtered(&scope.window, filter, prefix, ex, prefilter)
     }

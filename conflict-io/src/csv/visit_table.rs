@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::problems::{CsvError, Problems};
 use super::reader::{column_positions, open, UnknownColumns};
 use super::visit_chunk::{count_newlines, parse_chunk, Chunk, GiveUp, Layout};
-use super::visits::{read_visits_from, VISIT_COLUMNS};
+use super::visits::{read_visits_from, REQUIRED, VISIT_COLUMNS};
 
 /// Visits read into a compact table, with the line each started on.
 #[derive(Debug, Clone, Default)]
@@ -263,17 +263,7 @@ fn header(buf: &[u8], eof: bool) -> Header {
         &mut problems,
     );
     // Required columns: the strict reader's list; a missing one is its message to give.
-    let required = [
-        "visit_id",
-        "ssn",
-        "provider_id",
-        "visit_date",
-        "sch_start",
-        "sch_end",
-        "visit_start",
-        "visit_end",
-    ];
-    if !problems.is_empty() || required.iter().any(|c| !pos.contains_key(c)) {
+    if !problems.is_empty() || REQUIRED.iter().any(|c| !pos.contains_key(c)) {
         return Header::Refused;
     }
     let mut layout = Layout {

@@ -40,7 +40,9 @@ pub const VISIT_COLUMNS: [&str; 20] = [
     "caregiver_id",
 ];
 
-const REQUIRED: [&str; 8] = [
+/// Columns a visits file must have; the fast table reader refuses a header lacking one so the
+/// strict reader gives its message.
+pub(super) const REQUIRED: [&str; 8] = [
     "visit_id",
     "ssn",
     "provider_id",

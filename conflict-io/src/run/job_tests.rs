@@ -731,20 +731,7 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
     let store = MockStore::default();
     let p = params(Mode::Full);
     let v = &all[0];
-    let start = v.sch_start.unwrap();
-    let event = SourcedEvent {
-        event: Event {
-            kind: EventKind::InService,
-            source_id: 1,
-            environment: "prod".into(),
-            caregiver_id: None,
-            ssn: v.ssn.clone(),
-            provider_id: "training-provider".into(),
-            start: Some(start),
-            end: Some(start + chrono::Duration::hours(1)),
-        },
-        details: VisitDetails::empty(),
-    };
+    let event = training(1, v);
     let mut completed = all.clone();
     for c in completed.iter_mut() {
         c.visit_start = c.sch_start;

@@ -209,6 +209,28 @@ impl PgStore {
         self.pool.get()
     }
 
+    /// Applies the in-service step's changes (and, when given, the digests of the caregivers
+    /// it read) on a pooled connection: the one path behind both port methods.
+    fn write_events(
+        &self,
+        run: &RunInfo,
+        input: &crate::run::EventInput<'_>,
+        digests: Option<&crate::run::DigestUpdate>,
+        dry_run: bool,
+    ) -> Result<crate::run::EventCounts, StoreError> {
+        let mut client = self.client()?;
+        super::event_writer::apply_events(
+            &mut client,
+            &self.names,
+            &self.layout,
+            run,
+            input,
+            digests,
+            dry_run,
+            self.changes(),
+        )
+    }
+
     /// Runs `f` in a transaction of a pooled connection and commits it.
     fn in_transaction<T>(
         &self,
@@ -391,17 +413,7 @@ impl ConflictStore for PgStore {
         input: &crate::run::EventInput<'_>,
         dry_run: bool,
     ) -> Result<crate::run::EventCounts, StoreError> {
-        let mut client = self.client()?;
-        super::event_writer::apply_events(
-            &mut client,
-            &self.names,
-            &self.layout,
-            run,
-            input,
-            None,
-            dry_run,
-            self.changes(),
-        )
+        self.write_events(run, input, None, dry_run)
     }
 
     fn apply_events_with_digests(
@@ -411,17 +423,7 @@ impl ConflictStore for PgStore {
         digests: &crate::run::DigestUpdate,
         dry_run: bool,
     ) -> Result<crate::run::EventCounts, StoreError> {
-        let mut client = self.client()?;
-        super::event_writer::apply_events(
-            &mut client,
-            &self.names,
-            &self.layout,
-            run,
-            input,
-            Some(digests),
-            dry_run,
-            self.changes(),
-        )
+        self.write_events(run, input, Some(digests), dry_run)
     }
 
     fn event_digests(
