@@ -99,7 +99,7 @@ fn is_placeholder(ssn: &str, ex: &Exclusions) -> bool {
 /// position reports. The ids are hashed in parallel and sorted by (hash, position), so only
 /// the rare runs of equal hashes need their texts compared; this touches each id once from
 /// both cores instead of probing a large map from one.
-fn repeated_ids<R: VisitRows + ?Sized>(visits: &R) -> Vec<(usize, usize)> {
+pub fn repeated_ids<R: VisitRows + ?Sized>(visits: &R) -> Vec<(usize, usize)> {
     let hasher = BuildHasherDefault::<FastHasher>::default();
     let mut keyed: Vec<(u64, usize)> = (0..visits.len())
         .into_par_iter()

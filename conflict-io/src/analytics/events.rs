@@ -80,9 +80,7 @@ impl AnalyticsSource {
         if ssns.is_empty() {
             return Ok(Vec::new());
         }
-        // The SSN table is joined to the visits: an SSN listed twice would deliver its visits
-        // twice.
-        let ssns: std::collections::BTreeSet<&String> = ssns.iter().collect();
+        let ssns = super::scratch::distinct(ssns.iter().map(String::as_str));
         let table = self.sql().ssns_table();
         self.load_temp_table(table, ssns.iter().map(|s| vec![s.to_string()]))?;
         self.visits_filtered(window, ScopeFilter::Ssns, None, ex, false)

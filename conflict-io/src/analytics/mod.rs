@@ -37,6 +37,7 @@ pub use scratch::load_statements;
 pub use sql::{Excluding, ScopeFilter, NARROW_COLUMNS};
 // Shared with the native PostgreSQL source, which sends the same statements.
 pub(crate) use scope_filter::scope_filter;
+pub(crate) use scratch::{details_window, distinct};
 // The native PostgreSQL source (`crate::analytics_pg`) sends the same statements.
 #[cfg(feature = "postgres")]
 pub(crate) use events::event_details;
@@ -283,9 +284,7 @@ impl AnalyticsSource {
         &mut self,
         visit_ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashMap<String, VisitDetails>, AnalyticsError> {
-        let mut ids: Vec<&str> = visit_ids.into_iter().collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let ids = distinct(visit_ids);
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -301,10 +300,7 @@ impl AnalyticsSource {
             });
         }
         let query = self.sql().wide();
-        let window = self.window.unwrap_or(conflict_core::Window {
-            from: chrono::NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"),
-            to: chrono::NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
-        });
+        let window = details_window(self.window);
         let params = window_params(&window);
         let mut out = HashMap::with_capacity(ids.len());
         let fetch_rows = self.cfg.detail_fetch_rows;

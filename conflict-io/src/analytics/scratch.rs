@@ -137,6 +137,24 @@ impl AnalyticsSource {
     }
 }
 
+/// The distinct values of a list, sorted: a list travels in a temporary table that is joined
+/// to the visits, where a value listed twice would deliver its rows twice.
+pub(crate) fn distinct<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = items.into_iter().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The date range of the business-column query: the window of the latest visits read (so that
+/// the warehouse can prune by visit date), or any date when nothing was read yet.
+pub(crate) fn details_window(latest: Option<conflict_core::Window>) -> conflict_core::Window {
+    latest.unwrap_or(conflict_core::Window {
+        from: chrono::NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"),
+        to: chrono::NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,12 +2,10 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
-use conflict_core::Window;
-
 use super::decode::Cells;
 use super::error::PgSourceError;
 use super::{window_params, PgAnalyticsSource};
+use crate::analytics::{details_window, distinct};
 use crate::details::{Kind, Value, VisitDetails, DETAIL_COLUMNS};
 
 impl PgAnalyticsSource {
@@ -17,19 +15,14 @@ impl PgAnalyticsSource {
         &mut self,
         visit_ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashMap<String, VisitDetails>, PgSourceError> {
-        let mut ids: Vec<&str> = visit_ids.into_iter().collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let ids = distinct(visit_ids);
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
         let table = self.sql().ids_table();
         self.load_temp_table(table, ids.iter().map(|s| vec![s.to_string()]))?;
         let query = self.sql().wide();
-        let window = self.window.unwrap_or(Window {
-            from: NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"),
-            to: NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
-        });
+        let window = details_window(self.window);
         let params = window_params(&window);
         let names: Vec<&str> = std::iter::once("Visit Id")
             .chain(DETAIL_COLUMNS.iter().map(|c| c.cvm))

@@ -1,8 +1,6 @@
 //! Base visits (the narrow query), planning reads (SSN prefixes, delta keys) and the visits of
 //! a set of caregivers: the ODBC source's statements and parameters, read natively.
 
-use std::collections::BTreeSet;
-
 use chrono::NaiveDateTime;
 use conflict_core::{Exclusions, Visit, Window};
 
@@ -10,7 +8,7 @@ use super::decode::Cells;
 use super::error::PgSourceError;
 use super::params::TextParam;
 use super::{window_params, PgAnalyticsSource};
-use crate::analytics::{scope_filter, ScopeFilter, NARROW_COLUMNS};
+use crate::analytics::{distinct, scope_filter, ScopeFilter, NARROW_COLUMNS};
 use crate::run::Key;
 use crate::scope::BatchScope;
 
@@ -74,8 +72,7 @@ impl PgAnalyticsSource {
         if ssns.is_empty() {
             return Ok(Vec::new());
         }
-        // Joined to the visits: an SSN listed twice would deliver its visits twice.
-        let ssns: BTreeSet<&String> = ssns.iter().collect();
+        let ssns = distinct(ssns.iter().map(String::as_str));
         let table = self.sql().ssns_table();
         self.load_temp_table(table, ssns.iter().map(|s| vec![s.to_string()]))?;
         self.visits_filtered(window, ScopeFilter::Ssns, None, ex, false)

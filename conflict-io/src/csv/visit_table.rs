@@ -278,26 +278,11 @@ fn header(buf: &[u8], eof: bool) -> Header {
 
 /// True when two different records share a visit id (the strict reader reports each);
 /// identical repeats are kept, as the strict reader keeps them (the core collapses them).
+/// The repeats are found as admission finds them.
 fn has_conflicting_ids(t: &VisitTable) -> bool {
-    use std::hash::{BuildHasher, RandomState};
-    let hasher = RandomState::new();
-    let mut keyed: Vec<(u64, u32)> = (0..t.len())
-        .into_par_iter()
-        .map(|i| (hasher.hash_one(t.visit_id(i)), i as u32))
-        .collect();
-    keyed.par_sort_unstable();
-    keyed
-        .chunk_by(|a, b| a.0 == b.0)
-        .filter(|run| run.len() > 1)
-        .any(|run| {
-            run.iter().any(|&(_, i)| {
-                run.iter().any(|&(_, j)| {
-                    i != j
-                        && t.visit_id(i as usize) == t.visit_id(j as usize)
-                        && t.get(i as usize) != t.get(j as usize)
-                })
-            })
-        })
+    conflict_core::admit::repeated_ids(t)
+        .into_iter()
+        .any(|(i, first)| t.get(i) != t.get(first))
 }
 
 #[cfg(test)]

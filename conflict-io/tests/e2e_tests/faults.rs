@@ -76,6 +76,27 @@ fn ledger(schema: &mut ConflictSchema) -> Vec<(String, String, Option<String>, i
         .collect()
 }
 
+/// `--resume` by a second process completes the run, ending exactly where an uninterrupted
+/// run (`reference`) ended.
+fn resume_completes(
+    target: &Target,
+    p: &RunParams,
+    reference: &mut ConflictSchema,
+    shared: &mut ConflictSchema,
+) {
+    let resumed = go(
+        target,
+        &store(target, None),
+        Start::Resume(None),
+        p,
+        &named("B", 1),
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(resumed.outcome, Outcome::Succeeded);
+    assert_eq!(reference.snapshot(), shared.snapshot());
+}
+
 fn duplicate_pairs(schema: &mut ConflictSchema) -> i64 {
     schema.scalar_i64(&format!(
         "SELECT count(*) FROM (SELECT 1 FROM {} GROUP BY \"VisitID\", \"ConVisitID\" \
@@ -516,17 +537,7 @@ fn exhausted_retries_fail_the_run_with_the_batch_and_cause_and_resume_completes_
         .get(0);
     assert_eq!(status, "failed");
 
-    let resumed = go(
-        &target,
-        &store(&target, None),
-        Start::Resume(None),
-        &p,
-        &named("B", 1),
-        &Silent,
-    )
-    .unwrap();
-    assert_eq!(resumed.outcome, Outcome::Succeeded);
-    assert_eq!(reference.snapshot(), shared.snapshot());
+    resume_completes(&target, &p, &mut reference, &mut shared);
 }
 }
 
@@ -571,17 +582,7 @@ fn a_lost_run_lock_stops_the_run_cleanly_and_resume_completes_it() {
         done, 1,
         "the batch in flight committed; no later one was claimed"
     );
-    let resumed = go(
-        &target,
-        &store(&target, None),
-        Start::Resume(None),
-        &p,
-        &named("B", 1),
-        &Silent,
-    )
-    .unwrap();
-    assert_eq!(resumed.outcome, Outcome::Succeeded);
-    assert_eq!(reference.snapshot(), shared.snapshot());
+    resume_completes(&target, &p, &mut reference, &mut shared);
 }
 }
 
