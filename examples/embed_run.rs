@@ -87,15 +87,15 @@ impl VisitSource for VecSource {
     ) -> Result<Vec<SourcedEvent>, Never> {
         Ok(Vec::new())
     }
-    fn visits_of_ssns(
+    fn visits_near_events(
         &mut self,
         w: &Window,
-        ssns: &[String],
+        spans: &[conflict_core::inservice::EventSpan],
         _ex: &Exclusions,
     ) -> Result<Vec<Visit>, Never> {
         Ok(self
             .in_window(w)
-            .filter(|v| ssns.contains(&trimmed_ssn(v)))
+            .filter(|v| spans.iter().any(|s| s.ssn == trimmed_ssn(v)))
             .cloned()
             .collect())
     }

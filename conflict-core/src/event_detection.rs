@@ -1,6 +1,8 @@
 //! In-service (and PTO) detection in one call, so that `conflicts detect` and the run's event
 //! step admit and pair the same way (docs/rules.md, InService).
 
+use chrono::NaiveDateTime;
+
 use crate::admit::{admit, Admission, DuplicateId};
 use crate::inservice::{admit_events, pair_events, AdmittedEvent, Event, EventKind, EventPair};
 use crate::options::{Exclusions, Window};
@@ -44,18 +46,38 @@ pub fn detect_events<R: VisitRows + ?Sized>(
     })
 }
 
-/// The distinct (trimmed) SSNs of the events that take part, sorted: the caregivers whose visits
-/// a source must fetch before [`detect_events`] can pair them.
-pub fn event_ssns(events: &[Event], window: &Window, exclusions: &Exclusions) -> Vec<String> {
+/// When and whose one event that takes part is: a visit can pair with it (or be kept out by it,
+/// as its own caregiver's training at its own provider) only if it is a visit of `ssn` whose
+/// interval meets `start..=end` (PTO: on whole dates).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventSpan {
+    /// The trimmed SSN of the event.
+    pub ssn: String,
+    /// Start of the event.
+    pub start: NaiveDateTime,
+    /// End of the event.
+    pub end: NaiveDateTime,
+}
+
+/// The spans of the events that take part, sorted and without repeats: the visits a source
+/// must fetch before [`detect_events`] can pair them are those of these SSNs that meet one of
+/// these spans. Every visit that can pair meets the span of the event it pairs with, so
+/// reading only those loses nothing, and most of a caregiver's visits are nowhere near an
+/// event.
+pub fn event_spans(events: &[Event], window: &Window, exclusions: &Exclusions) -> Vec<EventSpan> {
     // The warnings are those `detect_events` reports again; here they would be counted twice.
     let mut ignored = Warnings::default();
-    let mut ssns: Vec<String> = admit_events(events, window, exclusions, &mut ignored)
+    let mut spans: Vec<EventSpan> = admit_events(events, window, exclusions, &mut ignored)
         .into_iter()
-        .map(|e| e.ssn)
+        .map(|e| EventSpan {
+            ssn: e.ssn,
+            start: e.start,
+            end: e.end,
+        })
         .collect();
-    ssns.sort_unstable();
-    ssns.dedup();
-    ssns
+    spans.sort_unstable();
+    spans.dedup();
+    spans
 }
 
 #[cfg(test)]
@@ -144,7 +166,14 @@ mod tests {
             .collect();
         pairs.sort();
         assert_eq!(pairs, [(0, 0, Side::VisitFirst), (0, 0, Side::EventFirst)]);
-        assert_eq!(event_ssns(&events, &window(), &ex), ["111"]);
+        assert_eq!(
+            event_spans(&events, &window(), &ex),
+            [EventSpan {
+                ssn: "111".into(),
+                start: ts("2025-06-10 10:00"),
+                end: ts("2025-06-10 12:00"),
+            }]
+        );
     }
 
     #[test]

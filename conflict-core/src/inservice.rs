@@ -16,7 +16,7 @@ use crate::options::{Exclusions, Window};
 use crate::rows::VisitRows;
 use crate::stats::Warnings;
 
-pub use crate::event_detection::{detect_events, event_ssns, EventDetection};
+pub use crate::event_detection::{detect_events, event_spans, EventDetection, EventSpan};
 
 /// Warning kind for two event rows with one synthetic id.
 pub const DUPLICATE_INSERVICE_ID: &str = "duplicate_inservice_id";

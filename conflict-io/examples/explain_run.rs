@@ -23,11 +23,11 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use conflict_core::inservice::EventKind;
+use conflict_core::inservice::{event_spans, Event, EventKind};
 use conflict_core::{detect, DetectConfig, DetectedPair, Exclusions};
 use conflict_io::analytics::statements::{run_statements_excluding, ListOptions, Statement, Step};
 use conflict_io::analytics::{
-    AnalyticsSchema, Dialect, Excluding, ScopeFilter, DEFAULT_INSERT_ROWS,
+    span_rows, AnalyticsSchema, Dialect, Excluding, ScopeFilter, DEFAULT_INSERT_ROWS,
 };
 use conflict_io::run::Mode;
 
@@ -96,31 +96,51 @@ impl Explainer {
 
     /// Replaces temporary table `name` (the statements of the list) and fills its single
     /// text-typed column from `values` (cast to the column's type by the server).
-    fn fill(&mut self, list: &[Statement], name: &str, values: &[String]) {
+    /// Recreates temporary table `name` as the list does and fills it with `columns` (one
+    /// text array per column, cast to the column's type).
+    fn fill(&mut self, list: &[Statement], name: &str, columns: &[Vec<String>]) {
         for s in list {
             if s.step == Step::ReplaceTable(static_name(name)) {
                 self.exec(&s.sql);
             }
         }
-        let col_ty: (String, String) = {
-            let r = self
-                .db
-                .client
-                .query_one(
-                    "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
-                     FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum = 1",
-                    &[&format!("pg_temp.{name}")],
-                )
-                .expect("the temporary table's column");
-            (r.get(0), r.get(1))
-        };
+        let col_ty: Vec<(String, String)> = self
+            .db
+            .client
+            .query(
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+                 FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 \
+                 ORDER BY a.attnum",
+                &[&format!("pg_temp.{name}")],
+            )
+            .expect("the temporary table's columns")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let names: Vec<&str> = col_ty.iter().map(|(n, _)| n.as_str()).collect();
+        let casts: Vec<String> = col_ty
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| format!("CAST(v{i} AS {ty})"))
+            .collect();
+        let arrays: Vec<String> = (1..=col_ty.len())
+            .map(|i| format!("${i}::text[]"))
+            .collect();
+        let aliases: Vec<String> = (0..col_ty.len()).map(|i| format!("v{i}")).collect();
         let sql = format!(
-            "INSERT INTO pg_temp.{name} ({}) SELECT CAST(v AS {}) FROM unnest($1::text[]) v",
-            col_ty.0, col_ty.1
+            "INSERT INTO pg_temp.{name} ({}) SELECT {} FROM unnest({}) AS u({})",
+            names.join(", "),
+            casts.join(", "),
+            arrays.join(", "),
+            aliases.join(", ")
         );
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = columns
+            .iter()
+            .map(|c| c as &(dyn postgres::types::ToSql + Sync))
+            .collect();
         self.db
             .client
-            .execute(&sql, &[&values])
+            .execute(&sql, &params)
             .expect("fill the temporary table");
     }
 }
@@ -129,7 +149,7 @@ impl Explainer {
 fn static_name(name: &str) -> &'static str {
     match name {
         "conflicts_detail_ids" => "conflicts_detail_ids",
-        "conflicts_scope_ssns" => "conflicts_scope_ssns",
+        "conflicts_scope_events" => "conflicts_scope_events",
         "conflicts_scope_keys" => "conflicts_scope_keys",
         other => panic!("unknown temporary table {other}"),
     }
@@ -220,7 +240,7 @@ fn main() {
             .get(p)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
-        x.fill(&full, "conflicts_detail_ids", &ids);
+        x.fill(&full, "conflicts_detail_ids", std::slice::from_ref(&ids));
         x.explain(
             "batch details (wide)",
             &format!("batch ssn:{p}, {} ids", ids.len()),
@@ -234,22 +254,36 @@ fn main() {
         &[from.clone(), to.clone()],
     );
     x.explain("inservice events", "window", &events_sql);
-    let ssns: Vec<String> = {
+    // The spans the step loads: those of the admitted events, as the source computes them.
+    let spans = {
         let rows = x.db.client.query(&events_sql, &[]).expect("events");
-        let set: BTreeSet<String> = rows
+        let events: Vec<Event> = rows
             .iter()
-            .filter_map(|r| r.get::<_, Option<String>>(3))
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
+            .map(|r| Event {
+                kind: EventKind::InService,
+                source_id: r.get(0),
+                environment: r.get::<_, Option<String>>(1).unwrap_or_default(),
+                caregiver_id: r.get(2),
+                ssn: r.get(3),
+                provider_id: r.get::<_, Option<String>>(4).unwrap_or_default(),
+                start: r.get(5),
+                end: r.get(6),
+            })
             .collect();
-        set.into_iter().collect()
+        event_spans(&events, &window, &Exclusions::default())
     };
-    x.fill(&full, "conflicts_scope_ssns", &ssns);
+    let mut columns = vec![Vec::new(), Vec::new(), Vec::new()];
+    for row in span_rows(&spans) {
+        for (c, v) in columns.iter_mut().zip(row) {
+            c.push(v);
+        }
+    }
+    x.fill(&full, "conflicts_scope_events", &columns);
     x.explain(
-        "inservice visits_of_ssns",
-        &format!("{} SSNs", ssns.len()),
+        "inservice visits near events",
+        &format!("{} spans", spans.len()),
         &bind(
-            first(&full, Step::Narrow(ScopeFilter::Ssns)),
+            first(&full, Step::Narrow(ScopeFilter::Events)),
             &[from.clone(), to.clone()],
         ),
     );

@@ -1,7 +1,7 @@
 //! In-service events (and PTO absences) of the window, and the visits that may meet them
 //! (docs/rules.md §13, docs/tables.md §9): the same pushdown discipline as the visits.
 
-use conflict_core::inservice::{Event, EventKind};
+use conflict_core::inservice::{Event, EventKind, EventSpan};
 use conflict_core::{Exclusions, Visit, Window};
 
 use super::cells::{Col, Rows};
@@ -69,22 +69,40 @@ impl AnalyticsSource {
         Ok(out)
     }
 
-    /// Visits of the window whose trimmed SSN is one of `ssns` (no candidate pre-filter:
-    /// in-service pairs do not need a second provider on the same date).
-    pub fn visits_of_ssns(
+    /// The visits of the window that meet one of `spans` (see [`span_rows`]), without the
+    /// candidate pre-filter: in-service pairs do not need a second provider on the same date.
+    pub fn visits_near_events(
         &mut self,
         window: &Window,
-        ssns: &[String],
+        spans: &[EventSpan],
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, AnalyticsError> {
-        if ssns.is_empty() {
+        if spans.is_empty() {
             return Ok(Vec::new());
         }
-        let ssns = super::scratch::distinct(ssns.iter().map(String::as_str));
-        let table = self.sql().ssns_table();
-        self.load_temp_table(table, ssns.iter().map(|s| vec![s.to_string()]))?;
-        self.visits_filtered(window, ScopeFilter::Ssns, None, ex, false)
+        let table = self.sql().events_table();
+        self.load_temp_table(table, span_rows(spans))?;
+        self.visits_filtered(window, ScopeFilter::Events, None, ex, false)
     }
+}
+
+/// How far each event's span is widened on either side before the warehouse compares it with
+/// visit times. Pairing compares the visit's interval with the event's inclusively (PTO: on
+/// whole dates, which a day on each side covers), and the warehouse's timestamps may carry more
+/// precision than the client keeps: a superset is harmless, as detection decides.
+const SPAN_MARGIN: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// The rows of [`super::sql::EVENTS_TABLE`] for `spans`: trimmed SSN, widened start and end as
+/// text timestamps (both sources load the same values).
+pub fn span_rows(spans: &[EventSpan]) -> impl Iterator<Item = Vec<String>> + '_ {
+    let text = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    spans.iter().map(move |s| {
+        vec![
+            s.ssn.clone(),
+            text(s.start - SPAN_MARGIN),
+            text(s.end + SPAN_MARGIN),
+        ]
+    })
 }
 
 impl super::sql::Sql<'_> {

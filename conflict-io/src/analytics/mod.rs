@@ -41,6 +41,7 @@ pub(crate) use scratch::{details_window, distinct};
 // The native PostgreSQL source (`crate::analytics_pg`) sends the same statements.
 #[cfg(feature = "postgres")]
 pub(crate) use events::event_details;
+pub use events::span_rows;
 #[cfg(feature = "postgres")]
 pub(crate) use probe::{columns_of_queries, missing_objects, probe_sql, probed_queries};
 #[cfg(feature = "postgres")]
@@ -487,13 +488,13 @@ impl crate::run::VisitSource for AnalyticsSource {
         AnalyticsSource::events(self, kind, window, ex)
     }
 
-    fn visits_of_ssns(
+    fn visits_near_events(
         &mut self,
         window: &conflict_core::Window,
-        ssns: &[String],
+        spans: &[conflict_core::inservice::EventSpan],
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, AnalyticsError> {
-        AnalyticsSource::visits_of_ssns(self, window, ssns, ex)
+        AnalyticsSource::visits_near_events(self, window, spans, ex)
     }
 
     fn io(&self) -> crate::run::IoCounts {

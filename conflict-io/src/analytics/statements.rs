@@ -221,12 +221,16 @@ pub fn run_statements_excluding(o: &ListOptions, ex: Excluding) -> Vec<Statement
             format!("{tag} step: the events of the window"),
             l.sql.events(kind, ex),
         );
-        let t = l.sql.ssns_table();
-        l.load(t, "the SSNs of the caregivers with events", rows);
+        let t = l.sql.events_table();
+        l.load(
+            t,
+            "the events' spans (trimmed SSN, start and end widened by a day)",
+            rows,
+        );
         l.push(
-            Step::Narrow(ScopeFilter::Ssns),
-            format!("{tag} step: the visits of those caregivers"),
-            l.sql.narrow(ScopeFilter::Ssns, false, ex),
+            Step::Narrow(ScopeFilter::Events),
+            format!("{tag} step: the visits of those SSNs that meet a span"),
+            l.sql.narrow(ScopeFilter::Events, false, ex),
         );
         l.details(rows);
     }

@@ -126,13 +126,13 @@ impl VisitSource for AnySource {
         delegate!(self, s => s.events(kind, window, ex))
     }
 
-    fn visits_of_ssns(
+    fn visits_near_events(
         &mut self,
         window: &Window,
-        ssns: &[String],
+        spans: &[conflict_core::inservice::EventSpan],
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, AnySourceError> {
-        delegate!(self, s => s.visits_of_ssns(window, ssns, ex))
+        delegate!(self, s => s.visits_near_events(window, spans, ex))
     }
 
     fn io(&self) -> crate::run::IoCounts {
@@ -183,13 +183,13 @@ impl VisitSource for PgAnalyticsSource {
         PgAnalyticsSource::events(self, kind, window, ex)
     }
 
-    fn visits_of_ssns(
+    fn visits_near_events(
         &mut self,
         window: &Window,
-        ssns: &[String],
+        spans: &[conflict_core::inservice::EventSpan],
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, PgSourceError> {
-        PgAnalyticsSource::visits_of_ssns(self, window, ssns, ex)
+        PgAnalyticsSource::visits_near_events(self, window, spans, ex)
     }
 
     fn io(&self) -> crate::run::IoCounts {

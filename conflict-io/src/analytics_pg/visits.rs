@@ -1,14 +1,15 @@
-//! Base visits (the narrow query), planning reads (SSN prefixes, delta keys) and the visits of
-//! a set of caregivers: the ODBC source's statements and parameters, read natively.
+//! Base visits (the narrow query), planning reads (SSN prefixes, delta keys) and the visits
+//! near in-service events: the ODBC source's statements and parameters, read natively.
 
 use chrono::NaiveDateTime;
+use conflict_core::inservice::EventSpan;
 use conflict_core::{Exclusions, Visit, Window};
 
 use super::decode::Cells;
 use super::error::PgSourceError;
 use super::params::TextParam;
 use super::{window_params, PgAnalyticsSource};
-use crate::analytics::{distinct, scope_filter, ScopeFilter, NARROW_COLUMNS};
+use crate::analytics::{scope_filter, span_rows, ScopeFilter, NARROW_COLUMNS};
 use crate::run::Key;
 use crate::scope::BatchScope;
 
@@ -61,21 +62,20 @@ impl PgAnalyticsSource {
         Ok(out)
     }
 
-    /// Visits of the window whose trimmed SSN is one of `ssns` (no candidate pre-filter:
-    /// in-service pairs do not need a second provider on the same date).
-    pub fn visits_of_ssns(
+    /// The visits of the window that meet one of `spans`, as the ODBC source reads them
+    /// (`AnalyticsSource::visits_near_events`).
+    pub fn visits_near_events(
         &mut self,
         window: &Window,
-        ssns: &[String],
+        spans: &[EventSpan],
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, PgSourceError> {
-        if ssns.is_empty() {
+        if spans.is_empty() {
             return Ok(Vec::new());
         }
-        let ssns = distinct(ssns.iter().map(String::as_str));
-        let table = self.sql().ssns_table();
-        self.load_temp_table(table, ssns.iter().map(|s| vec![s.to_string()]))?;
-        self.visits_filtered(window, ScopeFilter::Ssns, None, ex, false)
+        let table = self.sql().events_table();
+        self.load_temp_table(table, span_rows(spans))?;
+        self.visits_filtered(window, ScopeFilter::Events, None, ex, false)
     }
 
     /// Visit counts per prefix of the trimmed SSN over the window (no exclusions: planning

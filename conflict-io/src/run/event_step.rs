@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use conflict_core::inservice::{detect_events, event_ssns, EventDetection, EventKind};
+use conflict_core::inservice::{detect_events, event_spans, EventDetection, EventKind};
 
 use super::event_scope::plan_event_scope;
 use super::job::{duplicate_ids, source_err, store_err, JobError};
@@ -70,13 +70,14 @@ where
         events = scope.events.iter().map(|&i| events[i].clone()).collect();
     }
     let raw: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
-    // Only the caregivers of events that take part: their visits are all the step reads.
-    let ssns = event_ssns(&raw, &run.window, &cfg.exclusions);
-    let visits = if ssns.is_empty() {
+    // Only the visits that can meet an event that takes part: those of its caregiver (SSN)
+    // whose interval meets its span. Most of a caregiver's visits are nowhere near a training.
+    let spans = event_spans(&raw, &run.window, &cfg.exclusions);
+    let visits = if spans.is_empty() {
         Vec::new()
     } else {
         source
-            .visits_of_ssns(&run.window, &ssns, &cfg.exclusions)
+            .visits_near_events(&run.window, &spans, &cfg.exclusions)
             .map_err(source_err)?
     };
     let EventDetection {

@@ -107,16 +107,16 @@ impl VisitSource for MockSource {
     ) -> Result<Vec<SourcedEvent>, SourceFailure> {
         Ok(self.events.clone())
     }
-    fn visits_of_ssns(
+    fn visits_near_events(
         &mut self,
         w: &Window,
-        ssns: &[String],
+        spans: &[conflict_core::inservice::EventSpan],
         _ex: &Exclusions,
     ) -> Result<Vec<Visit>, SourceFailure> {
         Ok(self
             .visits
             .iter()
-            .filter(|v| w.contains(v.visit_date) && ssns.contains(&trimmed(v)))
+            .filter(|v| w.contains(v.visit_date) && spans.iter().any(|s| s.ssn == trimmed(v)))
             .cloned()
             .collect())
     }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use conflict_core::{DetectReport, DetectedPair, Exclusions, RuleOptions, Visit, Warnings, Window};
 
-use conflict_core::inservice::{AdmittedEvent, EventKind, EventPair};
+use conflict_core::inservice::{AdmittedEvent, EventKind, EventPair, EventSpan};
 
 use crate::details::{SourcedEvent, VisitDetails};
 use crate::scope::{BatchScope, Scope};
@@ -79,12 +79,15 @@ pub trait VisitSource {
         super::totals::IoCounts::default()
     }
 
-    /// Admissible visits of the window whose trimmed SSN is one of `ssns`, without the
-    /// candidate pre-filter.
-    fn visits_of_ssns(
+    /// The visits an event step pairs with `spans` (docs/lifecycle.md §7): at least every
+    /// admissible visit of the window of a span's SSN whose interval (visit start to end)
+    /// meets that span, without the candidate pre-filter. More is allowed (detection decides:
+    /// e.g. every visit of the spans' SSNs); the warehouse sources read the visits that meet a
+    /// span widened by a day on each side.
+    fn visits_near_events(
         &mut self,
         window: &Window,
-        ssns: &[String],
+        spans: &[EventSpan],
         ex: &Exclusions,
     ) -> Result<Vec<Visit>, Self::Error>;
 }

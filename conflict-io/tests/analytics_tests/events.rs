@@ -1,9 +1,10 @@
-//! In-service events, PTO absences and the visits of their caregivers (docs/rules.md §13) against
+//! In-service events, PTO absences and the visits that may meet them (docs/rules.md §13) against
 //! the model.
 
 use std::collections::HashSet;
 
-use conflict_core::inservice::EventKind;
+use chrono::TimeDelta;
+use conflict_core::inservice::{EventKind, EventSpan};
 use conflict_core::model::trim;
 use conflict_core::Visit;
 
@@ -57,38 +58,71 @@ fn events_equal_the_model() {
     );
 }
 
+/// The contract of `visits_near_events` (docs/lifecycle.md §7), written out independently of the
+/// SQL: an admitted visit of a span's SSN whose interval meets the span widened by a day.
+fn meets(v: &Visit, spans: &[EventSpan]) -> bool {
+    let day = TimeDelta::days(1);
+    let ssn = trim(v.ssn.as_deref().unwrap_or(""));
+    let (Some(vs), Some(ve)) = (v.visit_start, v.visit_end) else {
+        return false;
+    };
+    spans
+        .iter()
+        .any(|s| s.ssn == ssn && vs <= s.end + day && ve >= s.start - day)
+}
+
 #[test]
-fn visits_of_ssns_are_every_admitted_visit_of_those_ssns() {
+fn visits_near_events_are_the_admitted_visits_that_meet_a_widened_span() {
     let t = Loaded::new(62);
     let window = t.window();
     let ex = t.exclusions();
     let admitted = Expected::new(&t.world).visits(&window, &ex);
-    // Every fourth person, one SSN nobody has, and a single-agency person: no pre-filter here.
-    let mut ssns: Vec<String> = t
-        .world
-        .people
+    let timed: Vec<&Visit> = admitted
         .iter()
-        .step_by(4)
-        .map(|p| p.ssn.clone())
+        .filter(|v| v.visit_start.is_some() && v.visit_end.is_some())
         .collect();
-    ssns.push("999999998".into());
-    let single = t
-        .world
-        .people
-        .iter()
-        .find(|p| p.records.len() == 1)
-        .expect("a single-agency person");
-    ssns.push(single.ssn.clone());
-    let wanted: HashSet<&str> = ssns.iter().map(String::as_str).collect();
+    let second = TimeDelta::seconds(1);
+    let day = TimeDelta::days(1);
+    let mut spans = Vec::new();
+    let mut edge_in = Vec::new();
+    // Spans at the edges of every 97th timed visit: one starting exactly a day after the
+    // visit ends (the margin: in), one ending a day and a second before it starts (out, unless
+    // another visit of that caregiver meets it).
+    for (k, v) in timed.iter().step_by(97).enumerate() {
+        let ssn = trim(v.ssn.as_deref().unwrap_or("")).to_string();
+        let (vs, ve) = (v.visit_start.unwrap(), v.visit_end.unwrap());
+        let span = if k % 2 == 0 {
+            edge_in.push(v.visit_id.clone());
+            EventSpan {
+                ssn,
+                start: ve + day,
+                end: ve + day + TimeDelta::hours(2),
+            }
+        } else {
+            EventSpan {
+                ssn,
+                start: vs - day - TimeDelta::hours(3),
+                end: vs - day - second,
+            }
+        };
+        spans.push(span);
+    }
+    spans.push(EventSpan {
+        ssn: "999999998".into(),
+        start: timed[0].visit_start.unwrap(),
+        end: timed[0].visit_end.unwrap(),
+    });
     let expected: Vec<Visit> = admitted
         .iter()
-        .filter(|v| wanted.contains(trim(v.ssn.as_deref().unwrap_or(""))))
+        .filter(|v| meets(v, &spans))
         .cloned()
         .collect();
-    assert!(expected.len() > 1_000);
+    let ids: HashSet<&str> = expected.iter().map(|v| v.visit_id.as_str()).collect();
+    assert!(edge_in.iter().all(|id| ids.contains(id.as_str())));
+    assert!(expected.len() >= edge_in.len() && expected.len() < admitted.len() / 20);
     let actual = t
         .source(true)
-        .visits_of_ssns(&window, &ssns, &ex)
-        .expect("read visits of SSNs");
-    assert_same_visits("visits_of_ssns", actual, expected);
+        .visits_near_events(&window, &spans, &ex)
+        .expect("read visits near events");
+    assert_same_visits("visits_near_events", actual, expected);
 }

@@ -18,9 +18,10 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use chrono::NaiveDate;
+use conflict_core::inservice::EventSpan;
 use conflict_core::model::trim;
 use conflict_io::analytics::statements::{run_statements, ListOptions, Statement, Step};
-use conflict_io::analytics::{AnalyticsSchema, Dialect};
+use conflict_io::analytics::{span_rows, AnalyticsSchema, Dialect};
 use conflict_io::run::Mode;
 use odbc_api::parameter::VarCharBox;
 use odbc_api::{buffers::TextRowSet, ConnectionOptions, Cursor, Environment, IntoParameter};
@@ -284,7 +285,18 @@ fn snowflake_statements_on_fakesnow_return_the_rows_of_the_postgres_dialect() {
         .take(300)
         .map(|v| v.visit_id.clone())
         .collect();
-    let ssns: BTreeSet<String> = admitted.iter().step_by(11).take(100).map(ssn).collect();
+    // Spans of pretend events: each over a visit's own interval, so that visit meets it.
+    let spans: Vec<EventSpan> = admitted
+        .iter()
+        .filter(|v| v.visit_start.is_some() && v.visit_end.is_some())
+        .step_by(11)
+        .take(100)
+        .map(|v| EventSpan {
+            ssn: ssn(v),
+            start: v.visit_start.unwrap(),
+            end: v.visit_end.unwrap(),
+        })
+        .collect();
     let mut updated: Vec<_> = admitted.iter().filter_map(|v| v.updated_at).collect();
     updated.sort();
     let since = updated[updated.len() / 2];
@@ -314,10 +326,7 @@ fn snowflake_statements_on_fakesnow_return_the_rows_of_the_postgres_dialect() {
                 "conflicts_detail_ids",
                 ids.iter().map(|i| vec![i.clone()]).collect(),
             ),
-            (
-                "conflicts_scope_ssns",
-                ssns.iter().map(|s| vec![s.clone()]).collect(),
-            ),
+            ("conflicts_scope_events", span_rows(&spans).collect()),
         ],
     };
     let schema = AnalyticsSchema::new(&t.db.schema()).unwrap();

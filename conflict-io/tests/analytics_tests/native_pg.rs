@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, TimeDelta};
-use conflict_core::inservice::EventKind;
+use conflict_core::inservice::{event_spans, EventKind};
 use conflict_core::model::trim;
 use conflict_core::{Exclusions, Visit};
 use conflict_io::analytics::AnalyticsSchema;
@@ -137,15 +137,13 @@ fn native_events_and_caregiver_visits_equal_the_model_and_the_odbc_source() {
         let b = sorted_events(odbc.events(kind, &window, &ex).expect("odbc"));
         assert_eq!(a, expected, "{kind:?}: native vs model");
         assert_eq!(a, b, "{kind:?}: native vs ODBC");
-        let mut ssns: Vec<String> = expected
-            .iter()
-            .filter_map(|e| e.event.ssn.as_deref().map(|s| trim(s).to_string()))
-            .collect();
-        ssns.push(ssns[0].clone());
-        let a = pg.visits_of_ssns(&window, &ssns, &ex).expect("native");
-        let b = odbc.visits_of_ssns(&window, &ssns, &ex).expect("odbc");
+        let raw: Vec<_> = expected.iter().map(|e| e.event.clone()).collect();
+        let spans = event_spans(&raw, &window, &ex);
+        assert!(!spans.is_empty());
+        let a = pg.visits_near_events(&window, &spans, &ex).expect("native");
+        let b = odbc.visits_near_events(&window, &spans, &ex).expect("odbc");
         assert!(!b.is_empty());
-        assert_same_visits(&format!("{kind:?}: visits of the caregivers"), a, b);
+        assert_same_visits(&format!("{kind:?}: visits near the events"), a, b);
     }
 }
 

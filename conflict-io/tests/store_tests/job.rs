@@ -75,16 +75,16 @@ impl VisitSource for MemSource {
         Ok(Vec::new())
     }
 
-    fn visits_of_ssns(
+    fn visits_near_events(
         &mut self,
         window: &Window,
-        ssns: &[String],
+        spans: &[conflict_core::inservice::EventSpan],
         _ex: &Exclusions,
     ) -> Result<Vec<Visit>, Self::Error> {
         Ok(self
             .visits
             .iter()
-            .filter(|v| window.contains(v.visit_date) && ssns.iter().any(|s| s == ssn_of(v)))
+            .filter(|v| window.contains(v.visit_date) && spans.iter().any(|s| s.ssn == ssn_of(v)))
             .cloned()
             .collect())
     }
