@@ -262,6 +262,7 @@ impl Sql<'_> {
         ];
         wh.extend(self.not_excluded(ex, "F.\"Provider Id\"", &ssn));
         let mut join_keys = String::new();
+        let mut fact = self.t("factvisitcallperformance_cr");
         match scope {
             ScopeFilter::Window => {}
             ScopeFilter::SsnPrefix => {
@@ -282,16 +283,23 @@ impl Sql<'_> {
                 // The spans are matched to caregivers first (a few thousand rows, each SSN
                 // trimmed once) and to visits through the caregiver id: matching on the
                 // visit's trimmed SSN made PostgreSQL trim the SSN of every visit of the window.
-                // Visits without a start or end never meet a span (nor pair).
+                // The visit's UTC times come from the derived table below, so the correlated
+                // condition compares plain columns: Snowflake refuses some correlated
+                // subqueries that apply functions to the outer query's columns. Visits without
+                // a start or end never meet a span (nor pair).
+                fact = format!(
+                    "(SELECT F0.*, {vs} AS ev_vis_s, {ve} AS ev_vis_e FROM {f} F0)",
+                    vs = self.dialect.utc("F0.\"Visit Start Time\""),
+                    ve = self.dialect.utc("F0.\"Visit End Time\""),
+                    f = self.t("factvisitcallperformance_cr"),
+                );
                 wh.push(format!(
                     "EXISTS (SELECT 1 FROM {c} C2 JOIN {ev} EV ON EV.ev_ssn = {ssn2} \
                      WHERE C2.\"Caregiver Id\" = F.\"Caregiver Id\" \
-                     AND {vs} <= EV.ev_to AND {ve} >= EV.ev_from)",
+                     AND F.ev_vis_s <= EV.ev_to AND F.ev_vis_e >= EV.ev_from)",
                     c = self.t("dimcaregiver"),
                     ev = self.scratch_table(EVENTS_TABLE),
                     ssn2 = trim_ws("C2.\"SSN\""),
-                    vs = self.dialect.utc("F.\"Visit Start Time\""),
-                    ve = self.dialect.utc("F.\"Visit End Time\""),
                 ))
             }
         }
@@ -310,12 +318,11 @@ impl Sql<'_> {
              PR.\"Address State\" AS r_pstate, F.\"Is Missed\" AS r_missed, \
              F.\"Visit Updated Timestamp\" AS r_upd, F.\"Caregiver Id\" AS r_cg, \
              F.\"Provider Patient Id\" AS pp_id, F.\"Payer Patient Id\" AS ap_id \
-             FROM {f} F \
+             FROM {fact} F \
              JOIN {c} C ON C.\"Caregiver Id\" = F.\"Caregiver Id\" \
              JOIN {p} PR ON PR.\"Provider Id\" = F.\"Provider Id\" AND PR.\"Is Active\" = TRUE \
              AND PR.\"Is Demo\" = FALSE{join_keys} \
              WHERE {wh})",
-            f = self.t("factvisitcallperformance_cr"),
             c = self.t("dimcaregiver"),
             p = self.t("dimprovider"),
             wh = wh.join(" AND "),
