@@ -7,11 +7,15 @@ use std::collections::{HashMap, HashSet};
 
 use conflict_core::inservice::{detect_events, event_spans, EventDetection, EventKind};
 
-use super::event_scope::plan_event_scope;
+use conflict_core::Visit;
+
+use super::event_scope::{plan_event_scope, EventScope};
 use super::job::{duplicate_ids, source_err, store_err, JobError};
 use super::ports::{ConflictStore, EventInput, Mode, VisitSource};
 use super::report::RunReport;
+use super::totals::IoCounts;
 use super::workers::Ctx;
+use crate::details::{SourcedEvent, VisitDetails};
 
 /// Runs the step for `kind` and adds its counters to `report`. `delta_ssns` are the trimmed
 /// SSNs of the delta keys of an incremental run when this process planned it (`None`: a full
@@ -30,15 +34,59 @@ where
     S: VisitSource,
     F: Fn() -> Result<S, S::Error> + Sync,
 {
-    let (run, cfg) = (ctx.run, ctx.cfg);
     let mut source = match open.take() {
         Some(s) => s,
         None => (ctx.job.make_source)().map_err(source_err)?,
     };
-    let tag = match kind {
+    let read = read_event_step(ctx, kind, delta_ssns, &mut source)?;
+    *open = Some(source);
+    write_event_step(ctx, read, report)
+}
+
+/// What the reading half of a step found: everything its write needs, and the counters of its
+/// reads. It owns its data, so that a full run can read while the batches run
+/// ([`super::job`]) and write after them.
+pub(super) struct EventRead {
+    kind: EventKind,
+    events: Vec<SourcedEvent>,
+    visits: Vec<Visit>,
+    detection: EventDetection,
+    details: HashMap<String, VisitDetails>,
+    scope: EventScope,
+    io: IoCounts,
+}
+
+impl EventRead {
+    /// The phase its write reports to the observer.
+    pub(super) fn phase(&self) -> &'static str {
+        phase_name(self.kind)
+    }
+}
+
+/// The observer's phase (and the query tag) of the step of `kind`.
+pub(super) fn phase_name(kind: EventKind) -> &'static str {
+    match kind {
         EventKind::InService => "inservice",
         EventKind::Pto => "pto",
-    };
+    }
+}
+
+/// The reading half of the step: events, the caregivers to re-derive, the visits that meet
+/// their events, pairing and the paired visits' business columns. Reads only (the warehouse
+/// and, for an incremental run, the store's event digests).
+pub(super) fn read_event_step<St, S, F>(
+    ctx: &Ctx<'_, St, F>,
+    kind: EventKind,
+    delta_ssns: Option<&HashSet<String>>,
+    source: &mut S,
+) -> Result<EventRead, JobError>
+where
+    St: ConflictStore,
+    S: VisitSource,
+    F: Fn() -> Result<S, S::Error> + Sync,
+{
+    let (run, cfg) = (ctx.run, ctx.cfg);
+    let tag = phase_name(kind);
     // A handed-on connection already reported what it sent before (planning, an earlier step):
     // only this step's statements and rows are added below.
     let io_before = source.io();
@@ -59,7 +107,7 @@ where
         Mode::Incremental => {
             let changed = match delta_ssns {
                 Some(d) => d.clone(),
-                None => resumed_delta_ssns(&mut source, run)?,
+                None => resumed_delta_ssns(source, run)?,
             };
             let stored = ctx.job.store.event_digests(kind).map_err(store_err)?;
             (stored, Some(changed))
@@ -80,14 +128,10 @@ where
             .visits_near_events(&run.window, &spans, &cfg.exclusions)
             .map_err(source_err)?
     };
-    let EventDetection {
-        admitted_events,
-        admission,
-        pairs,
-        warnings,
-    } = detect_events(&visits, &raw, kind, &run.window, &cfg.exclusions)
+    let detection = detect_events(&visits, &raw, kind, &run.window, &cfg.exclusions)
         .map_err(|d| duplicate_ids(&d))?;
-    let mut ids: Vec<&str> = pairs
+    let mut ids: Vec<&str> = detection
+        .pairs
         .iter()
         .map(|p| visits[p.visit].visit_id.as_str())
         .collect();
@@ -98,6 +142,43 @@ where
     } else {
         source.details(&ids).map_err(source_err)?
     };
+    let io = source.io().since(&io_before);
+    Ok(EventRead {
+        kind,
+        events,
+        visits,
+        detection,
+        details,
+        scope,
+        io,
+    })
+}
+
+/// The writing half of the step: one transaction with the rows and the digests, and the
+/// step's counters (reads included) added to `report`.
+pub(super) fn write_event_step<St, F>(
+    ctx: &Ctx<'_, St, F>,
+    read: EventRead,
+    report: &mut RunReport,
+) -> Result<(), JobError>
+where
+    St: ConflictStore,
+{
+    let EventRead {
+        kind,
+        events,
+        visits,
+        detection:
+            EventDetection {
+                admitted_events,
+                admission,
+                pairs,
+                warnings,
+            },
+        details,
+        scope,
+        io,
+    } = read;
     let r = &mut report.inservice;
     let (rederived, skipped, read) = match kind {
         EventKind::InService => (
@@ -115,8 +196,7 @@ where
     *skipped += scope.ssns_skipped;
     *read += visits.len() as u64;
     report.add_warnings(&warnings);
-    report.io.add(&source.io().since(&io_before));
-    *open = Some(source);
+    report.io.add(&io);
     if pairs.is_empty() && scope.update.is_empty() {
         // Nothing to write and nothing to record: no transaction at all.
         return Ok(());
@@ -130,6 +210,7 @@ where
         pairs: &pairs,
         details: &details,
     };
+    let run = ctx.run;
     let counts = ctx
         .job
         .store

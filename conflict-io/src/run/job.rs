@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use conflict_core::inservice::EventKind;
 use conflict_core::{DetectConfig, GeoParams};
 
-use super::event_step::event_step;
+use super::event_step::{event_step, phase_name, read_event_step, write_event_step, EventRead};
 use super::plan::plan_batches;
 use super::ports::{
     BatchSpec, ConflictStore, Mode, Outcome, RunInfo, RunParams, VisitSource, WriteCounts,
@@ -331,6 +331,86 @@ where
     };
     report.timing.load_reference = t.elapsed().as_secs_f64();
 
+    let owner = !matches!(start, Start::Join(_));
+    let ctx = Ctx {
+        job,
+        run,
+        cfg: &cfg,
+        lock,
+        owner,
+    };
+    let kinds: Vec<EventKind> = [
+        (EventKind::InService, job.params.inservice),
+        (EventKind::Pto, job.params.pto),
+    ]
+    .into_iter()
+    .filter_map(|(kind, on)| (owner && on).then_some(kind))
+    .collect();
+    // A full run's event steps read (warehouse only) while the run is planned and its batches
+    // run, on a connection of their own, and write after the batches as always: their reads
+    // depend on nothing a batch writes, and the planning query leaves a core idle. An
+    // incremental run needs the delta keys of its planning first and reads afterwards.
+    let prefetch = run.mode == Mode::Full && !kinds.is_empty();
+    std::thread::scope(|s| {
+        let reading = prefetch.then(|| {
+            s.spawn(|| -> Result<Vec<EventRead>, JobError> {
+                let mut source = (job.make_source)().map_err(source_err)?;
+                let mut reads = Vec::new();
+                for &kind in &kinds {
+                    if job.cancel.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    reads.push(read_event_step(&ctx, kind, None, &mut source)?);
+                }
+                Ok(reads)
+            })
+        });
+        let batches = plan_and_run(&ctx, start, report);
+        let read = reading.map(|h| match h.join() {
+            Ok(read) => read,
+            Err(panic) => std::panic::resume_unwind(panic),
+        });
+        let delta_ssns = batches?;
+        if !owner || job.cancel.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let t = Instant::now();
+        match read {
+            Some(read) => {
+                for r in read? {
+                    observer.phase(r.phase());
+                    write_event_step(&ctx, r, report)?;
+                }
+            }
+            None => {
+                let (delta_ssns, mut idle_source) = delta_ssns;
+                for &kind in &kinds {
+                    observer.phase(phase_name(kind));
+                    event_step(&ctx, kind, delta_ssns.as_ref(), &mut idle_source, report)?;
+                }
+            }
+        }
+        report.timing.inservice += t.elapsed().as_secs_f64();
+        Ok(())
+    })
+}
+
+/// Plans a new run (its batches and, for an incremental run, the SSNs of its delta keys) and
+/// runs the batches. Returns those SSNs, and the planning connection when there was no batch
+/// to hand it to (a no-op night's event step then uses it instead of opening another).
+#[allow(clippy::type_complexity)]
+fn plan_and_run<St, S, F>(
+    ctx: &Ctx<'_, St, F>,
+    start: &Start,
+    report: &mut RunReport,
+) -> Result<(Option<HashSet<String>>, Option<S>), JobError>
+where
+    St: ConflictStore,
+    S: VisitSource,
+    F: Fn() -> Result<S, S::Error> + Sync,
+{
+    let (job, run) = (ctx.job, ctx.run);
+    let (store, observer) = (job.store, job.observer);
     // The SSNs of an incremental run's delta keys, kept from planning for the event step
     // (docs/lifecycle.md §7.1) so that the source is not asked twice.
     let mut delta_ssns = None;
@@ -354,35 +434,8 @@ where
         }
         report.timing.scope = t.elapsed().as_secs_f64();
     }
-
-    let owner = !matches!(start, Start::Join(_));
-    let ctx = Ctx {
-        job,
-        run,
-        cfg: &cfg,
-        lock,
-        owner,
-    };
-    run_batches(&ctx, report)?;
-
-    if owner && !job.cancel.load(Ordering::SeqCst) {
-        let kinds = [
-            (EventKind::InService, job.params.inservice),
-            (EventKind::Pto, job.params.pto),
-        ];
-        for (kind, on) in kinds {
-            if on {
-                let t = Instant::now();
-                observer.phase(match kind {
-                    EventKind::InService => "inservice",
-                    EventKind::Pto => "pto",
-                });
-                event_step(&ctx, kind, delta_ssns.as_ref(), &mut idle_source, report)?;
-                report.timing.inservice += t.elapsed().as_secs_f64();
-            }
-        }
-    }
-    Ok(())
+    run_batches(ctx, report)?;
+    Ok((delta_ssns, idle_source))
 }
 
 /// The trimmed SSNs of the keys of an incremental run's batches.
