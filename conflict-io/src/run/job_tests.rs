@@ -145,6 +145,8 @@ struct State {
     /// (batch key, pairs) of every committed apply.
     applied: Vec<(String, usize)>,
     event_pairs: usize,
+    /// For every event step write: how many batch writes were committed before it.
+    batches_before_event_write: Vec<usize>,
     /// The event bookkeeping, by kind (committed steps only).
     digests: HashMap<EventKind, HashMap<String, super::event_scope::Digest>>,
     /// The trimmed SSNs of the visits of every committed event step.
@@ -326,6 +328,8 @@ impl ConflictStore for MockStore {
     ) -> Result<EventCounts, StoreFailure> {
         let mut s = self.state.lock().unwrap();
         s.event_pairs += input.pairs.len();
+        let before = s.applied.len();
+        s.batches_before_event_write.push(before);
         if !dry_run {
             let mut ssns: Vec<String> = input.visits.iter().map(trimmed).collect();
             ssns.sort_unstable();
@@ -750,7 +754,7 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
         make,
         Start::New(p.clone()),
         &p,
-        &opts(1),
+        &opts(2),
         &AtomicBool::new(false),
         &Silent,
     )
@@ -758,7 +762,13 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
     // Visits 0 and 1 (both providers of SSN 0 on that day) overlap the training: 2 × 2 rows.
     assert_eq!(r.report.inservice.inservice_events, 1);
     assert_eq!(r.report.inservice.inservice_pairs, 4);
-    assert_eq!(store.state.lock().unwrap().event_pairs, 4);
+    {
+        let s = store.state.lock().unwrap();
+        assert_eq!(s.event_pairs, 4);
+        // The step read beside the batches, but wrote after every one of them.
+        assert!(s.applied.len() > 1, "{} batches", s.applied.len());
+        assert_eq!(s.batches_before_event_write, [s.applied.len()]);
+    }
 
     let mut off = p.clone();
     off.inservice = false;
@@ -775,6 +785,48 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
     .unwrap();
     assert_eq!(r.report.inservice.inservice_pairs, 0);
     assert_eq!(store.state.lock().unwrap().event_pairs, 0);
+}
+
+#[test]
+fn a_failed_batch_leaves_the_inservice_step_unwritten() {
+    let all = visits(5, 1);
+    let mut completed = all.clone();
+    for c in completed.iter_mut() {
+        c.visit_start = c.sch_start;
+        c.visit_end = c.sch_end;
+        c.is_missed = Some(false);
+    }
+    let event = training(1, &all[0]);
+    let make = || {
+        Ok(MockSource {
+            visits: completed.clone(),
+            events: vec![event.clone()],
+            fail: false,
+        })
+    };
+    let p = params(Mode::Full);
+    let probe = MockStore::default();
+    full_run(&probe, &completed);
+    let key = probe.state.lock().unwrap().applied[0].0.clone();
+    let store = MockStore {
+        permanent_failure_key: Some(key.clone()),
+        ..MockStore::default()
+    };
+    let err = run_job(
+        &store,
+        make,
+        Start::New(p.clone()),
+        &p,
+        &opts(2),
+        &AtomicBool::new(false),
+        &Silent,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains(&key), "{err}");
+    // The events were read beside the batches, but a failed run writes no event row.
+    let s = store.state.lock().unwrap();
+    assert_eq!(s.event_pairs, 0);
+    assert!(s.batches_before_event_write.is_empty());
 }
 
 /// Runs a full job over `all` against `store`.
