@@ -2,13 +2,13 @@
 //! by binary COPY, and every later statement of the batch (the comparison with the stored rows,
 //! the update, the insert) joins it instead of sending values again.
 
-use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use postgres::GenericClient;
 
 use super::batch_plan::MatchedRow;
 use super::cell::SqlType;
 use super::config::SchemaNames;
+use super::copy_binary::BinaryCopy;
 use super::cvm_row::{Column, CvmLayout, PairRow};
 use super::error::StoreError;
 use super::stored_rows::{from_row, select_list};
@@ -70,7 +70,7 @@ pub(crate) fn load_pairs<C: GenericClient>(
             })
         })
         .collect::<Result<Vec<i32>, _>>()?;
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = BinaryCopy::new(sink, &types, PAIRS, "copy the detected pairs");
     // One reference vector for all rows: the values are borrowed from `rows` and `idxs`,
     // which outlive the loop, so only the vector's length is reset per row.
     let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
@@ -80,9 +80,9 @@ pub(crate) fn load_pairs<C: GenericClient>(
         values.push(&row.visit_id);
         values.push(&row.con_visit_id);
         values.extend(row.cells.iter().map(|c| c as &(dyn ToSql + Sync)));
-        writer.write(&values).map_err(err)?;
+        writer.write(&values)?;
     }
-    writer.finish().map_err(err)?;
+    writer.finish()?;
     // Statistics of the join columns are all the planner needs; the value columns would
     // only make ANALYZE slower.
     analyze_if_large(
