@@ -13,10 +13,9 @@ use conflict_core::{DetectedPair, RuleOptions, Visit};
 pub(crate) struct MatchedRow {
     pub idx: usize,
     pub row: StoredRow,
-    /// Whether stored values differ from the new ones after the write conversions, one flag
-    /// per updated column (`CvmLayout::updated_columns` order, `pair_table::read_matched`);
-    /// any `true` is a content change, and an update sets only the columns some row changes.
-    /// Only meaningful for regular and orphan rows.
+    /// Whether stored values differ from the new ones after the write conversions: the
+    /// batch writer reads one flag for all updated columns (`pair_table::read_matched`); any
+    /// `true` is a content change. Only meaningful for regular and orphan rows.
     pub changed: Vec<bool>,
 }
 

@@ -147,88 +147,46 @@ pub(crate) fn differs(column: &Column) -> String {
 }
 
 /// Every CVM row, of any kind and anywhere in the table, whose (`VisitID`, `ConVisitID`) is
-/// the key of a loaded pair (docs/lifecycle.md §3), with which of the updated columns
-/// (`CvmLayout::updated_columns`, in that order) differ from the pair's values. The server
-/// sends only the positions of the differing columns (`int2[]`, usually empty or a few
-/// elements), not one flag per column (about 1.3 kB a row in the binary protocol); the
-/// update then sets only the columns that differ in some row of the batch
-/// (`row_writes::update_rows`) instead of comparing all of them again.
+/// the key of a loaded pair (docs/lifecycle.md §3), with whether any of the updated columns
+/// differs from the pair's values (a one-element `changed`). One flag, not one per column: the
+/// update compares again column by column on the server, so a per-column array (about 1.3 kB
+/// a row in the binary protocol) would only travel to the client and back.
 pub(crate) fn read_matched<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
     layout: &CvmLayout,
 ) -> Result<Vec<MatchedRow>, StoreError> {
     let cvm = names.conflict_table("conflictvisitmaps");
-    let positions: Vec<String> = layout
-        .updated_columns()
-        .enumerate()
-        .map(|(i, c)| format!("CASE WHEN {} THEN {i} END", differs(c)))
-        .collect();
-    let updated = positions.len();
-    let differing = if positions.is_empty() {
-        "'{}'::int2[]".to_string()
-    } else {
-        format!(
-            "array_remove(ARRAY[{}]::int2[], NULL)",
-            positions.join(", ")
-        )
-    };
+    let changed: Vec<String> = layout.updated_columns().map(differs).collect();
     // Driven by the pair table, one index lookup per pair, whatever the statistics of
     // conflictvisitmaps say: the `LATERAL` subquery with `OFFSET 0` is not flattened into a
     // join the planner may reorder. With stale statistics (a table that grew since its last
     // ANALYZE, as in a first run) the planner otherwise hashed the whole table per batch,
     // believing it held one row (run_bench: 0.1 → 1.6 s per batch as the table grew).
     let sql = format!(
-        "SELECT {}, p.idx, {differing} FROM {PAIRS} p CROSS JOIN LATERAL \
+        "SELECT {}, p.idx, ({}) FROM {PAIRS} p CROSS JOIN LATERAL \
          (SELECT * FROM {cvm} c WHERE c.\"VisitID\" = p.\"VisitID\" \
           AND c.\"ConVisitID\" = p.\"ConVisitID\" OFFSET 0) c",
         select_list(),
+        if changed.is_empty() {
+            "false".to_string()
+        } else {
+            changed.join(" OR ")
+        }
     );
     let rows = client
         .query(&sql, &[])
         .map_err(|e| StoreError::db("read the stored rows of the detected pairs", Some(&cvm), e))?;
-    rows.iter()
+    Ok(rows
+        .iter()
         .map(|r| {
             let control = from_row(r);
             let idx: i32 = r.get(18);
-            let differing: Vec<i16> = r.get(19);
-            Ok(MatchedRow {
+            MatchedRow {
                 idx: idx as usize,
-                changed: column_flags(&differing, updated).map_err(|reason| {
-                    StoreError::InvalidValue {
-                        column: "(differing columns)".into(),
-                        visit_id: control.visit_id.clone(),
-                        reason,
-                    }
-                })?,
                 row: control.to_stored(),
-            })
+                changed: vec![r.get(19)],
+            }
         })
-        .collect()
-}
-
-/// One flag per updated column from the positions the server reported as differing.
-fn column_flags(positions: &[i16], columns: usize) -> Result<Vec<bool>, String> {
-    let mut flags = vec![false; columns];
-    for &p in positions {
-        let slot = usize::try_from(p)
-            .ok()
-            .and_then(|p| flags.get_mut(p))
-            .ok_or_else(|| format!("column position {p} outside 0..{columns}"))?;
-        *slot = true;
-    }
-    Ok(flags)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::column_flags;
-
-    #[test]
-    fn positions_become_one_flag_per_column() {
-        assert_eq!(column_flags(&[], 3), Ok(vec![false, false, false]));
-        assert_eq!(column_flags(&[2, 0], 3), Ok(vec![true, false, true]));
-        assert!(column_flags(&[3], 3).is_err());
-        assert!(column_flags(&[-1], 3).is_err());
-    }
+        .collect())
 }

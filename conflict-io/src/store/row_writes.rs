@@ -160,18 +160,14 @@ pub(crate) fn update_rows_with<C: GenericClient>(
         .collect::<Result<Vec<_>, StoreError>>()?;
     copy_rows(client, UPDATES, "idx, row_id", &definition, &types, &rows)?;
 
-    // Only the columns that differ in some planned row are set: PostgreSQL copies every other
-    // column of the new row version from the stored one, so naming all of them (about 190)
-    // only cost an expression each per row. A set column whose value did not change in a
-    // given row is written back as it is stored: an unchanged value that PostgreSQL keeps out
-    // of line (TOAST) then keeps its stored copy, where writing the equal new value would
-    // store a fresh copy and delete the old one.
-    let written = columns_to_set(layout, updates);
+    // A column whose value did not change is written back as it is stored: an unchanged
+    // value that PostgreSQL keeps out of line (TOAST) then keeps its stored copy, where
+    // writing the equal new value would store a fresh copy and delete the old one. The
+    // comparison is the one `read_matched` made, repeated here on the server rather than
+    // sent to the client and back as one flag per column.
     let mut set: Vec<String> = layout
         .updated_columns()
-        .zip(&written)
-        .filter(|(_, &w)| w)
-        .map(|(c, _)| {
+        .map(|c| {
             format!(
                 "\"{0}\" = CASE WHEN {1} THEN p.\"{0}\" ELSE c.\"{0}\" END",
                 c.name,
@@ -217,24 +213,6 @@ pub(crate) fn update_rows_with<C: GenericClient>(
         });
     }
     Ok(affected)
-}
-
-/// For each updated column of `layout` (in `CvmLayout::updated_columns` order), whether some
-/// planned update changes it, from the per-column flags the matched read gave each row
-/// (`pair_table::read_matched`). A payload without one flag per column makes every column a
-/// candidate: the statement then compares them all.
-fn columns_to_set(layout: &CvmLayout, updates: &[PlannedUpdate]) -> Vec<bool> {
-    let columns = layout.updated_columns().count();
-    let mut written = vec![false; columns];
-    for u in updates {
-        if u.payload.len() != columns {
-            return vec![true; columns];
-        }
-        for (w, &changed) in written.iter_mut().zip(&u.payload) {
-            *w |= changed;
-        }
-    }
-    written
 }
 
 /// Inserts the new rows (docs/lifecycle.md §5.1) in (`VisitID`, `ConVisitID`) order, so that the
