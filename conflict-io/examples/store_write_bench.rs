@@ -20,6 +20,9 @@
 //! more changed write and one more unchanged write run after the measured ones with every
 //! statement's duration and executed plan logged; the server log lines go to
 //! `PREFIX-changed.txt` and `PREFIX-unchanged.txt` (see `support/explain_log.rs`).
+//!
+//! With `CONFLICTS_BENCH_KEEP=1` the schema is kept at the end (its name is printed), to try
+//! statements on the same data by hand.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -62,6 +65,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ))?;
     }
     let result = bench(&conn, &names, &mut admin, copies, rounds);
+    if std::env::var_os("CONFLICTS_BENCH_KEEP").is_some() {
+        println!("kept schema {schema}");
+        return result;
+    }
     admin.batch_execute(&format!("DROP SCHEMA {} CASCADE", names.conflict.quoted()))?;
     result
 }

@@ -133,6 +133,10 @@ impl ToSql for Cell {
 /// Text cut to at most `max_chars` characters (PostgreSQL counts `varchar(n)` in characters).
 /// Returns whether anything was cut.
 pub(crate) fn truncate_chars(text: &mut String, max_chars: usize) -> bool {
+    // A text of n bytes has at most n characters: most values need no scan at all.
+    if text.len() <= max_chars {
+        return false;
+    }
     match text.char_indices().nth(max_chars) {
         Some((byte, _)) => {
             text.truncate(byte);

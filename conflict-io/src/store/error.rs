@@ -78,6 +78,18 @@ pub enum StoreError {
         error: postgres::Error,
     },
 
+    /// A value could not be encoded for a binary COPY (its type does not match the column's):
+    /// a bug of the writer, reported instead of sending a reinterpreted value.
+    #[error("cannot copy field {field} of a row into {table}: {reason}")]
+    CopyValue {
+        /// The temporary table being loaded.
+        table: String,
+        /// Position of the field in the row.
+        field: usize,
+        /// What was wrong (never the value itself).
+        reason: String,
+    },
+
     /// Start-up check (docs/tables.md §1): tables or columns the tool needs are missing. The
     /// message names the command that adds them, because that is the only way out for a user.
     #[error(

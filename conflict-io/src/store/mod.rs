@@ -56,6 +56,7 @@ mod cell;
 mod change_capture;
 mod config;
 mod conflict_rows;
+mod copy_binary;
 mod counters;
 mod cvm_row;
 mod ddl;

@@ -2,13 +2,13 @@
 //! by binary COPY, and every later statement of the batch (the comparison with the stored rows,
 //! the update, the insert) joins it instead of sending values again.
 
-use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use postgres::GenericClient;
 
 use super::batch_plan::MatchedRow;
 use super::cell::SqlType;
 use super::config::SchemaNames;
+use super::copy_binary::BinaryCopy;
 use super::cvm_row::{Column, CvmLayout, PairRow};
 use super::error::StoreError;
 use super::stored_rows::{from_row, select_list};
@@ -27,12 +27,48 @@ const INLINE_ROWS: u32 = 8160;
 /// conflictvisitmaps must know whether it joins a handful of rows or thousands.
 const ANALYZE_FROM_ROWS: usize = 1000;
 
+/// Where the rows of [`PAIRS`] come from: built ones, or built one by one as they are copied.
+pub(crate) trait PairSource {
+    /// How many rows there are.
+    fn count(&self) -> usize;
+    /// Row `i` (in order, each once); `buf` is a scratch row the source may build into.
+    fn row<'r>(&'r mut self, i: usize, buf: &'r mut PairRow) -> Result<&'r PairRow, StoreError>;
+}
+
+impl PairSource for &[PairRow] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn row<'r>(&'r mut self, i: usize, _: &'r mut PairRow) -> Result<&'r PairRow, StoreError> {
+        Ok(&self[i])
+    }
+}
+
 /// Creates [`PAIRS`] (dropped at commit) and copies `rows` into it.
 pub(crate) fn load_pairs<C: GenericClient>(
     client: &mut C,
     layout: &CvmLayout,
     rows: &[PairRow],
 ) -> Result<(), StoreError> {
+    copy_pairs(client, layout, rows)
+}
+
+/// Creates [`PAIRS`] (dropped at commit) and copies the rows of `source` into it, each built
+/// just before it is encoded: the client builds the next megabyte while the server stores the
+/// previous one.
+pub(crate) fn copy_pairs<C: GenericClient>(
+    client: &mut C,
+    layout: &CvmLayout,
+    mut source: impl PairSource,
+) -> Result<(), StoreError> {
+    let count = source.count();
+    // Checked before anything is sent: `idx` is an int4.
+    let last = i32::try_from(count).map_err(|_| StoreError::InvalidValue {
+        column: "idx".into(),
+        visit_id: String::new(),
+        reason: "more than 2^31 pairs in one batch".into(),
+    })?;
     let columns: Vec<String> = layout
         .columns
         .iter()
@@ -54,41 +90,30 @@ pub(crate) fn load_pairs<C: GenericClient>(
         .collect();
     let mut types = vec![Type::INT4, Type::UUID, Type::UUID];
     types.extend(layout.columns.iter().map(|c| c.ty.pg_type()));
-    let err = |e| StoreError::db("copy the detected pairs", Some(PAIRS), e);
     let sink = client
         .copy_in(&format!(
             "COPY {PAIRS} (idx, \"VisitID\", \"ConVisitID\", {}) FROM STDIN BINARY",
             names.join(", ")
         ))
-        .map_err(err)?;
-    let idxs = (0..rows.len())
-        .map(|i| {
-            i32::try_from(i).map_err(|_| StoreError::InvalidValue {
-                column: "idx".into(),
-                visit_id: rows[i].visit_id.to_string(),
-                reason: "more than 2^31 pairs in one batch".into(),
-            })
-        })
-        .collect::<Result<Vec<i32>, _>>()?;
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
-    // One reference vector for all rows: the values are borrowed from `rows` and `idxs`,
-    // which outlive the loop, so only the vector's length is reset per row.
-    let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
-    for (idx, row) in idxs.iter().zip(rows) {
-        values.clear();
-        values.push(idx);
+        .map_err(|e| StoreError::db("copy the detected pairs", Some(PAIRS), e))?;
+    let mut writer = BinaryCopy::new(sink, &types, PAIRS, "copy the detected pairs");
+    let mut buf = PairRow::empty();
+    for (i, idx) in (0..last).enumerate() {
+        let row = source.row(i, &mut buf)?;
+        let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
+        values.push(&idx);
         values.push(&row.visit_id);
         values.push(&row.con_visit_id);
         values.extend(row.cells.iter().map(|c| c as &(dyn ToSql + Sync)));
-        writer.write(&values).map_err(err)?;
+        writer.write(&values)?;
     }
-    writer.finish().map_err(err)?;
+    writer.finish()?;
     // Statistics of the join columns are all the planner needs; the value columns would
     // only make ANALYZE slower.
     analyze_if_large(
         client,
         &format!("{PAIRS} (idx, \"VisitID\", \"ConVisitID\")"),
-        rows.len(),
+        count,
     )
 }
 

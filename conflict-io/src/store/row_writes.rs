@@ -6,13 +6,13 @@
 use chrono::NaiveDateTime;
 use conflict_core::plan::stale::RESOLVED_STATUS;
 use conflict_core::FLAG_NAMES;
-use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use postgres::GenericClient;
 
 use super::batch_plan::{PlannedInsert, PlannedUpdate};
 use super::cell::Cell;
 use super::config::SchemaNames;
+use super::copy_binary::BinaryCopy;
 use super::cvm_row::CvmLayout;
 use super::error::StoreError;
 use super::pair_table::{analyze_if_large, differs, PAIRS};
@@ -57,14 +57,14 @@ fn copy_rows<C: GenericClient>(
     let sink = client
         .copy_in(&format!("COPY {table} FROM STDIN BINARY"))
         .map_err(err)?;
-    let mut writer = BinaryCopyInWriter::new(sink, types);
+    let mut writer = BinaryCopy::new(sink, types, table, "copy planned rows");
     let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
     for row in rows {
         values.clear();
         values.extend(row.iter().map(|c| c as &(dyn ToSql + Sync)));
-        writer.write(&values).map_err(err)?;
+        writer.write(&values)?;
     }
-    writer.finish().map_err(err)?;
+    writer.finish()?;
     analyze_if_large(client, &format!("{table} ({join_columns})"), rows.len())
 }
 

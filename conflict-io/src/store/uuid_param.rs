@@ -13,6 +13,9 @@ use super::error::StoreError;
 pub struct UuidParam([u8; 16]);
 
 impl UuidParam {
+    /// The all-zero uuid: a placeholder in a row about to be filled.
+    pub(crate) const NIL: UuidParam = UuidParam([0; 16]);
+
     /// Parses the hyphenated form (`8-4-4-4-12` hex digits, either case).
     pub fn parse(text: &str) -> Result<Self, StoreError> {
         let invalid = || StoreError::InvalidId {

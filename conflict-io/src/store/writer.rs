@@ -71,13 +71,6 @@ pub(crate) fn apply_batch(
     let (dry_run, changes) = (how.dry_run, how.changes);
     let started = std::time::Instant::now();
     let mut counts = WriteCounts::default();
-    // Building the values is pure and may fail on bad input: do it before opening anything.
-    let rows = input
-        .pairs
-        .iter()
-        .map(|p| layout.build(input, p, &mut counts.warnings))
-        .collect::<Result<Vec<PairRow>, _>>()?;
-
     let begin = |e| StoreError::db("begin the batch transaction", None, e);
     let mut tx = client.transaction().map_err(begin)?;
     // The batch's statements carry a few hundred expressions over thousands of rows, so
@@ -93,7 +86,6 @@ pub(crate) fn apply_batch(
         run,
         batch,
         input,
-        &rows,
         &mut counts,
         changes.is_some(),
     )?;
@@ -145,24 +137,24 @@ fn write_batch<C: GenericClient>(
     run: &RunInfo,
     batch: &BatchSpec,
     input: &BatchInput<'_>,
-    rows: &[PairRow],
     counts: &mut WriteCounts,
     capture: bool,
 ) -> Result<Option<Vec<Change>>, StoreError> {
-    let keys: Vec<PairKey> = rows
-        .iter()
-        .map(|r| PairKey {
-            visit_id: r.visit_id.to_string(),
-            con_visit_id: r.con_visit_id.to_string(),
-        })
-        .collect();
-
-    let matched = if rows.is_empty() {
+    // The pairs' values are built as they are copied (a bad value fails the COPY, and the
+    // transaction is rolled back like for any other error); their keys are kept for the plan.
+    let mut built = BuiltPairs {
+        layout,
+        input,
+        warnings: &mut counts.warnings,
+        keys: Vec::with_capacity(input.pairs.len()),
+    };
+    let matched = if input.pairs.is_empty() {
         Vec::new()
     } else {
-        pair_table::load_pairs(tx, layout, rows)?;
+        pair_table::copy_pairs(tx, layout, &mut built)?;
         pair_table::read_matched(tx, names, layout)?
     };
+    let keys = built.keys;
     let scope = BatchScope {
         window: run.window,
         scope: batch.scope.clone(),
@@ -211,6 +203,31 @@ fn write_batch<C: GenericClient>(
             change_capture::check_counts(&lines, counts.updated, counts.inserted, counts.resolved)?;
             Ok(Some(lines))
         }
+    }
+}
+
+/// The batch's detected pairs as [`pair_table::PairSource`]: each row is built when the COPY
+/// asks for it, and its key is kept.
+struct BuiltPairs<'a, 'b> {
+    layout: &'a CvmLayout,
+    input: &'a BatchInput<'b>,
+    warnings: &'a mut conflict_core::Warnings,
+    keys: Vec<PairKey>,
+}
+
+impl pair_table::PairSource for &mut BuiltPairs<'_, '_> {
+    fn count(&self) -> usize {
+        self.input.pairs.len()
+    }
+
+    fn row<'r>(&'r mut self, i: usize, buf: &'r mut PairRow) -> Result<&'r PairRow, StoreError> {
+        self.layout
+            .build_into(self.input, &self.input.pairs[i], self.warnings, buf)?;
+        self.keys.push(PairKey {
+            visit_id: buf.visit_id.to_string(),
+            con_visit_id: buf.con_visit_id.to_string(),
+        });
+        Ok(buf)
     }
 }
 
