@@ -467,16 +467,7 @@ fn a_held_lock_stops_a_new_run_before_it_changes_anything() {
     let store = MockStore::default();
     store.state.lock().unwrap().lock_held = true;
     let p = params(Mode::Full);
-    let err = run_job(
-        &store,
-        source_for(&all),
-        Start::New(p.clone()),
-        &p,
-        &opts(1),
-        &AtomicBool::new(false),
-        &Silent,
-    )
-    .unwrap_err();
+    let err = run_new(&store, source_for(&all), &p, 1).unwrap_err();
     assert!(matches!(err, JobError::Locked));
     assert!(store.state.lock().unwrap().runs.is_empty());
 }
@@ -663,16 +654,7 @@ fn a_failing_source_fails_the_run_and_releases_the_batch() {
             fail: true,
         })
     };
-    let err = run_job(
-        &store,
-        make,
-        Start::New(p.clone()),
-        &p,
-        &opts(1),
-        &AtomicBool::new(false),
-        &Silent,
-    )
-    .unwrap_err();
+    let err = run_new(&store, make, &p, 1).unwrap_err();
     assert!(err.to_string().contains("mock source failure"), "{err}");
     let s = store.state.lock().unwrap();
     assert!(s.ledger.values().all(|(_, st)| *st == Status::Pending));
@@ -714,16 +696,7 @@ fn a_dry_run_applies_nothing_but_counts_everything() {
     let store = MockStore::default();
     let mut p = params(Mode::Full);
     p.dry_run = true;
-    let r = run_job(
-        &store,
-        source_for(&all),
-        Start::New(p.clone()),
-        &p,
-        &opts(2),
-        &AtomicBool::new(false),
-        &Silent,
-    )
-    .unwrap();
+    let r = run_new(&store, source_for(&all), &p, 2).unwrap();
     assert_eq!(r.outcome, Outcome::DryRun);
     assert_eq!(r.report.writes.inserted as usize, want);
     assert!(store.state.lock().unwrap().applied.is_empty());
@@ -736,12 +709,7 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
     let p = params(Mode::Full);
     let v = &all[0];
     let event = training(1, v);
-    let mut completed = all.clone();
-    for c in completed.iter_mut() {
-        c.visit_start = c.sch_start;
-        c.visit_end = c.sch_end;
-        c.is_missed = Some(false);
-    }
+    let completed = completed(&all);
     let make = || {
         Ok(MockSource {
             visits: completed.clone(),
@@ -749,16 +717,7 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
             fail: false,
         })
     };
-    let r = run_job(
-        &store,
-        make,
-        Start::New(p.clone()),
-        &p,
-        &opts(2),
-        &AtomicBool::new(false),
-        &Silent,
-    )
-    .unwrap();
+    let r = run_new(&store, make, &p, 2).unwrap();
     // Visits 0 and 1 (both providers of SSN 0 on that day) overlap the training: 2 × 2 rows.
     assert_eq!(r.report.inservice.inservice_events, 1);
     assert_eq!(r.report.inservice.inservice_pairs, 4);
@@ -773,16 +732,7 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
     let mut off = p.clone();
     off.inservice = false;
     let store = MockStore::default();
-    let r = run_job(
-        &store,
-        make,
-        Start::New(off.clone()),
-        &off,
-        &opts(1),
-        &AtomicBool::new(false),
-        &Silent,
-    )
-    .unwrap();
+    let r = run_new(&store, make, &off, 1).unwrap();
     assert_eq!(r.report.inservice.inservice_pairs, 0);
     assert_eq!(store.state.lock().unwrap().event_pairs, 0);
 }
@@ -790,12 +740,7 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
 #[test]
 fn a_failed_batch_leaves_the_inservice_step_unwritten() {
     let all = visits(5, 1);
-    let mut completed = all.clone();
-    for c in completed.iter_mut() {
-        c.visit_start = c.sch_start;
-        c.visit_end = c.sch_end;
-        c.is_missed = Some(false);
-    }
+    let completed = completed(&all);
     let event = training(1, &all[0]);
     let make = || {
         Ok(MockSource {
@@ -812,16 +757,7 @@ fn a_failed_batch_leaves_the_inservice_step_unwritten() {
         permanent_failure_key: Some(key.clone()),
         ..MockStore::default()
     };
-    let err = run_job(
-        &store,
-        make,
-        Start::New(p.clone()),
-        &p,
-        &opts(2),
-        &AtomicBool::new(false),
-        &Silent,
-    )
-    .unwrap_err();
+    let err = run_new(&store, make, &p, 2).unwrap_err();
     assert!(err.to_string().contains(&key), "{err}");
     // The events were read beside the batches, but a failed run writes no event row.
     let s = store.state.lock().unwrap();
@@ -829,19 +765,44 @@ fn a_failed_batch_leaves_the_inservice_step_unwritten() {
     assert!(s.batches_before_event_write.is_empty());
 }
 
-/// Runs a full job over `all` against `store`.
-fn full_run(store: &MockStore, all: &[Visit]) -> JobResult {
-    let p = params(Mode::Full);
+/// `all` as worked visits (started and ended as scheduled, not missed): what the InService
+/// step pairs.
+fn completed(all: &[Visit]) -> Vec<Visit> {
+    let mut out = all.to_vec();
+    for c in out.iter_mut() {
+        c.visit_start = c.sch_start;
+        c.visit_end = c.sch_end;
+        c.is_missed = Some(false);
+    }
+    out
+}
+
+/// A new run of `p` with `workers` workers, not cancelled, observed by nobody.
+fn run_new<S, F>(
+    store: &MockStore,
+    make: F,
+    p: &RunParams,
+    workers: usize,
+) -> Result<JobResult, JobError>
+where
+    S: VisitSource,
+    F: Fn() -> Result<S, S::Error> + Sync,
+{
     run_job(
         store,
-        source_for(all),
+        make,
         Start::New(p.clone()),
-        &p,
-        &opts(2),
+        p,
+        &opts(workers),
         &AtomicBool::new(false),
         &Silent,
     )
-    .unwrap()
+}
+
+/// Runs a full job over `all` against `store`.
+fn full_run(store: &MockStore, all: &[Visit]) -> JobResult {
+    let p = params(Mode::Full);
+    run_new(store, source_for(all), &p, 2).unwrap()
 }
 
 #[test]
