@@ -4,6 +4,7 @@
 //! [`super::event_scope`]).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 
 use conflict_core::inservice::{detect_events, event_spans, EventDetection, EventKind};
 
@@ -40,7 +41,11 @@ where
     };
     let read = read_event_step(ctx, kind, delta_ssns, &mut source)?;
     *open = Some(source);
-    write_event_step(ctx, read, report)
+    match read {
+        Some(read) => write_event_step(ctx, read, report),
+        // Interrupted while reading: nothing was written.
+        None => Ok(()),
+    }
 }
 
 /// What the reading half of a step found: everything its write needs, and the counters of its
@@ -73,13 +78,15 @@ pub(super) fn phase_name(kind: EventKind) -> &'static str {
 
 /// The reading half of the step: events, the caregivers to re-derive, the visits that meet
 /// their events, pairing and the paired visits' business columns. Reads only (the warehouse
-/// and, for an incremental run, the store's event digests).
+/// and, for an incremental run, the store's event digests). `None` when the run was
+/// interrupted (Ctrl-C) meanwhile: it stops between its queries, so that an interrupted run
+/// does not wait for reads whose result it will not write.
 pub(super) fn read_event_step<St, S, F>(
     ctx: &Ctx<'_, St, F>,
     kind: EventKind,
     delta_ssns: Option<&HashSet<String>>,
     source: &mut S,
-) -> Result<EventRead, JobError>
+) -> Result<Option<EventRead>, JobError>
 where
     St: ConflictStore,
     S: VisitSource,
@@ -117,6 +124,10 @@ where
     if !scope.full {
         events = scope.events.iter().map(|&i| events[i].clone()).collect();
     }
+    let interrupted = || ctx.job.cancel.load(Ordering::SeqCst);
+    if interrupted() {
+        return Ok(None);
+    }
     let raw: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
     // Only the visits that can meet an event that takes part: those of its caregiver (SSN)
     // whose interval meets its span. Most of a caregiver's visits are nowhere near a training.
@@ -128,6 +139,9 @@ where
             .visits_near_events(&run.window, &spans, &cfg.exclusions)
             .map_err(source_err)?
     };
+    if interrupted() {
+        return Ok(None);
+    }
     let detection = detect_events(&visits, &raw, kind, &run.window, &cfg.exclusions)
         .map_err(|d| duplicate_ids(&d))?;
     let mut ids: Vec<&str> = detection
@@ -143,7 +157,7 @@ where
         source.details(&ids).map_err(source_err)?
     };
     let io = source.io().since(&io_before);
-    Ok(EventRead {
+    Ok(Some(EventRead {
         kind,
         events,
         visits,
@@ -151,7 +165,7 @@ where
         details,
         scope,
         io,
-    })
+    }))
 }
 
 /// The writing half of the step: one transaction with the rows and the digests, and the

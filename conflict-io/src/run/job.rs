@@ -360,7 +360,10 @@ where
                     if job.cancel.load(Ordering::SeqCst) {
                         break;
                     }
-                    reads.push(read_event_step(&ctx, kind, None, &mut source)?);
+                    match read_event_step(&ctx, kind, None, &mut source)? {
+                        Some(read) => reads.push(read),
+                        None => break,
+                    }
                 }
                 Ok(reads)
             })

@@ -46,10 +46,15 @@ fn visits(n: usize, days: u32) -> Vec<Visit> {
     out
 }
 
+#[derive(Default)]
 struct MockSource {
     visits: Vec<Visit>,
     events: Vec<SourcedEvent>,
     fail: bool,
+    /// Set when the events are read: an operator's Ctrl-C during the event step's reads.
+    interrupt_on_events: Option<Arc<AtomicBool>>,
+    /// Counts the reads of visits near events.
+    near_reads: Arc<AtomicU32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +110,9 @@ impl VisitSource for MockSource {
         _w: &Window,
         _ex: &Exclusions,
     ) -> Result<Vec<SourcedEvent>, SourceFailure> {
+        if let Some(flag) = &self.interrupt_on_events {
+            flag.store(true, Ordering::SeqCst);
+        }
         Ok(self.events.clone())
     }
     fn visits_near_events(
@@ -113,6 +121,7 @@ impl VisitSource for MockSource {
         spans: &[conflict_core::inservice::EventSpan],
         _ex: &Exclusions,
     ) -> Result<Vec<Visit>, SourceFailure> {
+        self.near_reads.fetch_add(1, Ordering::SeqCst);
         Ok(self
             .visits
             .iter()
@@ -418,6 +427,7 @@ fn source_for(all: &[Visit]) -> impl Fn() -> Result<MockSource, SourceFailure> +
             visits: all.to_vec(),
             events: vec![],
             fail: false,
+            ..MockSource::default()
         })
     }
 }
@@ -652,6 +662,7 @@ fn a_failing_source_fails_the_run_and_releases_the_batch() {
             visits: all.clone(),
             events: vec![],
             fail: true,
+            ..MockSource::default()
         })
     };
     let err = run_new(&store, make, &p, 1).unwrap_err();
@@ -715,6 +726,7 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
             visits: completed.clone(),
             events: vec![event.clone()],
             fail: false,
+            ..MockSource::default()
         })
     };
     let r = run_new(&store, make, &p, 2).unwrap();
@@ -747,6 +759,7 @@ fn a_failed_batch_leaves_the_inservice_step_unwritten() {
             visits: completed.clone(),
             events: vec![event.clone()],
             fail: false,
+            ..MockSource::default()
         })
     };
     let p = params(Mode::Full);
@@ -775,6 +788,40 @@ fn completed(all: &[Visit]) -> Vec<Visit> {
         c.is_missed = Some(false);
     }
     out
+}
+
+#[test]
+fn an_interrupt_during_the_event_reads_stops_them_and_writes_no_event_row() {
+    let all = visits(5, 1);
+    let completed = completed(&all);
+    let event = training(1, &all[0]);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let near_reads = Arc::new(AtomicU32::new(0));
+    let make = || {
+        Ok(MockSource {
+            visits: completed.clone(),
+            events: vec![event.clone()],
+            interrupt_on_events: Some(cancel.clone()),
+            near_reads: near_reads.clone(),
+            ..MockSource::default()
+        })
+    };
+    let store = MockStore::default();
+    let p = params(Mode::Full);
+    let r = run_job(
+        &store,
+        make,
+        Start::New(p.clone()),
+        &p,
+        &opts(1),
+        &cancel,
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(r.outcome, Outcome::Interrupted);
+    // The events were read (that is when Ctrl-C came); the visits near them were not.
+    assert_eq!(near_reads.load(Ordering::SeqCst), 0);
+    assert_eq!(store.state.lock().unwrap().event_pairs, 0);
 }
 
 /// A new run of `p` with `workers` workers, not cancelled, observed by nobody.
@@ -905,6 +952,7 @@ fn incremental_event_steps_re_derive_only_changed_caregivers() {
                 visits: visits.to_vec(),
                 events: events.to_vec(),
                 fail: false,
+                ..MockSource::default()
             })
         };
         run_job(
@@ -970,6 +1018,7 @@ fn incremental_event_steps_re_derive_only_changed_caregivers() {
             visits: changed.clone(),
             events: moved.clone(),
             fail: false,
+            ..MockSource::default()
         })
     };
     let cancel = AtomicBool::new(false);
