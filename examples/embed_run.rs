@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use chrono::{NaiveDate, NaiveDateTime};
 use conflict_core::inservice::EventKind;
 use conflict_core::plan::{DetectedRow, NewPair, Planner, RowFacts, RowKind, StoredRow};
-use conflict_core::{Exclusions, Profile, RuleOptions, SpeedBands, Visit, Warnings, Window};
+use conflict_core::{Exclusions, SpeedBands, Visit, Warnings, Window};
 use conflict_io::details::{SourcedEvent, VisitDetails};
 use conflict_io::run::{
     run_job, BatchInput, BatchSpec, ConflictStore, EventCounts, EventInput, JobOptions, Key, Mode,
@@ -360,17 +360,8 @@ fn visits(with_second_day: bool) -> Vec<Visit> {
 fn main() {
     let store = MemoryStore::default();
     let params = RunParams {
-        mode: Mode::Full,
-        profile: Profile::Current,
-        options: RuleOptions::default(),
-        as_of: NaiveDate::from_ymd_opt(2025, 6, 15),
-        lookback_years: Window::DEFAULT_LOOKBACK_YEARS,
-        lookforward_days: Window::DEFAULT_LOOKFORWARD_DAYS,
-        since: None,
-        lookback_hours: 36,
-        dry_run: false,
         inservice: false,
-        pto: false,
+        ..RunParams::new(Mode::Full, NaiveDate::from_ymd_opt(2025, 6, 15))
     };
     let opts = JobOptions {
         workers: 1,

@@ -22,7 +22,7 @@ mod support;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use conflict_core::{Exclusions, Profile, RuleOptions};
+use conflict_core::Exclusions;
 use conflict_io::analytics_pg::{AnySource, SourceConfig};
 use conflict_io::run::{run_job, JobOptions, Mode, RunParams, Silent, Start, VisitSource};
 use conflict_io::scope::{BatchScope, Scope};
@@ -172,17 +172,8 @@ fn main() {
     }
     // (2) Full runs, each source into a conflict schema of its own, interleaved as above.
     let params = RunParams {
-        mode: Mode::Full,
-        profile: Profile::Current,
-        options: RuleOptions::default(),
-        as_of: Some(cfg.as_of),
-        lookback_years: 2,
-        lookforward_days: 45,
-        since: None,
-        lookback_hours: 36,
-        dry_run: false,
         inservice: false,
-        pto: false,
+        ..RunParams::new(Mode::Full, Some(cfg.as_of))
     };
     let opts = JobOptions {
         workers,

@@ -23,7 +23,7 @@ mod support;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use conflict_core::{detect, DetectConfig, DetectedPair, Exclusions, Profile, RuleOptions};
+use conflict_core::{detect, DetectConfig, DetectedPair, Exclusions};
 use conflict_io::analytics::AnalyticsSource;
 use conflict_io::run::{run_job, JobOptions, Mode, RunParams, Silent, Start};
 use conflict_io::store::{init_schema, PgStore, SchemaNames};
@@ -130,17 +130,8 @@ fn main() {
     let source_cfg = db.config(true);
     let make = || AnalyticsSource::connect(source_cfg.clone());
     let params = RunParams {
-        mode: Mode::Full,
-        profile: Profile::Current,
-        options: RuleOptions::default(),
-        as_of: Some(cfg.as_of),
-        lookback_years: 2,
-        lookforward_days: 45,
-        since: None,
-        lookback_hours: 36,
-        dry_run: false,
         inservice,
-        pto: false,
+        ..RunParams::new(Mode::Full, Some(cfg.as_of))
     };
     // An incremental run with nothing changed: the watermark lies after every update
     // timestamp of the world, so no visit is a delta.

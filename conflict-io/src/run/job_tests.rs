@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use conflict_core::{
-    detect, DetectConfig, DetectedPair, Exclusions, Profile, RuleOptions, SpeedBands, Visit,
-    Warnings, Window,
+    detect, DetectConfig, DetectedPair, Exclusions, SpeedBands, Visit, Warnings, Window,
 };
 
 use super::job::{run_job, JobError, JobOptions, JobResult, Observer, Silent, Start};
@@ -390,19 +389,7 @@ impl ConflictStore for MockStore {
 }
 
 fn params(mode: Mode) -> RunParams {
-    RunParams {
-        mode,
-        profile: Profile::Current,
-        options: RuleOptions::default(),
-        as_of: Some(as_of()),
-        lookback_years: 2,
-        lookforward_days: 45,
-        since: None,
-        lookback_hours: 36,
-        dry_run: false,
-        inservice: true,
-        pto: false,
-    }
+    RunParams::new(mode, Some(as_of()))
 }
 
 fn opts(workers: usize) -> JobOptions {

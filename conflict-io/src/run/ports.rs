@@ -141,6 +141,25 @@ pub struct RunParams {
 impl RunParams {
     /// The safety look-back of an incremental run's derived watermark (docs/lifecycle.md §2.2).
     pub const DEFAULT_LOOKBACK_HOURS: u32 = 36;
+
+    /// A run of `mode` with the defaults of `conflicts run` without a configuration file: the
+    /// current profile's rules, the default window around `as_of` (`None`: the run's date), a
+    /// derived watermark with the default look-back, changes written, InService on, PTO off.
+    pub fn new(mode: Mode, as_of: Option<NaiveDate>) -> RunParams {
+        RunParams {
+            mode,
+            profile: conflict_core::Profile::Current,
+            options: RuleOptions::default(),
+            as_of,
+            lookback_years: Window::DEFAULT_LOOKBACK_YEARS,
+            lookforward_days: Window::DEFAULT_LOOKFORWARD_DAYS,
+            since: None,
+            lookback_hours: Self::DEFAULT_LOOKBACK_HOURS,
+            dry_run: false,
+            inservice: true,
+            pto: false,
+        }
+    }
 }
 
 /// A run as recorded in `detection_runs`.

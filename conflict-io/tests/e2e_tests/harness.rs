@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use conflict_core::{detect, DetectConfig, DetectedPair, Exclusions, Profile, RuleOptions, Visit};
+use conflict_core::{detect, DetectConfig, DetectedPair, Exclusions, Visit};
 use conflict_io::analytics::AnalyticsConfig;
 use conflict_io::analytics_pg::{AnySource, AnySourceError, PgSourceConfig, SourceConfig};
 use conflict_io::run::{run_job, JobOptions, JobResult, Mode, Observer, RunParams, Silent, Start};
@@ -190,17 +190,8 @@ pub fn flags_text(f: &[bool; 7]) -> String {
 
 pub fn params(mode: Mode, as_of: chrono::NaiveDate) -> RunParams {
     RunParams {
-        mode,
-        profile: Profile::Current,
-        options: RuleOptions::default(),
-        as_of: Some(as_of),
-        lookback_years: 2,
-        lookforward_days: 45,
-        since: None,
-        lookback_hours: 36,
-        dry_run: false,
         inservice: false,
-        pto: false,
+        ..RunParams::new(mode, Some(as_of))
     }
 }
 

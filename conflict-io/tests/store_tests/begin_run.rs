@@ -2,24 +2,15 @@
 //! `InProgressFlag`, the watermark `since` and identity resync.
 
 use chrono::{Duration, NaiveDateTime};
-use conflict_core::{Profile, RuleOptions, Window};
+use conflict_core::Window;
 use conflict_io::run::{ConflictStore, Mode, RunParams};
 
 use super::batch::{d, ts, u, World};
 
 fn params(mode: Mode) -> RunParams {
     RunParams {
-        mode,
-        profile: Profile::Current,
-        options: RuleOptions::default(),
-        as_of: None,
-        lookback_years: 2,
-        lookforward_days: 45,
-        since: None,
-        lookback_hours: 36,
-        dry_run: false,
         inservice: false,
-        pto: false,
+        ..RunParams::new(mode, None)
     }
 }
 

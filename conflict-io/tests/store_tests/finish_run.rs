@@ -1,7 +1,7 @@
 //! `finish_run`, `open_run` and `resumable_run` (docs/lifecycle.md §1, §9).
 
 use chrono::NaiveDateTime;
-use conflict_core::{Profile, RuleOptions};
+use conflict_core::Profile;
 use conflict_io::run::{BatchSpec, ConflictStore, Mode, Outcome, RunParams};
 use conflict_io::scope::Scope;
 
@@ -9,17 +9,9 @@ use super::batch::World;
 
 fn params() -> RunParams {
     RunParams {
-        mode: Mode::Full,
         profile: Profile::Classic,
-        options: RuleOptions::default(),
-        as_of: None,
-        lookback_years: 2,
-        lookforward_days: 45,
-        since: None,
-        lookback_hours: 36,
-        dry_run: false,
         inservice: false,
-        pto: false,
+        ..RunParams::new(Mode::Full, None)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use conflict_core::model::trim;
-use conflict_core::{Exclusions, Profile, RuleOptions, Visit, Window};
+use conflict_core::{Exclusions, Visit, Window};
 use conflict_io::details::VisitDetails;
 use conflict_io::run::{
     run_job, JobOptions, Key, Mode, Outcome, RunParams, Silent, Start, VisitSource,
@@ -106,17 +106,9 @@ impl VisitSource for MemSource {
 
 fn params(mode: Mode, since: Option<NaiveDateTime>) -> RunParams {
     RunParams {
-        mode,
-        profile: Profile::Current,
-        options: RuleOptions::default(),
-        as_of: Some(d(AS_OF)),
-        lookback_years: 2,
-        lookforward_days: 45,
         since,
-        lookback_hours: 36,
-        dry_run: false,
         inservice: false,
-        pto: false,
+        ..RunParams::new(mode, Some(d(AS_OF)))
     }
 }
 
