@@ -26,7 +26,7 @@ use conflict_core::Exclusions;
 use conflict_io::analytics_pg::{AnySource, SourceConfig};
 use conflict_io::run::{run_job, JobOptions, Mode, RunParams, Silent, Start, VisitSource};
 use conflict_io::scope::{BatchScope, Scope};
-use conflict_io::store::{init_schema, PgStore, SchemaNames};
+use conflict_io::store::{PgStore, SchemaNames};
 
 use support::env;
 use support::load::AnalyticsDb;
@@ -188,15 +188,7 @@ fn main() {
             &db.schema(),
         )
         .unwrap();
-        init_schema(&mut client, &names).unwrap();
-        let s = names.conflict.quoted();
-        client
-            .batch_execute(&format!(
-                "INSERT INTO {s}.settings (\"ID\", \"ExtraDistancePer\") VALUES (1, 1.0);
-                 INSERT INTO {s}.mph (\"From\", \"To\", \"AverageMilesPerHour\") VALUES
-                   (0, 2, 10), (3, 10, 25), (11, 25, 35), (26, 100, 50), (101, 10000, 60);"
-            ))
-            .unwrap();
+        env::create_conflict_schema(&mut client, &names);
         schemas.push(names);
     }
     for attempt in ["first run", "second run (nothing changed)"] {

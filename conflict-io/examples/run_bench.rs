@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use conflict_core::{detect, DetectConfig, DetectedPair, Exclusions};
 use conflict_io::analytics::AnalyticsSource;
 use conflict_io::run::{run_job, JobOptions, Mode, RunParams, Silent, Start};
-use conflict_io::store::{init_schema, PgStore, SchemaNames};
+use conflict_io::store::{PgStore, SchemaNames};
 
 use support::env;
 use support::expected::Expected;
@@ -71,15 +71,8 @@ fn main() {
 
     let names = SchemaNames::new(db.names.conflict.as_str(), &db.schema()).unwrap();
     let mut client = env::pg_client();
-    init_schema(&mut client, &names).unwrap();
+    env::create_conflict_schema(&mut client, &names);
     let s = names.conflict.quoted();
-    client
-        .batch_execute(&format!(
-            "INSERT INTO {s}.settings (\"ID\", \"ExtraDistancePer\") VALUES (1, 1.0);
-             INSERT INTO {s}.mph (\"From\", \"To\", \"AverageMilesPerHour\") VALUES
-               (0, 2, 10), (3, 10, 25), (11, 25, 35), (26, 100, 50), (101, 10000, 60);"
-        ))
-        .unwrap();
 
     // Stored rows: the first `existing` expected pairs (with flags 'N' so the run updates
     // them) and as many made-up stale rows under the same keys.

@@ -9,7 +9,7 @@ use conflict_core::{detect, DetectConfig, DetectedPair, Exclusions, Visit};
 use conflict_io::analytics::AnalyticsConfig;
 use conflict_io::analytics_pg::{AnySource, AnySourceError, PgSourceConfig, SourceConfig};
 use conflict_io::run::{run_job, JobOptions, JobResult, Mode, Observer, RunParams, Silent, Start};
-use conflict_io::store::{init_schema, PgStore, SchemaNames};
+use conflict_io::store::{PgStore, SchemaNames};
 use postgres::Client;
 use serde_json::Value;
 
@@ -82,15 +82,7 @@ impl ConflictSchema {
     fn create(conflict: &str, analytics: &str) -> ConflictSchema {
         let names = SchemaNames::new(conflict, analytics).unwrap();
         let mut client = env::pg_client();
-        init_schema(&mut client, &names).unwrap();
-        let s = names.conflict.quoted();
-        client
-            .batch_execute(&format!(
-                "INSERT INTO {s}.settings (\"ID\", \"ExtraDistancePer\", \"InProgressFlag\") VALUES (1, 1.0, 0);
-                 INSERT INTO {s}.mph (\"From\", \"To\", \"AverageMilesPerHour\") VALUES
-                   (0, 2, 10), (3, 10, 25), (11, 25, 35), (26, 100, 50), (101, 10000, 60);"
-            ))
-            .unwrap();
+        env::create_conflict_schema(&mut client, &names);
         ConflictSchema { names, client }
     }
 

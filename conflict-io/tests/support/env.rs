@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use conflict_io::store::{self, ConnInfo};
+use conflict_io::store::{self, init_schema, ConnInfo, SchemaNames};
 use postgres::config::Host;
 use postgres::Client;
 
@@ -116,4 +116,18 @@ pub fn random_suffix() -> String {
             .unwrap_or(0),
     );
     format!("{:016x}", h.finish())
+}
+
+/// Creates conflict schema `names` with the tool's own DDL, plus the settings row and the speed
+/// bands a deployment starts with (docs/tables.md: `settings`, `mph`).
+pub fn create_conflict_schema(client: &mut Client, names: &SchemaNames) {
+    init_schema(client, names).unwrap();
+    let s = names.conflict.quoted();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {s}.settings (\"ID\", \"ExtraDistancePer\", \"InProgressFlag\") VALUES (1, 1.0, 0);
+             INSERT INTO {s}.mph (\"From\", \"To\", \"AverageMilesPerHour\") VALUES
+               (0, 2, 10), (3, 10, 25), (11, 25, 35), (26, 100, 50), (101, 10000, 60);"
+        ))
+        .unwrap();
 }
