@@ -11,9 +11,6 @@ use super::sql::{Excluding, ScopeFilter};
 use super::{window_params, AnalyticsSource};
 use crate::details::{SourcedEvent, Value, VisitDetails};
 
-/// Rows per fetch of the events query at most.
-const EVENT_FETCH_ROWS: usize = 1_000;
-
 const EVENT_COLUMNS: [Col; 20] = [
     Col::i64("event id"),
     Col::text("Environment", 50),
@@ -55,10 +52,7 @@ impl AnalyticsSource {
         let params = window_params(window);
         let sql = self.events_sql(kind, excluding);
         let mut out = Vec::new();
-        // A run reads hundreds to a few thousand events, in rows of 20 columns up to 200
-        // characters wide: a buffer of `fetch_rows` (20,000) rows would be about 80 MB, whose
-        // zeroing cost more than the whole query (40 ms of a 0.1 s no-op run).
-        let fetch_rows = self.cfg.fetch_rows.min(EVENT_FETCH_ROWS);
+        let fetch_rows = self.cfg.fetch_rows;
         self.fetch(
             "reading in-service events",
             &sql,
