@@ -534,7 +534,10 @@ mod buffer_tests {
         assert_eq!(buffer_rows(20_000, &[Col::i64("n")]), 20_000);
         // 250 characters of up to 4 bytes, a terminating zero and an indicator: 1,009 bytes a
         // row, so 8 MiB hold 8,314 rows.
-        assert_eq!(buffer_rows(20_000, &[Col::text("t", 250)]), 8_388_608 / 1_009);
+        assert_eq!(
+            buffer_rows(20_000, &[Col::text("t", 250)]),
+            8_388_608 / 1_009
+        );
         // A row larger than the limit still gets one row per fetch.
         assert_eq!(buffer_rows(20_000, &[Col::text("t", 4_000_000)]), 1);
         assert_eq!(buffer_rows(0, &[Col::i64("n")]), 1);

@@ -52,20 +52,14 @@ where
 /// reads. It owns its data, so that a full run can read while the batches run
 /// ([`super::job`]) and write after them.
 pub(super) struct EventRead {
-    kind: EventKind,
+    /// In-service or PTO.
+    pub(super) kind: EventKind,
     events: Vec<SourcedEvent>,
     visits: Vec<Visit>,
     detection: EventDetection,
     details: HashMap<String, VisitDetails>,
     scope: EventScope,
     io: IoCounts,
-}
-
-impl EventRead {
-    /// The phase its write reports to the observer.
-    pub(super) fn phase(&self) -> &'static str {
-        phase_name(self.kind)
-    }
 }
 
 /// The observer's phase (and the query tag) of the step of `kind`.

@@ -381,7 +381,7 @@ where
         match read {
             Some(read) => {
                 for r in read? {
-                    observer.phase(r.phase());
+                    observer.phase(phase_name(r.kind));
                     write_event_step(&ctx, r, report)?;
                 }
             }
