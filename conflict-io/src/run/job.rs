@@ -369,15 +369,18 @@ where
             })
         });
         let batches = plan_and_run(&ctx, start, report);
+        // From here on the step's time: waiting for its reads, if they are not done, and its
+        // write (docs/lifecycle.md §7), so that the report's time line adds up.
+        let t = Instant::now();
         let read = reading.map(|h| match h.join() {
             Ok(read) => read,
             Err(panic) => std::panic::resume_unwind(panic),
         });
         let delta_ssns = batches?;
-        if !owner || job.cancel.load(Ordering::SeqCst) {
+        // A joining process has no event step (`kinds` is empty).
+        if kinds.is_empty() || job.cancel.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let t = Instant::now();
         match read {
             Some(read) => {
                 for r in read? {
