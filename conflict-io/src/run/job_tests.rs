@@ -705,18 +705,8 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
     let all = visits(5, 1);
     let store = MockStore::default();
     let p = params(Mode::Full);
-    let v = &all[0];
-    let event = training(1, v);
-    let completed = completed(&all);
-    let make = || {
-        Ok(MockSource {
-            visits: completed.clone(),
-            events: vec![event.clone()],
-            fail: false,
-            ..MockSource::default()
-        })
-    };
-    let r = run_new(&store, make, &p, 2).unwrap();
+    let make = training_source(&all);
+    let r = run_new(&store, &make, &p, 2).unwrap();
     // Visits 0 and 1 (both providers of SSN 0 on that day) overlap the training: 2 × 2 rows.
     assert_eq!(r.report.inservice.inservice_events, 1);
     assert_eq!(r.report.inservice.inservice_pairs, 4);
@@ -731,7 +721,7 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
     let mut off = p.clone();
     off.inservice = false;
     let store = MockStore::default();
-    let r = run_new(&store, make, &off, 1).unwrap();
+    let r = run_new(&store, &make, &off, 1).unwrap();
     assert_eq!(r.report.inservice.inservice_pairs, 0);
     assert_eq!(store.state.lock().unwrap().event_pairs, 0);
 }
@@ -739,19 +729,10 @@ fn the_owner_runs_the_inservice_step_after_the_batches() {
 #[test]
 fn a_failed_batch_leaves_the_inservice_step_unwritten() {
     let all = visits(5, 1);
-    let completed = completed(&all);
-    let event = training(1, &all[0]);
-    let make = || {
-        Ok(MockSource {
-            visits: completed.clone(),
-            events: vec![event.clone()],
-            fail: false,
-            ..MockSource::default()
-        })
-    };
+    let make = training_source(&all);
     let p = params(Mode::Full);
     let probe = MockStore::default();
-    full_run(&probe, &completed);
+    full_run(&probe, &completed(&all));
     let key = probe.state.lock().unwrap().applied[0].0.clone();
     let store = MockStore {
         permanent_failure_key: Some(key.clone()),
@@ -809,6 +790,18 @@ fn an_interrupt_during_the_event_reads_stops_them_and_writes_no_event_row() {
     // The events were read (that is when Ctrl-C came); the visits near them were not.
     assert_eq!(near_reads.load(Ordering::SeqCst), 0);
     assert_eq!(store.state.lock().unwrap().event_pairs, 0);
+}
+
+/// A source of `all` as worked visits with one training of the first visit's caregiver.
+fn training_source(all: &[Visit]) -> impl Fn() -> Result<MockSource, SourceFailure> + Sync {
+    let (visits, event) = (completed(all), training(1, &all[0]));
+    move || {
+        Ok(MockSource {
+            visits: visits.clone(),
+            events: vec![event.clone()],
+            ..MockSource::default()
+        })
+    }
 }
 
 /// A new run of `p` with `workers` workers, not cancelled, observed by nobody.
