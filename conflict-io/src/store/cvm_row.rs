@@ -3,20 +3,24 @@
 //! [`CvmLayout`] lists, once per store, every column the writer fills from a pair: where its
 //! value comes from ([`Source`]), its SQL type (read from the DDL script, so the two cannot
 //! drift), whether an update writes it or only an insert ([`Written`]), and the declared
-//! `varchar` length found by the start-up check. [`CvmLayout::build_into`] turns one detected pair
-//! into a [`PairRow`] of cells aligned with that list, with every write conversion already
+//! `varchar` length found by the start-up check. A batch's pair is built as its two visits'
+//! side values ([`CvmLayout::build_side`], once per visit) and its own values
+//! ([`CvmLayout::build_pair_values`]); [`CvmLayout::build_sides`] builds one pair as a whole
+//! [`PairRow`] of cells aligned with that list. Either way every write conversion is already
 //! applied (truncation, float4, int4, uuid bytes): the unchanged-row comparison of
-//! docs/lifecycle.md §4.3 then compares exactly what would be stored.
+//! docs/lifecycle.md §4.3 then compares exactly what would be stored. Where the values are
+//! kept on the server is [`super::pair_columns`].
 //!
 //! Not in the layout: the pair key (`VisitID`, `ConVisitID`, carried separately), the flags
 //! and the control columns (decided by `conflict_core::plan`), and `AgencyContact` /
 //! `ConAgencyContact`, which are always NULL on insert and never written by an update.
 
-use conflict_core::{DetectedPair, Metrics, Visit, Warnings};
+use conflict_core::{Metrics, Visit, Warnings};
 
 use super::cell::{truncate_chars, Cell, SqlType};
 use super::ddl::conflict_tables;
 use super::error::StoreError;
+use super::pair_columns::{PairColumns, Place};
 use super::schema::SchemaInfo;
 use super::uuid_param::UuidParam;
 use crate::details::{Value, VisitDetails, DETAIL_COLUMNS};
@@ -96,6 +100,50 @@ pub(crate) enum Source {
     Eta,
 }
 
+/// A value one visit gives a pair row, whichever side of the pair the visit is on: the side
+/// columns of a pair are the same values of its two visits (docs/tables.md §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Field {
+    /// The visit's trimmed SSN (`SSN` of V1, `AideSSN` / `ConAideSSN`).
+    Ssn,
+    VisitDate,
+    AppVisitId,
+    /// Index into [`DETAIL_COLUMNS`].
+    Detail(usize),
+    SchStart,
+    SchEnd,
+    VisitStart,
+    VisitEnd,
+    IsMissed,
+    LastUpdated,
+    Latitude,
+    Longitude,
+}
+
+impl Source {
+    /// The side and the visit's value a column holds; `None` for the pair's own values (the
+    /// metrics) and the always-NULL columns.
+    pub(crate) fn side_field(self) -> Option<(Side, Field)> {
+        use Source::*;
+        Some(match self {
+            Ssn => (Side::V1, Field::Ssn),
+            VisitDate => (Side::V1, Field::VisitDate),
+            AideSsn(s) => (s, Field::Ssn),
+            AppVisitId(s) => (s, Field::AppVisitId),
+            Detail(s, i) => (s, Field::Detail(i)),
+            SchStart(s) => (s, Field::SchStart),
+            SchEnd(s) => (s, Field::SchEnd),
+            VisitStart(s) => (s, Field::VisitStart),
+            VisitEnd(s) => (s, Field::VisitEnd),
+            IsMissed(s) => (s, Field::IsMissed),
+            LastUpdated(s) => (s, Field::LastUpdated),
+            Latitude(s) => (s, Field::Latitude),
+            Longitude(s) => (s, Field::Longitude),
+            AlwaysNull | MinuteDiff | Distance | Mph | Eta => return None,
+        })
+    }
+}
+
 /// Which writes fill a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Written {
@@ -119,6 +167,8 @@ pub(crate) struct Column {
 #[derive(Debug, Clone)]
 pub(crate) struct CvmLayout {
     pub columns: Vec<Column>,
+    /// Where each column's value is kept in the temporary tables of a batch's pairs.
+    pub split: PairColumns,
 }
 
 /// The written values of one pair, aligned with [`CvmLayout::columns`].
@@ -130,7 +180,7 @@ pub(crate) struct PairRow {
 }
 
 impl PairRow {
-    /// A row to build into ([`CvmLayout::build_into`]); its values are all placeholders.
+    /// A row to build into; its values are all placeholders.
     pub(crate) fn empty() -> PairRow {
         PairRow {
             visit_id: UuidParam::NIL,
@@ -210,32 +260,14 @@ impl CvmLayout {
         push("DistanceMilesFromLatLng".into(), Distance, Written::Always);
         push("AverageMilesPerHour".into(), Mph, Written::Always);
         push("ETATravelMinutes".into(), Eta, Written::Always);
-        CvmLayout { columns }
-    }
-
-    /// Builds the written values of `pair` (indices into `input.visits`) into `row`, reusing
-    /// its cell vector. Truncations and out-of-range metrics are counted in `warnings` with
-    /// V1's visit id as example. The batch writer builds each row just before it is copied,
-    /// in one buffer, instead of holding the ~2 million cells of a batch at once (building
-    /// them all first, then freeing them, took the client about 0.15 s a batch while the
-    /// server waited).
-    pub(crate) fn build_into(
-        &self,
-        input: &BatchInput<'_>,
-        pair: &DetectedPair,
-        warnings: &mut Warnings,
-        row: &mut PairRow,
-    ) -> Result<(), StoreError> {
-        let sides = [
-            SideData::new(input, pair.v1)?,
-            SideData::new(input, pair.v2)?,
-        ];
-        self.fill(&sides, &pair.metrics, warnings, row)
+        let split = PairColumns::new(&columns);
+        CvmLayout { columns, split }
     }
 
     /// Builds the written values of a pair given side by side rather than as a detected pair
     /// of a batch (the InService step: a visit and an event dressed as a visit). Same
-    /// conversions and warnings as [`CvmLayout::build_into`].
+    /// conversions and warnings as a batch's pairs get ([`CvmLayout::build_side`],
+    /// [`CvmLayout::build_pair_values`]).
     pub(crate) fn build_sides(
         &self,
         v1: SideInput<'_>,
@@ -282,9 +314,69 @@ impl CvmLayout {
         Ok(())
     }
 
-    /// The columns an update writes (the content of docs/lifecycle.md §4.2), in layout order.
-    pub(crate) fn updated_columns(&self) -> impl Iterator<Item = &Column> {
-        self.columns.iter().filter(|c| c.written == Written::Always)
+    /// The columns an update writes (the content of docs/lifecycle.md §4.2), in layout order,
+    /// each with the SQL expression of its written value over the pair tables
+    /// ([`PairColumns::expr`]).
+    pub(crate) fn updated_columns(&self) -> impl Iterator<Item = (&Column, &str)> {
+        self.columns
+            .iter()
+            .zip(&self.split.exprs)
+            .filter(|(c, _)| c.written == Written::Always)
+            .map(|(c, e)| (c, e.as_str()))
+    }
+
+    /// Builds the side values of one visit of a batch (`index` into `input.visits`) into
+    /// `cells`, aligned with [`PairColumns::side`]: the same conversions as
+    /// a wide row of the pair ([`CvmLayout::build_sides`]). The side columns that had to be cut are listed in `cut`
+    /// (the caller counts their warnings per pair, as a wide row would). Returns the visit's id.
+    pub(crate) fn build_side(
+        &self,
+        input: &BatchInput<'_>,
+        index: usize,
+        cells: &mut Vec<Cell>,
+        cut: &mut Vec<u16>,
+    ) -> Result<UuidParam, StoreError> {
+        let side = SideData::new(input, index)?;
+        cells.clear();
+        cut.clear();
+        for (k, sc) in self.split.side.iter().enumerate() {
+            let col = &self.columns[sc.column];
+            let mut cell = side_value(sc.field, col, &side)?;
+            if let (Cell::Text(text), Some(max)) = (&mut cell, col.max_chars) {
+                if truncate_chars(text, max) {
+                    cut.push(k as u16);
+                }
+            }
+            cells.push(cell);
+        }
+        Ok(side.id)
+    }
+
+    /// The pair's own values (the metrics) into `cells`, aligned with [`PairColumns::pair`],
+    /// and the warnings a wide row of the pair would have counted: one per cut side value of
+    /// a column (`cut` of each side, from [`CvmLayout::build_side`]) and per metric out of
+    /// range, with V1's visit id as example.
+    pub(crate) fn build_pair_values(
+        &self,
+        metrics: &Metrics,
+        cut: [&[u16]; 2],
+        example: &str,
+        warnings: &mut Warnings,
+        cells: &mut Vec<Cell>,
+    ) {
+        if !cut[0].is_empty() || !cut[1].is_empty() {
+            for (place, name) in self.split.place.iter().zip(&self.split.cut_warnings) {
+                if let Place::Side(side, k) = *place {
+                    if cut[side as usize].contains(&(k as u16)) {
+                        warnings.add_named(name, Some(example));
+                    }
+                }
+            }
+        }
+        cells.clear();
+        for &i in &self.split.pair {
+            cells.push(pair_value(&self.columns[i], metrics, warnings, example));
+        }
     }
 }
 
@@ -393,11 +485,39 @@ fn value_of(
     warnings: &mut Warnings,
     example: &str,
 ) -> Result<Cell, StoreError> {
-    let side = |s: Side| match s {
-        Side::V1 => &sides[0],
-        Side::V2 => &sides[1],
-    };
+    Ok(match col.source.side_field() {
+        Some((s, field)) => side_value(field, col, &sides[s as usize])?,
+        None => pair_value(col, metrics, warnings, example),
+    })
+}
+
+/// The value a visit gives a side column.
+fn side_value(field: Field, col: &Column, side: &SideData<'_>) -> Result<Cell, StoreError> {
     let ts = |t: Option<chrono::NaiveDateTime>| t.map_or(Cell::Null, Cell::Timestamp);
+    let visit = side.visit;
+    Ok(match field {
+        Field::Ssn => Cell::Text(side.ssn.to_string()),
+        Field::VisitDate => Cell::Date(visit.visit_date),
+        Field::AppVisitId => visit.app_visit_id.map_or(Cell::Null, Cell::I64),
+        Field::Detail(i) => detail_cell(&side.details.values[i], col, side)?,
+        Field::SchStart => ts(visit.sch_start),
+        Field::SchEnd => ts(visit.sch_end),
+        Field::VisitStart => ts(visit.visit_start),
+        Field::VisitEnd => ts(visit.visit_end),
+        Field::IsMissed => visit.is_missed.map_or(Cell::Null, Cell::Bool),
+        Field::LastUpdated => ts(visit.updated_at),
+        // `as` rounds an f64 to the nearest f32: the nearest float4 of docs/tables.md §10.
+        Field::Latitude => side
+            .location
+            .map_or(Cell::Null, |l| Cell::F32(l.lat as f32)),
+        Field::Longitude => side
+            .location
+            .map_or(Cell::Null, |l| Cell::F32(l.lon as f32)),
+    })
+}
+
+/// The value of a column that is not a side's: a metric of the pair, or always NULL.
+fn pair_value(col: &Column, metrics: &Metrics, warnings: &mut Warnings, example: &str) -> Cell {
     let mut int4 = |v: Option<i64>| match v.map(i32::try_from) {
         None => Cell::Null,
         Some(Ok(v)) => Cell::I32(v),
@@ -406,33 +526,15 @@ fn value_of(
             Cell::Null
         }
     };
-    Ok(match col.source {
-        Source::Ssn => Cell::Text(sides[0].ssn.to_string()),
-        Source::VisitDate => Cell::Date(sides[0].visit.visit_date),
-        Source::AppVisitId(s) => side(s).visit.app_visit_id.map_or(Cell::Null, Cell::I64),
-        Source::Detail(s, i) => detail_cell(&side(s).details.values[i], col, side(s))?,
-        Source::SchStart(s) => ts(side(s).visit.sch_start),
-        Source::SchEnd(s) => ts(side(s).visit.sch_end),
-        Source::VisitStart(s) => ts(side(s).visit.visit_start),
-        Source::VisitEnd(s) => ts(side(s).visit.visit_end),
-        Source::IsMissed(s) => side(s).visit.is_missed.map_or(Cell::Null, Cell::Bool),
-        Source::LastUpdated(s) => ts(side(s).visit.updated_at),
-        Source::AideSsn(s) => Cell::Text(side(s).ssn.to_string()),
-        // `as` rounds an f64 to the nearest f32: the nearest float4 of docs/tables.md §10.
-        Source::Latitude(s) => side(s)
-            .location
-            .map_or(Cell::Null, |l| Cell::F32(l.lat as f32)),
-        Source::Longitude(s) => side(s)
-            .location
-            .map_or(Cell::Null, |l| Cell::F32(l.lon as f32)),
-        Source::AlwaysNull => Cell::Null,
+    match col.source {
         Source::MinuteDiff => int4(metrics.minute_diff),
         Source::Distance => metrics.distance_h.map_or(Cell::Null, |d| {
             decimal_f32(conflict_core::Decimal::from_parts(d, 2))
         }),
         Source::Mph => metrics.mph.map_or(Cell::Null, decimal_f32),
         Source::Eta => int4(metrics.eta_h.map(round_hundredths)),
-    })
+        _ => Cell::Null,
+    }
 }
 
 /// The float4 nearest to an exact decimal: parsing its decimal text as f32 rounds once,

@@ -70,6 +70,7 @@ mod key_tables;
 mod ledger;
 #[cfg(test)]
 mod lifecycle_props;
+mod pair_columns;
 mod pair_table;
 mod pg_store;
 mod pool;

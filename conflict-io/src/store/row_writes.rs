@@ -10,12 +10,12 @@ use postgres::types::{ToSql, Type};
 use postgres::GenericClient;
 
 use super::batch_plan::{PlannedInsert, PlannedUpdate};
-use super::cell::Cell;
+use super::cell::{Cell, SqlType};
 use super::config::SchemaNames;
 use super::copy_binary::BinaryCopy;
 use super::cvm_row::CvmLayout;
 use super::error::StoreError;
-use super::pair_table::{analyze_if_large, differs, PAIRS};
+use super::pair_table::{analyze_if_large, differs, side_joins, PAIRS};
 use super::stored_rows::REGULAR;
 
 const UPDATES: &str = "conflicts_tmp_batch_updates";
@@ -167,12 +167,13 @@ pub(crate) fn update_rows_with<C: GenericClient>(
     // sent to the client and back as one flag per column.
     let mut set: Vec<String> = layout
         .updated_columns()
-        .map(|c| {
-            format!(
-                "\"{0}\" = CASE WHEN {1} THEN p.\"{0}\" ELSE c.\"{0}\" END",
+        .map(|(c, new)| match c.ty {
+            SqlType::Text => format!(
+                "\"{0}\" = CASE WHEN {1} THEN {new} ELSE c.\"{0}\" END",
                 c.name,
-                differs(c)
-            )
+                differs(c, new)
+            ),
+            _ => format!("\"{}\" = {new}", c.name),
         })
         .collect();
     set.extend(
@@ -193,10 +194,11 @@ pub(crate) fn update_rows_with<C: GenericClient>(
         .map(|(i, f)| format!("c.\"{f}\" IS NOT DISTINCT FROM u.o{i}"))
         .collect();
     let sql = format!(
-        "UPDATE {cvm} c SET {} FROM {UPDATES} u JOIN {PAIRS} p ON p.idx = u.idx {} \
+        "UPDATE {cvm} c SET {} FROM {UPDATES} u JOIN {PAIRS} p ON p.idx = u.idx {} {} \
          WHERE c.\"ID\" = u.row_id AND c.\"StatusFlag\" IS NOT DISTINCT FROM u.o_status \
          AND c.\"CONFLICTID\" IS NOT DISTINCT FROM u.o_conflict_id AND {}",
         set.join(", "),
+        side_joins(),
         extra.join,
         guard.join(" AND ")
     );
@@ -273,9 +275,9 @@ pub(crate) fn insert_rows_with<C: GenericClient>(
 
     let mut columns: Vec<String> = vec!["\"VisitID\"".into(), "\"ConVisitID\"".into()];
     let mut values: Vec<String> = vec!["p.\"VisitID\"".into(), "p.\"ConVisitID\"".into()];
-    for c in &layout.columns {
+    for (c, new) in layout.columns.iter().zip(&layout.split.exprs) {
         columns.push(format!("\"{}\"", c.name));
-        values.push(format!("p.\"{}\"", c.name));
+        values.push(new.clone());
     }
     for (i, f) in FLAG_NAMES.iter().enumerate() {
         columns.push(format!("\"{f}\""));
@@ -300,10 +302,11 @@ pub(crate) fn insert_rows_with<C: GenericClient>(
         values.push(v.clone());
     }
     let sql = format!(
-        "INSERT INTO {cvm} ({}) SELECT {} FROM {INSERTS} n JOIN {PAIRS} p ON p.idx = n.idx {} \
+        "INSERT INTO {cvm} ({}) SELECT {} FROM {INSERTS} n JOIN {PAIRS} p ON p.idx = n.idx {} {} \
          ORDER BY p.\"VisitID\", p.\"ConVisitID\"",
         columns.join(", "),
         values.join(", "),
+        side_joins(),
         extra.join
     );
     client

@@ -24,15 +24,17 @@ use conflict_core::WarningKind;
 use postgres::{Client, GenericClient};
 
 use super::batch_plan::{plan_rows, PairKey, RowPlan};
+use super::cell::Cell;
 use super::change_capture;
 use super::config::SchemaNames;
 use super::conflict_rows;
-use super::cvm_row::{CvmLayout, PairRow};
+use super::cvm_row::CvmLayout;
 use super::error::StoreError;
 use super::ledger;
-use super::pair_table;
+use super::pair_table::{self, PairLink};
 use super::row_writes;
-use super::stored_rows::{existing_conflicts, read_scope_rows, smallest_conflict_ids};
+use super::stored_rows::{existing_conflicts, read_scope_rows_where, smallest_conflict_ids};
+use super::uuid_param::UuidParam;
 use crate::run::{BatchInput, BatchSpec, BatchTotals, Change, ChangeSink, RunInfo, WriteCounts};
 use crate::scope::BatchScope;
 
@@ -142,12 +144,7 @@ fn write_batch<C: GenericClient>(
 ) -> Result<Option<Vec<Change>>, StoreError> {
     // The pairs' values are built as they are copied (a bad value fails the COPY, and the
     // transaction is rolled back like for any other error); their keys are kept for the plan.
-    let mut built = BuiltPairs {
-        layout,
-        input,
-        warnings: &mut counts.warnings,
-        keys: Vec::with_capacity(input.pairs.len()),
-    };
+    let mut built = BuiltPairs::new(layout, input, &mut counts.warnings);
     let matched = if input.pairs.is_empty() {
         Vec::new()
     } else {
@@ -159,7 +156,16 @@ fn write_batch<C: GenericClient>(
         window: run.window,
         scope: batch.scope.clone(),
     };
-    let scope_rows: Vec<StoredRow> = read_scope_rows(tx, names, &scope)?
+    // Only a row whose key is not detected can be stale (docs/lifecycle.md §6), so the rows
+    // of the scope that carry a pair's key are not read again: on a batch that re-detects
+    // its conflicts that is nearly every row of the scope (store_write_bench: 12,100 rows
+    // read, 500 of them candidates).
+    let unpaired = if input.pairs.is_empty() {
+        String::new()
+    } else {
+        pair_table::unpaired_condition()
+    };
+    let scope_rows: Vec<StoredRow> = read_scope_rows_where(tx, names, &scope, &unpaired)?
         .iter()
         .map(|r| r.to_stored())
         .collect();
@@ -206,28 +212,94 @@ fn write_batch<C: GenericClient>(
     }
 }
 
-/// The batch's detected pairs as [`pair_table::PairSource`]: each row is built when the COPY
-/// asks for it, and its key is kept.
+/// The batch's detected pairs as [`pair_table::PairSource`]: each visit of a pair is one side
+/// row, built when the COPY asks for it; each pair then names its two side rows and gets its
+/// own values and warnings. The pairs' keys are kept for the plan.
 struct BuiltPairs<'a, 'b> {
     layout: &'a CvmLayout,
     input: &'a BatchInput<'b>,
     warnings: &'a mut conflict_core::Warnings,
     keys: Vec<PairKey>,
+    /// Per side row, its visit (index into `input.visits`), in order of first appearance.
+    side_visits: Vec<usize>,
+    /// Per visit, its side row (`u32::MAX`: in no pair).
+    side_of: Vec<u32>,
+    /// Per side row built so far: the visit's id (bytes and canonical text) and the side
+    /// columns that were cut.
+    side_ids: Vec<(UuidParam, String)>,
+    cut: Vec<Vec<u16>>,
+}
+
+impl<'a, 'b> BuiltPairs<'a, 'b> {
+    fn new(
+        layout: &'a CvmLayout,
+        input: &'a BatchInput<'b>,
+        warnings: &'a mut conflict_core::Warnings,
+    ) -> Self {
+        let mut side_of = vec![u32::MAX; input.visits.len()];
+        let mut side_visits = Vec::new();
+        for pair in input.pairs {
+            for v in [pair.v1, pair.v2] {
+                if side_of[v] == u32::MAX {
+                    side_of[v] = side_visits.len() as u32;
+                    side_visits.push(v);
+                }
+            }
+        }
+        BuiltPairs {
+            layout,
+            input,
+            warnings,
+            keys: Vec::with_capacity(input.pairs.len()),
+            side_ids: Vec::with_capacity(side_visits.len()),
+            cut: Vec::with_capacity(side_visits.len()),
+            side_visits,
+            side_of,
+        }
+    }
 }
 
 impl pair_table::PairSource for &mut BuiltPairs<'_, '_> {
-    fn count(&self) -> usize {
+    fn sides(&self) -> usize {
+        self.side_visits.len()
+    }
+
+    fn side(&mut self, s: usize, cells: &mut Vec<Cell>) -> Result<(), StoreError> {
+        let mut cut = Vec::new();
+        let id = self
+            .layout
+            .build_side(self.input, self.side_visits[s], cells, &mut cut)?;
+        self.side_ids.push((id, id.to_string()));
+        self.cut.push(cut);
+        Ok(())
+    }
+
+    fn pairs(&self) -> usize {
         self.input.pairs.len()
     }
 
-    fn row<'r>(&'r mut self, i: usize, buf: &'r mut PairRow) -> Result<&'r PairRow, StoreError> {
-        self.layout
-            .build_into(self.input, &self.input.pairs[i], self.warnings, buf)?;
+    fn pair(&mut self, i: usize, link: &mut PairLink) -> Result<(), StoreError> {
+        let pair = &self.input.pairs[i];
+        let (a, b) = (
+            self.side_of[pair.v1] as usize,
+            self.side_of[pair.v2] as usize,
+        );
+        link.visit_id = self.side_ids[a].0;
+        link.con_visit_id = self.side_ids[b].0;
+        // Side rows are counted in an int4 before any pair is asked for.
+        link.sides = [a as i32, b as i32];
+        self.layout.build_pair_values(
+            &pair.metrics,
+            [&self.cut[a], &self.cut[b]],
+            &self.input.visits[pair.v1].visit_id,
+            self.warnings,
+            &mut link.cells,
+        );
         self.keys.push(PairKey {
-            visit_id: buf.visit_id.to_string(),
-            con_visit_id: buf.con_visit_id.to_string(),
+            visit_id: self.side_ids[a].1.clone(),
+            con_visit_id: self.side_ids[b].1.clone(),
         });
-        Ok(buf)
+        Ok(())
     }
 }
 
