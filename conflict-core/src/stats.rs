@@ -75,11 +75,22 @@ impl Warnings {
 
     /// Counts one warning of an adapter's own kind, by name.
     pub fn add_named(&mut self, kind: &str, example: Option<&str>) {
-        *self.counts.entry(kind.to_string()).or_default() += 1;
+        // Looked up by `&str` first: a batch can raise the same kind once per pair and column
+        // (truncated values), and allocating the key for every call dominated that.
+        match self.counts.get_mut(kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(kind.to_string(), 1);
+            }
+        }
         if let Some(id) = example {
-            let ex = self.examples.entry(kind.to_string()).or_default();
-            if ex.len() < WARNING_EXAMPLES && !ex.iter().any(|e| e == id) {
-                ex.push(id.to_string());
+            if !self.examples.contains_key(kind) {
+                self.examples.insert(kind.to_string(), Vec::new());
+            }
+            if let Some(ex) = self.examples.get_mut(kind) {
+                if ex.len() < WARNING_EXAMPLES && !ex.iter().any(|e| e == id) {
+                    ex.push(id.to_string());
+                }
             }
         }
     }

@@ -337,17 +337,24 @@ impl CvmLayout {
         cut: &mut Vec<u16>,
     ) -> Result<UuidParam, StoreError> {
         let side = SideData::new(input, index)?;
-        cells.clear();
         cut.clear();
-        for (k, sc) in self.split.side.iter().enumerate() {
+        // `cells` holds the previous side's values: a text is copied into the text buffer
+        // already there instead of a fresh allocation per value (some 100 texts a visit).
+        cells.resize(self.split.side.len(), Cell::Null);
+        for ((k, sc), cell) in self.split.side.iter().enumerate().zip(cells.iter_mut()) {
             let col = &self.columns[sc.column];
-            let mut cell = side_value(sc.field, col, &side)?;
-            if let (Cell::Text(text), Some(max)) = (&mut cell, col.max_chars) {
+            match (side_text(sc.field, &side), &mut *cell) {
+                (Some(text), Cell::Text(buf)) if col.ty == SqlType::Text => {
+                    buf.clear();
+                    buf.push_str(text);
+                }
+                _ => *cell = side_value(sc.field, col, &side)?,
+            }
+            if let (Cell::Text(text), Some(max)) = (cell, col.max_chars) {
                 if truncate_chars(text, max) {
                     cut.push(k as u16);
                 }
             }
-            cells.push(cell);
         }
         Ok(side.id)
     }
@@ -514,6 +521,19 @@ fn side_value(field: Field, col: &Column, side: &SideData<'_>) -> Result<Cell, S
             .location
             .map_or(Cell::Null, |l| Cell::F32(l.lon as f32)),
     })
+}
+
+/// The text a visit gives a side column, when it is a text (the value [`side_value`] would
+/// copy into a [`Cell::Text`] for a text column).
+fn side_text<'a>(field: Field, side: &SideData<'a>) -> Option<&'a str> {
+    match field {
+        Field::Ssn => Some(side.ssn),
+        Field::Detail(i) => match &side.details.values[i] {
+            Value::Text(s) => Some(s.as_str()),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The value of a column that is not a side's: a metric of the pair, or always NULL.

@@ -41,14 +41,6 @@ pub(crate) fn side_joins() -> String {
     format!("JOIN {SIDES} v1 ON v1.sidx = p.s1 JOIN {SIDES} v2 ON v2.sidx = p.s2")
 }
 
-/// `" AND …"`: the stored row `c` carries the key of no loaded pair.
-pub(crate) fn unpaired_condition() -> String {
-    format!(
-        " AND NOT EXISTS (SELECT 1 FROM {PAIRS} k WHERE k.\"VisitID\" = c.\"VisitID\" \
-         AND k.\"ConVisitID\" = c.\"ConVisitID\")"
-    )
-}
-
 /// One row of [`PAIRS`].
 #[derive(Debug, Clone)]
 pub(crate) struct PairLink {

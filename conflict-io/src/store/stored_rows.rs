@@ -111,26 +111,15 @@ pub(crate) fn from_row(r: &Row) -> CvmControlRow {
 /// The regular CVM rows of a batch scope with `VisitDate` inside the window, ordered by
 /// `"ID"`: every row of the window, those whose trimmed SSN starts with a prefix, or those of
 /// an explicit (date, trimmed SSN) key set (loaded through a temporary table).
-#[cfg(feature = "test-support")]
 pub fn read_scope_rows<C: GenericClient>(
     client: &mut C,
     names: &SchemaNames,
     scope: &BatchScope,
 ) -> Result<Vec<CvmControlRow>, StoreError> {
-    read_scope_rows_where(client, names, scope, "")
-}
-
-/// [`read_scope_rows`] with a further condition on `c` (`" AND …"`, or empty).
-pub(crate) fn read_scope_rows_where<C: GenericClient>(
-    client: &mut C,
-    names: &SchemaNames,
-    scope: &BatchScope,
-    condition: &str,
-) -> Result<Vec<CvmControlRow>, StoreError> {
     let cvm = names.conflict_table("conflictvisitmaps");
     let (from, to) = (scope.window.from, scope.window.to);
     let base = format!("SELECT {} FROM {cvm} c", select_list());
-    let window = format!("c.\"VisitDate\" BETWEEN $1 AND $2{condition}");
+    let window = "c.\"VisitDate\" BETWEEN $1 AND $2";
     let err = |e| StoreError::db("read the regular rows of the scope", Some(&cvm), e);
     let rows = match &scope.scope {
         Scope::Window => client

@@ -33,7 +33,7 @@ use super::error::StoreError;
 use super::ledger;
 use super::pair_table::{self, PairLink};
 use super::row_writes;
-use super::stored_rows::{existing_conflicts, read_scope_rows_where, smallest_conflict_ids};
+use super::stored_rows::{existing_conflicts, read_scope_rows, smallest_conflict_ids};
 use super::uuid_param::UuidParam;
 use crate::run::{BatchInput, BatchSpec, BatchTotals, Change, ChangeSink, RunInfo, WriteCounts};
 use crate::scope::BatchScope;
@@ -156,16 +156,7 @@ fn write_batch<C: GenericClient>(
         window: run.window,
         scope: batch.scope.clone(),
     };
-    // Only a row whose key is not detected can be stale (docs/lifecycle.md §6), so the rows
-    // of the scope that carry a pair's key are not read again: on a batch that re-detects
-    // its conflicts that is nearly every row of the scope (store_write_bench: 12,100 rows
-    // read, 500 of them candidates).
-    let unpaired = if input.pairs.is_empty() {
-        String::new()
-    } else {
-        pair_table::unpaired_condition()
-    };
-    let scope_rows: Vec<StoredRow> = read_scope_rows_where(tx, names, &scope, &unpaired)?
+    let scope_rows: Vec<StoredRow> = read_scope_rows(tx, names, &scope)?
         .iter()
         .map(|r| r.to_stored())
         .collect();
