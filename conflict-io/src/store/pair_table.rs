@@ -146,6 +146,28 @@ fn column_list<'a>(columns: impl Iterator<Item = &'a Column>) -> String {
     columns.map(|c| format!(", \"{}\"", c.name)).collect()
 }
 
+/// Starts `COPY table (leading…, columns…) FROM STDIN BINARY`; `leading` is the column list
+/// and the types of the fields before the layout's `columns`. Returns the writer and the
+/// number of fields a row has.
+fn start_copy<'c, 'l, C: GenericClient>(
+    client: &'c mut C,
+    table: &str,
+    leading: (&str, &[Type]),
+    columns: impl Iterator<Item = &'l Column> + Clone,
+    action: &'static str,
+) -> Result<(BinaryCopy<'c>, usize), StoreError> {
+    let mut types = leading.1.to_vec();
+    types.extend(columns.clone().map(|c| c.ty.pg_type()));
+    let sink = client
+        .copy_in(&format!(
+            "COPY {table} ({}{}) FROM STDIN BINARY",
+            leading.0,
+            column_list(columns)
+        ))
+        .map_err(|e| StoreError::db(action, Some(table), e))?;
+    Ok((BinaryCopy::new(sink, &types, table, action), types.len()))
+}
+
 /// Creates [`SIDES`] and [`PAIRS`] (dropped at commit) and copies the rows of `source` into
 /// them, each built just before it is encoded: the client builds the next megabyte while the
 /// server stores the previous one.
@@ -171,34 +193,27 @@ pub(crate) fn copy_pairs<C: GenericClient>(
         ))
         .map_err(|e| StoreError::db("create the temporary pair tables", Some(PAIRS), e))?;
 
-    let mut types = vec![Type::INT4];
-    types.extend(side_cols().map(|c| c.ty.pg_type()));
-    let sink = client
-        .copy_in(&format!(
-            "COPY {SIDES} (sidx{}) FROM STDIN BINARY",
-            column_list(side_cols())
-        ))
-        .map_err(|e| StoreError::db("copy the visits of the detected pairs", Some(SIDES), e))?;
-    let mut writer = BinaryCopy::new(sink, &types, SIDES, "copy the visits of the detected pairs");
+    let action = "copy the visits of the detected pairs";
+    let (mut writer, width) =
+        start_copy(client, SIDES, ("sidx", &[Type::INT4]), side_cols(), action)?;
     let mut cells = Vec::new();
     for (s, sidx) in (0..last_side).enumerate() {
         source.side(s, &mut cells)?;
-        let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
+        let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(width);
         values.push(&sidx);
         values.extend(cells.iter().map(|c| c as &(dyn ToSql + Sync)));
         writer.write(&values)?;
     }
     writer.finish()?;
 
-    let mut types = vec![Type::INT4, Type::UUID, Type::UUID, Type::INT4, Type::INT4];
-    types.extend(pair_cols().map(|c| c.ty.pg_type()));
-    let sink = client
-        .copy_in(&format!(
-            "COPY {PAIRS} (idx, \"VisitID\", \"ConVisitID\", s1, s2{}) FROM STDIN BINARY",
-            column_list(pair_cols())
-        ))
-        .map_err(|e| StoreError::db("copy the detected pairs", Some(PAIRS), e))?;
-    let mut writer = BinaryCopy::new(sink, &types, PAIRS, "copy the detected pairs");
+    let key = [Type::INT4, Type::UUID, Type::UUID, Type::INT4, Type::INT4];
+    let (mut writer, width) = start_copy(
+        client,
+        PAIRS,
+        ("idx, \"VisitID\", \"ConVisitID\", s1, s2", &key),
+        pair_cols(),
+        "copy the detected pairs",
+    )?;
     let mut link = PairLink::empty();
     for (i, idx) in (0..last_pair).enumerate() {
         source.pair(i, &mut link)?;
@@ -209,7 +224,7 @@ pub(crate) fn copy_pairs<C: GenericClient>(
                 reason: format!("pair {i} names a side row that was not copied"),
             });
         }
-        let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
+        let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(width);
         values.push(&idx);
         values.push(&link.visit_id);
         values.push(&link.con_visit_id);
