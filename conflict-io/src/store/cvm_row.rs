@@ -20,7 +20,7 @@ use conflict_core::{Metrics, Visit, Warnings};
 use super::cell::{truncate_chars, Cell, SqlType};
 use super::ddl::conflict_tables;
 use super::error::StoreError;
-use super::pair_columns::{PairColumns, Place};
+use super::pair_columns::PairColumns;
 use super::schema::SchemaInfo;
 use super::uuid_param::UuidParam;
 use crate::details::{Value, VisitDetails, DETAIL_COLUMNS};
@@ -371,12 +371,10 @@ impl CvmLayout {
         warnings: &mut Warnings,
         cells: &mut Vec<Cell>,
     ) {
-        if !cut[0].is_empty() || !cut[1].is_empty() {
-            for (place, name) in self.split.place.iter().zip(&self.split.cut_warnings) {
-                if let Place::Side(side, k) = *place {
-                    if cut[side as usize].contains(&(k as u16)) {
-                        warnings.add_named(name, Some(example));
-                    }
+        for (side, cut) in cut.iter().enumerate() {
+            for &k in *cut {
+                for &i in &self.split.of_side[side][usize::from(k)] {
+                    warnings.add_named(&self.split.cut_warnings[i], Some(example));
                 }
             }
         }

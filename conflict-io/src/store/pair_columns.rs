@@ -33,7 +33,7 @@ pub(crate) struct SideColumn {
     pub column: usize,
 }
 
-/// Where one layout column's value is kept.
+/// Where one layout column's value is kept (while the split is made).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Place {
     /// Column `k` of the side table, in the row of this side's visit.
@@ -51,13 +51,12 @@ pub(crate) struct PairColumns {
     pub side: Vec<SideColumn>,
     /// The pair table's value columns: indices into the layout's columns, in order.
     pub pair: Vec<usize>,
-    /// Per layout column, where its value is kept.
-    pub place: Vec<Place>,
     /// Per layout column, the SQL expression of its written value (aliases `p`, `v1`, `v2`).
     pub exprs: Vec<String>,
-    /// Per side (V1, V2) and side column: a layout column of that side holding it, if any
-    /// (to take a side's values out of a wide row).
-    pub of_side: [Vec<Option<usize>>; 2],
+    /// Per side (V1, V2) and side column: the layout columns of that side holding it, in
+    /// layout order (to take a side's values out of a wide row, and to name the columns whose
+    /// value was cut).
+    pub of_side: [Vec<Vec<usize>>; 2],
     /// Per layout column, the name of its warning for a value cut to the column's length.
     pub cut_warnings: Vec<String>,
 }
@@ -91,10 +90,10 @@ impl PairColumns {
             };
             place.push(p);
         }
-        let mut of_side = [vec![None; side.len()], vec![None; side.len()]];
+        let mut of_side = [vec![Vec::new(); side.len()], vec![Vec::new(); side.len()]];
         for (i, p) in place.iter().enumerate() {
             if let Place::Side(s, k) = *p {
-                of_side[s as usize][k].get_or_insert(i);
+                of_side[s as usize][k].push(i);
             }
         }
         let exprs = place
@@ -119,10 +118,25 @@ impl PairColumns {
         PairColumns {
             side,
             pair,
-            place,
             exprs,
             of_side,
             cut_warnings,
+        }
+    }
+}
+
+#[cfg(test)]
+impl PairColumns {
+    /// Where layout column `i` is kept, found again from the split.
+    fn place(&self, i: usize) -> Place {
+        for (s, side) in [Side::V1, Side::V2].into_iter().enumerate() {
+            if let Some(k) = self.of_side[s].iter().position(|cols| cols.contains(&i)) {
+                return Place::Side(side, k);
+            }
+        }
+        match self.pair.iter().position(|&j| j == i) {
+            Some(j) => Place::Pair(j),
+            None => Place::Null,
         }
     }
 }
@@ -148,7 +162,7 @@ mod tests {
             ("PLatitude", "ConPLatitude"),
         ] {
             let (Place::Side(Side::V1, k1), Place::Side(Side::V2, k2)) =
-                (split.place[find(a)], split.place[find(b)])
+                (split.place(find(a)), split.place(find(b)))
             else {
                 panic!("{a} / {b} are not side columns");
             };
@@ -170,7 +184,7 @@ mod tests {
         );
         // The metrics are the pair's own; the patient block is never sent.
         assert_eq!(split.pair.len(), 4);
-        assert_eq!(split.place[find("PName")], Place::Null);
+        assert_eq!(split.place(find("PName")), Place::Null);
         assert!(split.exprs[find("PName")].starts_with("NULL::varchar"));
         assert_eq!(
             split.exprs[find("AverageMilesPerHour")],
@@ -197,13 +211,22 @@ mod tests {
         columns[plain].max_chars = Some(50);
         let split = PairColumns::new(&columns);
         assert_eq!(split.side.len(), base.split.side.len() + 1);
-        let (Place::Side(_, k1), Place::Side(_, k2)) = (split.place[plain], split.place[con])
+        let (Place::Side(_, k1), Place::Side(_, k2)) = (split.place(plain), split.place(con))
         else {
             panic!("not side columns");
         };
         assert_ne!(k1, k2);
         assert_eq!(split.side[k2].column, con);
-        assert_eq!(split.of_side[1][k2], Some(con));
-        assert_eq!(split.of_side[0][k2], None);
+        assert_eq!(split.of_side[1][k2], [con]);
+        assert!(split.of_side[0][k2].is_empty());
+        // V1's trimmed SSN fills both `SSN` and `AideSSN` on the shipped schema.
+        let (Place::Side(Side::V1, k), Some(aide)) = (
+            base.split
+                .place(columns.iter().position(|c| c.name == "SSN").unwrap()),
+            columns.iter().position(|c| c.name == "AideSSN"),
+        ) else {
+            panic!("SSN is not a V1 side column");
+        };
+        assert!(base.split.of_side[0][k].contains(&aide));
     }
 }

@@ -94,7 +94,7 @@ impl PairSource for WideRows<'_> {
         cells.extend(
             self.layout.split.of_side[s % 2]
                 .iter()
-                .map(|i| i.map_or(Cell::Null, |i| row.cells[i].clone())),
+                .map(|cols| cols.first().map_or(Cell::Null, |&i| row.cells[i].clone())),
         );
         Ok(())
     }
@@ -316,7 +316,7 @@ pub(crate) fn read_matched<C: GenericClient>(
             let idx: i32 = r.get(18);
             MatchedRow {
                 idx: idx as usize,
-                row: control.to_stored(),
+                row: control.into_stored(),
                 changed: vec![r.get(19)],
             }
         })

@@ -55,16 +55,21 @@ pub struct CvmControlRow {
 impl CvmControlRow {
     /// The row as the planning rules of `conflict_core::plan` see it.
     pub fn to_stored(&self) -> StoredRow {
+        self.clone().into_stored()
+    }
+
+    /// [`CvmControlRow::to_stored`] without copying the texts (a batch reads some 24,000 rows).
+    pub fn into_stored(self) -> StoredRow {
         StoredRow {
             id: self.id,
-            visit_id: self.visit_id.clone(),
-            con_visit_id: self.con_visit_id.clone(),
-            conflict_id: self.conflict_id,
             kind: RowKind::classify(self.conflict_id, self.inservice_dates, self.pto_dates),
-            status: self.status.clone(),
+            visit_id: self.visit_id,
+            con_visit_id: self.con_visit_id,
+            conflict_id: self.conflict_id,
+            status: self.status,
             update_flag: self.update_flag,
             resolve_date: self.resolve_date,
-            flags: self.flags.clone(),
+            flags: self.flags,
         }
     }
 }

@@ -157,8 +157,8 @@ fn write_batch<C: GenericClient>(
         scope: batch.scope.clone(),
     };
     let scope_rows: Vec<StoredRow> = read_scope_rows(tx, names, &scope)?
-        .iter()
-        .map(|r| r.to_stored())
+        .into_iter()
+        .map(|r| r.into_stored())
         .collect();
 
     let plan = plan_rows(
