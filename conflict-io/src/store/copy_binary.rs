@@ -4,10 +4,10 @@
 //! hand-over is one `CopyData` message, one TLS record and one socket write, with the client
 //! waiting for the connection each time. A batch's values are some 10 MB (6,000 visits of
 //! ~125 fields in the side table, store_write_bench; 40 MB when every pair carried both of its
-//! visits), thousands of round trips through the connection for one statement. [`BinaryCopy`] encodes the same binary COPY format (header, rows of
-//! length-prefixed fields, trailer; each value by its own `ToSql`, checked against the
-//! column's type as the driver does) into a buffer of [`CHUNK`] bytes and sends each full
-//! buffer as one message.
+//! visits), thousands of round trips through the connection for one statement.
+//! [`BinaryCopy`] encodes the same binary COPY format (header, rows of length-prefixed fields,
+//! trailer; each value by its own `ToSql`, checked against the column's type as the driver
+//! does) into a buffer of [`CHUNK`] bytes and sends each full buffer as one message.
 
 use std::io::Write;
 

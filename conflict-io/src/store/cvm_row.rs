@@ -179,17 +179,6 @@ pub(crate) struct PairRow {
     pub cells: Vec<Cell>,
 }
 
-impl PairRow {
-    /// A row to build into; its values are all placeholders.
-    pub(crate) fn empty() -> PairRow {
-        PairRow {
-            visit_id: UuidParam::NIL,
-            con_visit_id: UuidParam::NIL,
-            cells: Vec::new(),
-        }
-    }
-}
-
 impl CvmLayout {
     /// The layout with the `varchar` lengths of the connected schema.
     pub(crate) fn new(info: &SchemaInfo) -> CvmLayout {
@@ -285,21 +274,8 @@ impl CvmLayout {
         metrics: &Metrics,
         warnings: &mut Warnings,
     ) -> Result<PairRow, StoreError> {
-        let mut row = PairRow::empty();
-        self.fill(sides, metrics, warnings, &mut row)?;
-        Ok(row)
-    }
-
-    fn fill(
-        &self,
-        sides: &[SideData<'_>; 2],
-        metrics: &Metrics,
-        warnings: &mut Warnings,
-        row: &mut PairRow,
-    ) -> Result<(), StoreError> {
         let example = sides[0].visit.visit_id.as_str();
-        row.cells.clear();
-        row.cells.reserve(self.columns.len());
+        let mut cells = Vec::with_capacity(self.columns.len());
         for col in &self.columns {
             let mut cell = value_of(col, sides, metrics, warnings, example)?;
             if let (Cell::Text(text), Some(max)) = (&mut cell, col.max_chars) {
@@ -307,16 +283,18 @@ impl CvmLayout {
                     warnings.add_named(&format!("{TRUNCATED_VALUE}.{}", col.name), Some(example));
                 }
             }
-            row.cells.push(cell);
+            cells.push(cell);
         }
-        row.visit_id = sides[0].id;
-        row.con_visit_id = sides[1].id;
-        Ok(())
+        Ok(PairRow {
+            visit_id: sides[0].id,
+            con_visit_id: sides[1].id,
+            cells,
+        })
     }
 
     /// The columns an update writes (the content of docs/lifecycle.md §4.2), in layout order,
     /// each with the SQL expression of its written value over the pair tables
-    /// ([`PairColumns::expr`]).
+    /// ([`PairColumns::exprs`]).
     pub(crate) fn updated_columns(&self) -> impl Iterator<Item = (&Column, &str)> {
         self.columns
             .iter()
@@ -326,8 +304,8 @@ impl CvmLayout {
     }
 
     /// Builds the side values of one visit of a batch (`index` into `input.visits`) into
-    /// `cells`, aligned with [`PairColumns::side`]: the same conversions as
-    /// a wide row of the pair ([`CvmLayout::build_sides`]). The side columns that had to be cut are listed in `cut`
+    /// `cells`, aligned with [`PairColumns::side`], with the conversions of a wide row
+    /// ([`CvmLayout::build_sides`]). The side columns that had to be cut are listed in `cut`
     /// (the caller counts their warnings per pair, as a wide row would). Returns the visit's id.
     pub(crate) fn build_side(
         &self,
@@ -338,18 +316,12 @@ impl CvmLayout {
     ) -> Result<UuidParam, StoreError> {
         let side = SideData::new(input, index)?;
         cut.clear();
-        // `cells` holds the previous side's values: a text is copied into the text buffer
-        // already there instead of a fresh allocation per value (some 100 texts a visit).
+        // `cells` holds the previous side's values: a text goes into the text buffer already
+        // there instead of a fresh allocation per value (some 100 texts a visit).
         cells.resize(self.split.side.len(), Cell::Null);
         for ((k, sc), cell) in self.split.side.iter().enumerate().zip(cells.iter_mut()) {
             let col = &self.columns[sc.column];
-            match (side_text(sc.field, &side), &mut *cell) {
-                (Some(text), Cell::Text(buf)) if col.ty == SqlType::Text => {
-                    buf.clear();
-                    buf.push_str(text);
-                }
-                _ => *cell = side_value(sc.field, col, &side)?,
-            }
+            side_value(sc.field, col, &side, cell)?;
             if let (Cell::Text(text), Some(max)) = (cell, col.max_chars) {
                 if truncate_chars(text, max) {
                     cut.push(k as u16);
@@ -491,20 +463,33 @@ fn value_of(
     example: &str,
 ) -> Result<Cell, StoreError> {
     Ok(match col.source.side_field() {
-        Some((s, field)) => side_value(field, col, &sides[s as usize])?,
+        Some((s, field)) => {
+            let mut cell = Cell::Null;
+            side_value(field, col, &sides[s as usize], &mut cell)?;
+            cell
+        }
         None => pair_value(col, metrics, warnings, example),
     })
 }
 
-/// The value a visit gives a side column.
-fn side_value(field: Field, col: &Column, side: &SideData<'_>) -> Result<Cell, StoreError> {
+/// Sets `cell` to the value a visit gives a side column. A text is copied into the text
+/// buffer `cell` already holds, if it holds one (a side row is built over the previous one).
+fn side_value(
+    field: Field,
+    col: &Column,
+    side: &SideData<'_>,
+    cell: &mut Cell,
+) -> Result<(), StoreError> {
     let ts = |t: Option<chrono::NaiveDateTime>| t.map_or(Cell::Null, Cell::Timestamp);
     let visit = side.visit;
-    Ok(match field {
-        Field::Ssn => Cell::Text(side.ssn.to_string()),
+    *cell = match field {
+        Field::Ssn => {
+            set_text(cell, side.ssn);
+            return Ok(());
+        }
+        Field::Detail(i) => return detail_cell(&side.details.values[i], col, side, cell),
         Field::VisitDate => Cell::Date(visit.visit_date),
         Field::AppVisitId => visit.app_visit_id.map_or(Cell::Null, Cell::I64),
-        Field::Detail(i) => detail_cell(&side.details.values[i], col, side)?,
         Field::SchStart => ts(visit.sch_start),
         Field::SchEnd => ts(visit.sch_end),
         Field::VisitStart => ts(visit.visit_start),
@@ -518,19 +503,18 @@ fn side_value(field: Field, col: &Column, side: &SideData<'_>) -> Result<Cell, S
         Field::Longitude => side
             .location
             .map_or(Cell::Null, |l| Cell::F32(l.lon as f32)),
-    })
+    };
+    Ok(())
 }
 
-/// The text a visit gives a side column, when it is a text (the value [`side_value`] would
-/// copy into a [`Cell::Text`] for a text column).
-fn side_text<'a>(field: Field, side: &SideData<'a>) -> Option<&'a str> {
-    match field {
-        Field::Ssn => Some(side.ssn),
-        Field::Detail(i) => match &side.details.values[i] {
-            Value::Text(s) => Some(s.as_str()),
-            _ => None,
-        },
-        _ => None,
+/// Sets `cell` to `text`, in its own text buffer when it has one.
+fn set_text(cell: &mut Cell, text: &str) {
+    match cell {
+        Cell::Text(buf) => {
+            buf.clear();
+            buf.push_str(text);
+        }
+        _ => *cell = Cell::Text(text.to_string()),
     }
 }
 
@@ -571,13 +555,19 @@ fn round_hundredths(h: i64) -> i64 {
     }
 }
 
-fn detail_cell(value: &Value, col: &Column, side: &SideData<'_>) -> Result<Cell, StoreError> {
+/// Sets `cell` to a payload value converted to `col`'s type (see [`side_value`]).
+fn detail_cell(
+    value: &Value,
+    col: &Column,
+    side: &SideData<'_>,
+    cell: &mut Cell,
+) -> Result<(), StoreError> {
     let mismatch = |what: &str| StoreError::InvalidValue {
         column: col.name.clone(),
         visit_id: side.visit.visit_id.clone(),
         reason: format!("a {what} value for a {} column", col.ty.sql()),
     };
-    Ok(match (value, col.ty) {
+    *cell = match (value, col.ty) {
         (Value::Null, _) => Cell::Null,
         (Value::Uuid(s), SqlType::Uuid) => {
             Cell::Uuid(UuidParam::parse(s).map_err(|_| StoreError::InvalidValue {
@@ -587,7 +577,10 @@ fn detail_cell(value: &Value, col: &Column, side: &SideData<'_>) -> Result<Cell,
             })?)
         }
         (Value::I64(v), SqlType::Int8) => Cell::I64(*v),
-        (Value::Text(s), SqlType::Text) => Cell::Text(s.clone()),
+        (Value::Text(s), SqlType::Text) => {
+            set_text(cell, s);
+            return Ok(());
+        }
         (Value::Timestamp(t), SqlType::Timestamp) => Cell::Timestamp(*t),
         (Value::F32(f), SqlType::Real) => Cell::F32(*f),
         (Value::Bool(b), SqlType::Bool) => Cell::Bool(*b),
@@ -597,7 +590,8 @@ fn detail_cell(value: &Value, col: &Column, side: &SideData<'_>) -> Result<Cell,
         (Value::Timestamp(_), _) => return Err(mismatch("timestamp")),
         (Value::F32(_), _) => return Err(mismatch("real")),
         (Value::Bool(_), _) => return Err(mismatch("boolean")),
-    })
+    };
+    Ok(())
 }
 
 #[cfg(test)]

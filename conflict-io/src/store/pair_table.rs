@@ -262,8 +262,8 @@ pub(crate) fn analyze_if_large<C: GenericClient>(
 
 /// `stored` differs from `new` for one column, on the stored type: a `real` by its bit
 /// pattern (`=` on float4 would equate 0 and −0), everything else by its own equality
-/// (microseconds for timestamps, exact text for varchar); NULL equals NULL.
-/// `new` is the SQL expression of the written value ([`super::pair_columns::PairColumns::exprs`]).
+/// (microseconds for timestamps, exact text for varchar); NULL equals NULL. `new` is the SQL
+/// expression of the written value ([`super::pair_columns::PairColumns::exprs`]).
 pub(crate) fn differs(column: &Column, new: &str) -> String {
     let name = &column.name;
     match column.ty {
